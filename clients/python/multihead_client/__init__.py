@@ -1,0 +1,1 @@
+"""multihead-client: the Python SDK for the multihead gateway."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System packages the tests and demo need: graphviz (plot_model), prometheus
+# (promtool and a real Prometheus server for the scrape test). kubectl is expected
+# on PATH for the Kubernetes tests (it ships on these machines).
+set -euo pipefail
+need=()
+command -v dot >/dev/null || need+=(graphviz)
+command -v promtool >/dev/null || need+=(prometheus)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing system packages: ${need[*]} — install them with: sudo apt-get install ${need[*]}" >&2
+  exit 1
+fi
+echo "installing system packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts the packaged prometheus service; the tests start their own on loopback.
+(command -v systemctl >/dev/null && systemctl stop prometheus 2>/dev/null) || true
+pkill -x prometheus 2>/dev/null || true

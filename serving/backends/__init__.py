@@ -1,0 +1,1 @@
+"""Model runtimes behind one interface (`base.Backend`); `factory.create_backend` picks one."""

@@ -1,0 +1,109 @@
+"""The gateway's one settings object.
+
+Every field is read from an environment variable `MULTIHEAD_<FIELD>` (upper case)
+and can be overridden by a CLI flag of `python -m serving` (`--field-name`).
+Settings are passed down through constructors; nothing reads the environment
+after `Settings.from_env` returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+ENV_PREFIX = "MULTIHEAD_"
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = _doc("Model runtime: `embedded` (TensorFlow in-process) or `tfserving`.",
+                        default="embedded")
+    model_dir: str = _doc("Model repository in TF Serving's layout (NAME/VERSION/).",
+                          default="./models")
+    model_config: str = _doc("Optional TF Serving model config file (text format): version "
+                             "policy and version labels.", default="")
+    tfserving_addr: str = _doc("host:port of TF Serving's gRPC API (tfserving backend).",
+                               default="127.0.0.1:8500")
+    host: str = _doc("Address the REST and gRPC servers bind; containers set 0.0.0.0.",
+                     default="127.0.0.1")
+    http_port: int = _doc("REST port.", default=8000)
+    grpc_port: int = _doc("gRPC port.", default=9000)
+    workers: int = _doc("gunicorn worker processes.", default=2)
+    threads: int = _doc("Threads per gunicorn worker.", default=8)
+    # Batching knobs carry TF Serving's batching-parameter names.
+    enable_batching: bool = _doc("Merge concurrent requests into one model call.", default=True)
+    max_batch_size: int = _doc("Largest merged batch, and the largest batch one request may "
+                               "send.", default=64)
+    batch_timeout_micros: int = _doc("How long a batch waits to fill before it runs.",
+                                     default=2000)
+    max_enqueued_batches: int = _doc("Batches that may wait; beyond that requests get 429.",
+                                     default=64)
+    num_batch_threads: int = _doc("Threads running merged batches per worker.", default=2)
+    max_request_bytes: int = _doc("Largest request body accepted (413 above).",
+                                  default=4 * 1024 * 1024)
+    request_timeout_s: float = _doc("Deadline for one request, runtime call included.",
+                                    default=30.0)
+    poll_interval_s: float = _doc("How often the embedded runtime scans the repository for "
+                                  "new or removed versions.", default=1.0)
+    api_keys: tuple[str, ...] = _doc("Optional bearer tokens; empty disables auth. Comma "
+                                     "separated in the environment.", default=())
+    log_level: str = _doc("Python log level.", default="INFO")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `MULTIHEAD_*` variables, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """One `--field-name` flag per field; a flag left unset keeps the env value."""
+        for f in fields(cls):
+            flag = "--" + f.name.replace("_", "-")
+            help_text = f"{f.metadata['doc']} (env {ENV_PREFIX}{f.name.upper()})"
+            parser.add_argument(flag, dest=f.name, default=None, help=help_text,
+                                type=lambda raw, f=f: _parse(f, raw))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+        overrides = {f.name: getattr(args, f.name, None) for f in fields(cls)}
+        return cls.from_env(environ, **overrides)
+
+
+def _parse(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise ValueError(
+            f"{ENV_PREFIX}{f.name.upper()} must be a {kind}, got {raw!r}") from None
