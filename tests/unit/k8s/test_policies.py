@@ -1,0 +1,364 @@
+"""Policies over the rendered overlays: what a platform team checks before merging."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+import shlex
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from .conftest import Rendered, container, pod_spec, pod_template, selects
+
+pytestmark = pytest.mark.timeout(120)
+
+TF_VERSION = importlib.metadata.version("tensorflow")
+LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def _args(c: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for arg in c.get("command", []) + c.get("args", []):
+        if arg.startswith("--"):
+            key, _, value = arg[2:].partition("=")
+            out[key] = value
+    return out
+
+
+def _env(c: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in c.get("env", [])}
+
+
+def _mount_for(workload: dict[str, Any], c: dict[str, Any], path: str) -> tuple[dict, dict]:
+    """(volumeMount, volume) of the mount that holds `path` in container `c`."""
+    mounts = sorted((m for m in c.get("volumeMounts", [])
+                     if path == m["mountPath"]
+                     or path.startswith(m["mountPath"].rstrip("/") + "/")),
+                    key=lambda m: len(m["mountPath"]))
+    assert mounts, f"{path} is on no volume of {c['name']}"
+    volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+    return mounts[-1], volumes[mounts[-1]["name"]]
+
+
+def _resolve_port(workload: dict[str, Any], port: int | str) -> int | None:
+    for c in pod_spec(workload)["containers"]:
+        for p in c.get("ports", []):
+            if port in (p["containerPort"], p.get("name")):
+                return p["containerPort"]
+    return None
+
+
+# --- every container ------------------------------------------------------------
+
+def test_every_container_has_requests_and_limits(rendered: Rendered) -> None:
+    for workload, c in rendered.containers():
+        resources = c.get("resources", {})
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(resources.get(kind, {})), (
+                f"{workload['metadata']['name']}/{c['name']} lacks {kind}")
+
+
+def test_every_container_runs_as_non_root(rendered: Rendered) -> None:
+    for workload, c in rendered.containers():
+        pod_ctx = pod_spec(workload).get("securityContext", {})
+        ctx = {**pod_ctx, **c.get("securityContext", {})}
+        where = f"{workload['metadata']['name']}/{c['name']}"
+        assert ctx.get("runAsNonRoot") is True, where
+        # A non-zero uid on every pod: TF Serving's image runs as root, so
+        # runAsNonRoot alone would refuse to start it; ours are numeric but explicit.
+        assert isinstance(ctx.get("runAsUser"), int) and ctx["runAsUser"] > 0, where
+        assert ctx.get("allowPrivilegeEscalation") is False, where
+        assert ctx.get("readOnlyRootFilesystem") is True, where
+        assert ctx.get("capabilities", {}).get("drop") == ["ALL"], where
+        assert ctx.get("seccompProfile", {}).get("type") == "RuntimeDefault", where
+
+
+def test_every_image_is_pinned(rendered: Rendered) -> None:
+    for workload, c in rendered.containers():
+        image = c["image"]
+        name, _, digest = image.partition("@")
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+        assert digest or (tag and tag != "latest" and re.search(r"\d+\.\d+", tag)), (
+            f"{workload['metadata']['name']}/{c['name']}: {image} is not pinned to a version")
+        assert c.get("imagePullPolicy", "IfNotPresent") != "Always"
+
+
+def test_long_running_containers_have_probes(rendered: Rendered) -> None:
+    for workload, c in rendered.containers():
+        if workload["kind"] in LONG_RUNNING:
+            assert "readinessProbe" in c and "livenessProbe" in c, (
+                f"{workload['metadata']['name']}/{c['name']}")
+
+
+def test_tfserving_matches_the_models_tensorflow(rendered: Rendered) -> None:
+    image = container(rendered.get("Deployment", "tfserving"), "tfserving")["image"]
+    suffix = "-gpu" if rendered.name == "gpu" else ""
+    assert image == f"tensorflow/serving:{TF_VERSION}{suffix}"
+
+
+# --- GPU scheduling -------------------------------------------------------------
+
+def test_gpu_overlay_puts_tfserving_and_training_on_gpus(rendered_all) -> None:
+    gpu = rendered_all["gpu"]
+    for kind, name, cname in (("Deployment", "tfserving", "tfserving"),
+                              ("Job", "train", "trainer")):
+        workload = gpu.get(kind, name)
+        c = container(workload, cname)
+        assert c["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        spec = pod_spec(workload)
+        assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+        assert {"key": "nvidia.com/gpu", "operator": "Exists",
+                "effect": "NoSchedule"} in spec["tolerations"]
+    assert container(gpu.get("Job", "train"), "trainer")["image"].endswith("-gpu")
+    # The gateway needs no GPU: it must not hold one.
+    assert "nvidia.com/gpu" not in str(gpu.get("Deployment", "gateway"))
+
+
+def test_cpu_overlay_needs_no_gpu(rendered_all) -> None:
+    cpu = rendered_all["cpu"]
+    for workload, c in cpu.containers():
+        assert "nvidia.com/gpu" not in c["resources"]["limits"]
+        assert "nodeSelector" not in pod_spec(workload)
+        assert not c["image"].endswith("-gpu")
+    assert cpu.get("PersistentVolumeClaim", "models")["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+# --- wiring -----------------------------------------------------------------------
+
+def test_every_service_target_port_is_declared_by_its_pods(rendered: Rendered) -> None:
+    for service in rendered.of_kind("Service"):
+        selector = service["spec"]["selector"]
+        backends = [w for w in rendered.workloads()
+                    if selects(selector, pod_template(w)["metadata"]["labels"])]
+        assert backends, f"Service {service['metadata']['name']} selects no pods"
+        for workload in backends:
+            for port in service["spec"]["ports"]:
+                target = port.get("targetPort", port["port"])
+                assert _resolve_port(workload, target) is not None, (
+                    f"Service {service['metadata']['name']} targets {target}, which "
+                    f"{workload['metadata']['name']} does not declare")
+
+
+def test_gateway_reaches_tfserving_through_its_service(rendered: Rendered) -> None:
+    gateway = rendered.get("Deployment", "gateway")
+    env = _env(container(gateway, "gateway"))
+    assert env["MULTIHEAD_BACKEND"] == "tfserving"
+    assert env["MULTIHEAD_HOST"] == "0.0.0.0"
+    host, _, port = env["MULTIHEAD_TFSERVING_ADDR"].rpartition(":")
+    service = rendered.get("Service", host.split(".")[0])
+    if "." in host:
+        assert host.split(".")[1] == service["metadata"]["namespace"]
+    ports = {p["port"]: p for p in service["spec"]["ports"]}
+    assert int(port) in ports, f"{service['metadata']['name']} has no port {port}"
+    tfserving = rendered.get("Deployment", "tfserving")
+    assert selects(service["spec"]["selector"], pod_template(tfserving)["metadata"]["labels"])
+    # ... and that port lands on TF Serving's gRPC port.
+    target = _resolve_port(tfserving, ports[int(port)]["targetPort"])
+    assert f"--port={target}" in container(tfserving, "tfserving")["args"]
+
+
+def test_network_policy_admits_only_the_gateway_and_prometheus(rendered: Rendered) -> None:
+    policy = rendered.get("NetworkPolicy", "tfserving-ingress")
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    tfserving_labels = pod_template(rendered.get("Deployment", "tfserving"))["metadata"]["labels"]
+    assert selects(selector, tfserving_labels)
+    for workload in rendered.workloads():
+        if workload["metadata"]["name"] != "tfserving":
+            assert not selects(selector, pod_template(workload)["metadata"]["labels"])
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    gateway_labels = pod_template(rendered.get("Deployment", "gateway"))["metadata"]["labels"]
+    peers = [(peer, rule) for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    gateway_rules = [rule for peer, rule in peers if "namespaceSelector" not in peer
+                     and selects(peer["podSelector"]["matchLabels"], gateway_labels)]
+    assert gateway_rules and {"protocol": "TCP", "port": 8500} in gateway_rules[0]["ports"]
+    others = [peer for peer, _ in peers if peer not in [p for p, r in peers if r in gateway_rules]]
+    # Every other peer is Prometheus, from its own namespace.
+    assert others and all(p["podSelector"]["matchLabels"] == {"app.kubernetes.io/name":
+                                                              "prometheus"}
+                          and "namespaceSelector" in p for p in others)
+
+
+def test_service_monitors_select_their_services(rendered: Rendered) -> None:
+    for name, path in (("gateway", "/metrics"),
+                       ("tfserving", "/monitoring/prometheus/metrics")):
+        monitor = rendered.get("ServiceMonitor", name)
+        service = rendered.get("Service", name)
+        assert selects(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+        others = [s for s in rendered.of_kind("Service") if s is not service]
+        assert not any(selects(monitor["spec"]["selector"]["matchLabels"],
+                               s["metadata"]["labels"]) for s in others)
+        port_names = {p["name"] for p in service["spec"]["ports"]}
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint["port"] in port_names
+            assert endpoint["path"] == path
+
+
+def test_gateway_pod(rendered: Rendered) -> None:
+    gateway = rendered.get("Deployment", "gateway")
+    c = container(gateway, "gateway")
+    assert {p["containerPort"] for p in c["ports"]} == {8000, 9000}
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["startupProbe"]["grpc"]["port"] == 9000
+    env = _env(c)
+    assert _resolve_port(gateway, c["livenessProbe"]["httpGet"]["port"]) == int(
+        env["MULTIHEAD_HTTP_PORT"])
+    assert int(env["MULTIHEAD_GRPC_PORT"]) == 9000
+    # Multiprocess metrics need a writable directory on a read-only root filesystem.
+    _, volume = _mount_for(gateway, c, env["PROMETHEUS_MULTIPROC_DIR"])
+    assert "emptyDir" in volume
+    _, tmp = _mount_for(gateway, c, "/tmp")
+    assert "emptyDir" in tmp
+    annotations = pod_template(gateway)["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == 8000
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_autoscaler_and_disruption_budget_target_the_gateway(rendered: Rendered) -> None:
+    gateway = rendered.get("Deployment", "gateway")
+    hpa = rendered.get("HorizontalPodAutoscaler", "gateway")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": "gateway"}
+    assert 1 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    pdb = rendered.get("PodDisruptionBudget", "gateway")
+    assert selects(pdb["spec"]["selector"]["matchLabels"],
+                   pod_template(gateway)["metadata"]["labels"])
+    # The budget never blocks every eviction (a drain would hang forever).
+    if "minAvailable" in pdb["spec"]:
+        assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
+
+
+# --- TF Serving and its configuration -------------------------------------------
+
+def _config_map_file(rendered: Rendered, workload: dict[str, Any], c: dict[str, Any],
+                     path: str) -> str:
+    mount, volume = _mount_for(workload, c, path)
+    assert "configMap" in volume, f"{path} is not from a ConfigMap"
+    config_map = rendered.get("ConfigMap", volume["configMap"]["name"])
+    return config_map["data"][path[len(mount["mountPath"]):].lstrip("/")]
+
+
+def test_models_config_map_lists_every_default_model(rendered: Rendered) -> None:
+    from training.models import DEFAULT_MODELS
+
+    tfserving = rendered.get("Deployment", "tfserving")
+    c = container(tfserving, "tfserving")
+    args = _args(c)
+    text = _config_map_file(rendered, tfserving, c, args["model_config_file"])
+    config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    models = {m.name: m for m in config.model_config_list.config}
+    assert sorted(models) == sorted(DEFAULT_MODELS)
+    for name, model in models.items():
+        mount, volume = _mount_for(tfserving, c, model.base_path)
+        assert model.base_path == f"{mount['mountPath']}/{name}"
+        assert volume["persistentVolumeClaim"]["claimName"] == "models"
+        assert mount["readOnly"] is True and volume["persistentVolumeClaim"]["readOnly"] is True
+    batching = _config_map_file(rendered, tfserving, c, args["batching_parameters_file"])
+    assert "max_batch_size" in batching
+    monitoring = _config_map_file(rendered, tfserving, c, args["monitoring_config_file"])
+    assert '"/monitoring/prometheus/metrics"' in monitoring
+
+
+def test_tfserving_flags(rendered: Rendered) -> None:
+    c = container(rendered.get("Deployment", "tfserving"), "tfserving")
+    args = _args(c)
+    assert args["port"] == "8500" and args["rest_api_port"] == "8501"
+    assert int(args["model_config_file_poll_wait_seconds"]) > 0
+    assert args["enable_batching"] == "true"
+    assert args["enable_model_warmup"] == "true"
+    # Without it TF Serving refuses version labels in the first config it reads.
+    assert args["allow_version_labels_for_unavailable_models"] == "true"
+    assert c["command"] == ["/usr/bin/tensorflow_model_server"]
+
+
+def test_training_job_exports_into_the_models_volume(rendered: Rendered) -> None:
+    job = rendered.get("Job", "train")
+    c = container(job, "trainer")
+    argv = c["command"] + c["args"]
+    assert argv[:4] == ["python", "-m", "training", "all"]
+    model_dir = argv[argv.index("--model-dir") + 1]
+    mount, volume = _mount_for(job, c, model_dir)
+    assert volume["persistentVolumeClaim"]["claimName"] == "models"
+    assert not mount.get("readOnly", False)
+    assert pod_spec(job)["restartPolicy"] == "Never"
+    tfserving = rendered.get("Deployment", "tfserving")
+    tfs_mount, _ = _mount_for(tfserving, container(tfserving, "tfserving"), "/models/x")
+    assert tfs_mount["mountPath"] == model_dir
+
+
+# --- TF Serving's readiness probe, run for real against a stand-in REST API --------
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    states: dict[str, str] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        name = self.path.rsplit("/", 1)[-1]
+        if name not in self.states:
+            body, code = b'{"error": "Servable not found"}', 404
+        else:
+            # TF Serving's GetModelStatus JSON (tensorflow_serving/apis/get_model_status.proto).
+            state = self.states[name]
+            error = "UNAVAILABLE" if state == "END" else "OK"
+            body = json.dumps({"model_version_status": [{
+                "version": "1", "state": state,
+                "status": {"error_code": error, "error_message": ""}}]}, indent=1).encode()
+            code = 200
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def status_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tfserving_readiness_probe_needs_every_model_available(
+        rendered_all, status_server, tmp_path: Path) -> None:
+    rendered = rendered_all["gpu"]
+    tfserving = rendered.get("Deployment", "tfserving")
+    c = container(tfserving, "tfserving")
+    command = c["readinessProbe"]["exec"]["command"]
+    config_path = _args(c)["model_config_file"]
+    local_config = tmp_path / "models.config"
+    local_config.write_text(_config_map_file(rendered, tfserving, c, config_path))
+    port = status_server.server_address[1]
+    script = command[-1].replace(config_path, str(local_config)).replace(
+        "/dev/tcp/127.0.0.1/8501", f"/dev/tcp/127.0.0.1/{port}")
+    assert script != command[-1]
+
+    def probe(states: dict[str, str]) -> int:
+        _StatusHandler.states = states
+        return subprocess.run([*command[:-1], script], capture_output=True, timeout=20).returncode
+
+    from training.models import DEFAULT_MODELS
+
+    available = dict.fromkeys(DEFAULT_MODELS, "AVAILABLE")
+    assert probe(available) == 0
+    first = DEFAULT_MODELS[0]
+    for state in ("LOADING", "START", "END", "UNLOADING"):
+        assert probe({**available, first: state}) != 0, state
+    missing = dict(available)
+    missing.pop(DEFAULT_MODELS[-1])
+    assert probe(missing) != 0
+    assert shlex.split(" ".join(command[:-1]))[0] == "/bin/bash"
