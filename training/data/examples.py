@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 HEAD_KINDS = ("regression", "binary", "multiclass")
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: compare arrays explicitly, not with ==
 class Examples:
     """Named inputs and targets of `n` examples.
 
@@ -61,7 +61,9 @@ class Examples:
                     raise ValueError(f"multiclass head {head!r} needs labels")
                 t = self.targets[head]
                 if len(t) and (t.min() < 0 or t.max() >= len(labels)):
-                    raise ValueError(f"targets of head {head!r} must index its {len(labels)} labels")
+                    raise ValueError(
+                        f"targets of head {head!r} must index its {len(labels)} labels"
+                    )
 
     def __len__(self) -> int:
         for arr in (*self.inputs.values(), *self.targets.values()):
