@@ -53,6 +53,12 @@ class Settings:
                                     default=30.0)
     poll_interval_s: float = _doc("How often the embedded runtime scans the repository for "
                                   "new or removed versions.", default=1.0)
+    tensorflow_intra_op_parallelism: int = _doc(
+        "Threads TensorFlow uses inside one op in the embedded runtime (TF Serving's flag "
+        "name); 0 lets TensorFlow choose. Applied before the first TF op.", default=0)
+    tensorflow_inter_op_parallelism: int = _doc(
+        "Ops TensorFlow runs in parallel in the embedded runtime; 0 lets TensorFlow choose.",
+        default=0)
     api_keys: tuple[str, ...] = _doc("Optional bearer tokens; empty disables auth. Comma "
                                      "separated in the environment.", default=())
     log_level: str = _doc("Python log level.", default="INFO")

@@ -1,0 +1,448 @@
+"""The embedded runtime: TensorFlow in-process, loading a TF Serving model repository.
+
+Every SavedModel under `settings.model_dir/NAME/VERSION/` (integer VERSION dirs
+holding a `saved_model.pb`; `.tmp-export-*` and other names are ignored, as TF
+Serving ignores them) is loaded with `tf.saved_model.load` and its signatures
+are called directly. A background thread polls the repository every
+`poll_interval_s`: a new version goes START -> LOADING -> (warm-up) -> AVAILABLE;
+a version that disappears or leaves the version policy goes UNLOADING -> END.
+Requests hold a reference to the version they resolved (`EmbeddedModelVersion.
+handle`), so unloading never fails a request in flight: the TF objects are freed
+when the last reference drops.
+
+TensorFlow is imported in `start()` only: gunicorn forks workers from a master
+that must never initialise TF.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from serving.backends.base import Backend, ModelVersion, VersionStatus
+from serving.backends.model_config import DEFAULT_POLICY, ModelEntry, parse_model_config
+from serving.config import Settings
+from serving.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    GatewayError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
+CARD_FILE = os.path.join("assets.extra", "model_card.json")
+StateListener = Callable[[str, int, str], None]
+
+
+@dataclass(frozen=True)
+class EmbeddedModelVersion(ModelVersion):
+    """A ModelVersion that carries its loaded runtime, so a request keeps it alive."""
+
+    handle: Any = field(default=None, compare=False, repr=False)
+
+
+class _Loaded:
+    """The loaded SavedModel and its signature functions."""
+
+    def __init__(self, obj: Any, functions: Mapping[str, Any], input_dtypes: dict) -> None:
+        self.obj = obj
+        self.functions = dict(functions)
+        self.input_dtypes = input_dtypes  # signature -> input -> tf.DType
+
+
+@dataclass
+class _Version:
+    version: int
+    path: str
+    state: str = "START"
+    error_code: str = "OK"
+    error_message: str = ""
+    fingerprint: tuple = ()
+    mv: EmbeddedModelVersion | None = None
+    warmup_requests: int = 0
+
+
+@dataclass
+class _Model:
+    entry: ModelEntry
+    versions: dict[int, _Version] = field(default_factory=dict)
+
+
+class EmbeddedBackend(Backend):
+    name = "embedded"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._models: dict[str, _Model] = {}
+        self._listeners: list[StateListener] = []
+        self._stop = threading.Event()
+        self._scanned = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._config_mtime: float | None = None
+        self._config_entries: dict[str, ModelEntry] | None = None
+        self._config_error = ""
+
+    # -- lifecycle ---------------------------------------------------------------
+    def add_state_listener(self, listener: StateListener) -> None:
+        """`listener(model, version, state)` is called on every version state change."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        _configure_tensorflow(self._settings)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._poll_loop, name="multihead-model-poller",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=30)
+        with self._lock:
+            for name, model in list(self._models.items()):
+                for v in list(model.versions.values()):
+                    self._unload(name, v)
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Block until the first repository scan finished and the backend is ready."""
+        deadline = time.monotonic() + timeout
+        self._scanned.wait(timeout)
+        while time.monotonic() < deadline:
+            if not self.readiness():
+                return True
+            time.sleep(0.02)
+        return not self.readiness()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # keep polling: one bad scan must not end hot reload
+                log.exception("model repository scan failed")
+            finally:
+                self._scanned.set()
+            self._stop.wait(self._settings.poll_interval_s)
+
+    # -- repository scan ---------------------------------------------------------
+    def poll_once(self) -> None:
+        """One scan: load new versions, unload removed ones, refresh version labels."""
+        entries = self._entries()
+        for name, entry in entries.items():
+            if self._stop.is_set():
+                return
+            on_disk = _version_dirs(entry.base_path)
+            wanted = entry.policy.select(on_disk)
+            with self._lock:
+                model = self._models.setdefault(name, _Model(entry))
+                model.entry = entry
+            for v in sorted(wanted, reverse=True):  # newest first: ready sooner
+                path = on_disk[v]
+                current = model.versions.get(v)
+                fp = _fingerprint(path)
+                if current is None or (current.state == "END" and (
+                        current.error_code == "OK" or current.fingerprint != fp)):
+                    self._load(name, model, _Version(v, path, fingerprint=fp))
+            # Only after the new versions are AVAILABLE do the old ones go.
+            for v, ver in list(model.versions.items()):
+                if v not in wanted and ver.state != "END":
+                    self._unload(name, ver)
+            self._refresh_labels(name, model)
+        with self._lock:
+            gone = [n for n in self._models if n not in entries]
+        for name in gone:
+            for ver in list(self._models[name].versions.values()):
+                self._unload(name, ver)
+            with self._lock:
+                del self._models[name]
+
+    def _entries(self) -> dict[str, ModelEntry]:
+        root = os.path.abspath(self._settings.model_dir)
+        path = self._settings.model_config
+        if not path:
+            names = sorted(n for n in _listdir(root)
+                           if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))
+            return {n: ModelEntry(n, os.path.join(root, n), DEFAULT_POLICY) for n in names}
+        try:
+            mtime = os.stat(path).st_mtime
+            if mtime != self._config_mtime:
+                entries = parse_model_config(path)
+                for n, e in list(entries.items()):
+                    if not e.base_path or not os.path.isdir(e.base_path):
+                        # A config written for the TF Serving pod (base_path /models/x)
+                        # still works against a local repository.
+                        entries[n] = replace(e, base_path=os.path.join(root, n))
+                self._config_entries, self._config_mtime, self._config_error = entries, mtime, ""
+        except (OSError, ValueError) as exc:
+            self._config_error = str(exc)
+            log.error("model config not used: %s", exc)
+        return dict(self._config_entries or {})
+
+    def _set_state(self, name: str, ver: _Version, state: str) -> None:
+        ver.state = state
+        for listener in self._listeners:
+            try:
+                listener(name, ver.version, state)
+            except Exception:
+                log.exception("version state listener failed")
+
+    def _load(self, name: str, model: _Model, ver: _Version) -> None:
+        with self._lock:
+            model.versions[ver.version] = ver
+        self._set_state(name, ver, "START")
+        self._set_state(name, ver, "LOADING")
+        started = time.monotonic()
+        try:
+            loaded, specs, card, warmed = _load_export(ver.path)
+        except Exception as exc:
+            ver.error_code = "UNKNOWN"
+            ver.error_message = f"Loading {ver.path} failed: {_first_line(exc)}"
+            log.error("model %s version %d: %s", name, ver.version, ver.error_message)
+            self._set_state(name, ver, "END")
+            return
+        with self._lock:
+            ver.warmup_requests = warmed
+            ver.mv = EmbeddedModelVersion(name=name, version=ver.version, signatures=specs,
+                                          card=card, handle=loaded)
+            self._set_state(name, ver, "AVAILABLE")
+        log.info("model %s version %d AVAILABLE in %.2fs (%d warm-up requests)", name,
+                 ver.version, time.monotonic() - started, warmed)
+
+    def _unload(self, name: str, ver: _Version) -> None:
+        if ver.state == "END":
+            return
+        self._set_state(name, ver, "UNLOADING")
+        with self._lock:
+            ver.mv = None  # in-flight requests still hold their own reference
+        self._set_state(name, ver, "END")
+        log.info("model %s version %d unloaded", name, ver.version)
+
+    def _refresh_labels(self, name: str, model: _Model) -> None:
+        with self._lock:
+            labels = {lbl: v for lbl, v in model.entry.version_labels.items()
+                      if (ver := model.versions.get(v)) is not None and ver.state == "AVAILABLE"}
+            for ver in model.versions.values():
+                if ver.mv is not None and dict(ver.mv.labels) != labels:
+                    ver.mv = replace(ver.mv, labels=labels)
+
+    # -- queries -----------------------------------------------------------------
+    def readiness(self) -> list[str]:
+        if self._thread is None:
+            return ["the model runtime has not started"]
+        if self._config_error:
+            return [self._config_error]
+        if not self._scanned.is_set():
+            return ["the model repository is still being scanned"]
+        reasons = []
+        with self._lock:
+            if not self._models:
+                reasons.append(f"no models found in {os.path.abspath(self._settings.model_dir)}")
+            for name, model in sorted(self._models.items()):
+                if not any(v.state == "AVAILABLE" for v in model.versions.values()):
+                    detail = "; ".join(f"version {v.version} {v.state}"
+                                       + (f": {v.error_message}" if v.error_message else "")
+                                       for v in sorted(model.versions.values(),
+                                                       key=lambda v: v.version))
+                    reasons.append(f"model '{name}' has no AVAILABLE version"
+                                   + (f" ({detail})" if detail else ""))
+        return reasons
+
+    def list_models(self) -> list[str]:
+        with self._lock:
+            return sorted(self._models)
+
+    def _model(self, name: str) -> _Model:
+        model = self._models.get(name)
+        if model is None:
+            if self._thread is None:
+                raise Unavailable("The model runtime has not started.")
+            raise NotFound(f"Model '{name}' not found.")
+        return model
+
+    def model_status(self, name: str, version: int | None = None,
+                     label: str | None = None) -> list[VersionStatus]:
+        with self._lock:
+            model = self._model(name)
+            if label is not None:
+                version = self._label_version(name, model, label)
+            vers = sorted(model.versions.values(), key=lambda v: -v.version)
+            if version is not None:
+                vers = [v for v in vers if v.version == version]
+                if not vers:
+                    raise NotFound(f"Version {version} of model '{name}' not found.")
+            return [VersionStatus(v.version, v.state, v.error_code, v.error_message)
+                    for v in vers]
+
+    def _label_version(self, name: str, model: _Model, label: str) -> int:
+        labels = model.entry.version_labels
+        if label not in labels:
+            known = ", ".join(sorted(labels)) or "none"
+            raise InvalidInput(f"Unknown version label '{label}' for model '{name}'; "
+                               f"known labels: {known}.")
+        return labels[label]
+
+    def resolve(self, name: str, version: int | None = None,
+                label: str | None = None) -> ModelVersion:
+        with self._lock:
+            model = self._model(name)
+            if label is not None:
+                v = self._label_version(name, model, label)
+                ver = model.versions.get(v)
+                if ver is None or ver.mv is None:
+                    raise Unavailable(f"Version label '{label}' of model '{name}' points at "
+                                      f"version {v}, which is not AVAILABLE.")
+                return ver.mv
+            if version is not None:
+                ver = model.versions.get(version)
+                if ver is not None and ver.mv is not None:
+                    return ver.mv
+                if ver is not None and ver.state in ("START", "LOADING"):
+                    raise Unavailable(f"Version {version} of model '{name}' is still loading.")
+                raise NotFound(f"Version {version} of model '{name}' not found.")
+            available = [v for v in model.versions.values() if v.mv is not None]
+            if not available:
+                raise Unavailable(f"Model '{name}' has no AVAILABLE version yet.")
+            return max(available, key=lambda v: v.version).mv
+
+    def version_info(self, name: str, version: int) -> dict[str, Any]:
+        """Loader details of one version (path, warm-up requests replayed), for tests/ops."""
+        with self._lock:
+            ver = self._model(name).versions[version]
+            return {"path": ver.path, "state": ver.state, "warmup_requests": ver.warmup_requests}
+
+    def predict(self, model: ModelVersion, signature: str,
+                inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = (),
+                timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        handle = getattr(model, "handle", None)
+        if handle is None:  # a ModelVersion not from this backend: look it up
+            handle = self.resolve(model.name, model.version).handle
+        if timeout_s is not None and timeout_s <= 0:
+            raise DeadlineExceeded("The request deadline passed before the model ran.")
+        return _call(handle, model.name, signature, inputs, output_filter)
+
+
+def _call(handle: _Loaded, model: str, signature: str, inputs: Mapping[str, np.ndarray],
+          output_filter: Sequence[str]) -> dict[str, np.ndarray]:
+    import tensorflow as tf
+
+    fn = handle.functions.get(signature)
+    if fn is None:
+        raise FailedPrecondition(f"Signature '{signature}' not found in model '{model}'.")
+    dtypes = handle.input_dtypes[signature]
+    try:
+        tensors = {k: tf.convert_to_tensor(v, dtype=dtypes.get(k)) for k, v in inputs.items()}
+        result = fn(**tensors)
+    except (tf.errors.InvalidArgumentError, TypeError, ValueError) as exc:
+        # The graph rejected values validation could not foresee: still the client's input.
+        raise InvalidInput(f"Model '{model}' rejected the input: {_first_line(exc)}") from None
+    except tf.errors.ResourceExhaustedError as exc:
+        raise GatewayError(f"Model '{model}' ran out of memory: {_first_line(exc)}") from None
+    wanted = set(output_filter)
+    return {k: v.numpy() for k, v in result.items() if not wanted or k in wanted}
+
+
+def _load_export(path: str) -> tuple[_Loaded, dict, dict | None, int]:
+    import tensorflow as tf
+
+    from serving.backends.savedmodel_meta import (
+        read_signature_specs,
+        read_warmup_requests,
+        specs_from_functions,
+    )
+
+    obj = tf.saved_model.load(path)
+    functions = dict(obj.signatures)
+    try:
+        specs = read_signature_specs(path)
+        specs = {k: s for k, s in specs.items() if k in functions}
+    except Exception as exc:  # an odd pb layout: describe from the loaded functions
+        log.warning("reading signature defs of %s failed (%s); using loaded functions",
+                    path, _first_line(exc))
+        specs = specs_from_functions(functions)
+    input_dtypes = {
+        sig: {k: t.dtype for k, t in fn.structured_input_signature[1].items()}
+        for sig, fn in functions.items()
+    }
+    loaded = _Loaded(obj, functions, input_dtypes)
+    card = _read_card(path)
+    warmup = read_warmup_requests(path)
+    for i, (sig, arrays) in enumerate(warmup):
+        if sig not in functions:
+            raise ValueError(f"warm-up request {i} names unknown signature '{sig}'")
+        try:
+            _call(loaded, os.path.basename(os.path.dirname(path)), sig, arrays, ())
+        except GatewayError as exc:
+            raise ValueError(f"warm-up request {i} failed: {exc.message}") from None
+    return loaded, specs, card, len(warmup)
+
+
+def _read_card(path: str) -> dict | None:
+    card_path = os.path.join(path, CARD_FILE)
+    if not os.path.exists(card_path):
+        return None
+    try:
+        with open(card_path, encoding="utf-8") as fh:
+            card = json.load(fh)
+        return card if isinstance(card, dict) else None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable model card %s: %s", card_path, exc)
+        return None
+
+
+def _configure_tensorflow(settings: Settings) -> None:
+    import tensorflow as tf
+
+    # Must precede the first TF op; fields are optional in Settings.
+    inter = int(getattr(settings, "tensorflow_inter_op_parallelism", 0) or 0)
+    intra = int(getattr(settings, "tensorflow_intra_op_parallelism", 0) or 0)
+    try:
+        if inter:
+            tf.config.threading.set_inter_op_parallelism_threads(inter)
+        if intra:
+            tf.config.threading.set_intra_op_parallelism_threads(intra)
+    except RuntimeError as exc:  # TF already initialised in this process
+        log.warning("thread pool sizes not applied: %s", exc)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def _version_dirs(base_path: str) -> dict[int, str]:
+    """Integer version directories that hold a saved_model.pb (a half-copied dir waits)."""
+    found = {}
+    for entry in _listdir(base_path):
+        if entry.isascii() and entry.isdigit():
+            path = os.path.join(base_path, entry)
+            if os.path.isfile(os.path.join(path, "saved_model.pb")):
+                found[int(entry)] = path
+    return found
+
+
+def _fingerprint(path: str) -> tuple:
+    try:
+        st = os.stat(os.path.join(path, "saved_model.pb"))
+        return (st.st_mtime_ns, st.st_size)
+    except OSError:
+        return ()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return text.strip().splitlines()[0][:500]

@@ -1,0 +1,208 @@
+"""The transport-free dataplane: REST views and gRPC methods parse, call this, serialize.
+
+`InferenceService.predict` resolves the model version, looks up the signature,
+validates the arrays against it (plans cached per version and signature: the
+hot path does no spec parsing), merges concurrent calls through the batcher,
+calls the backend, records metrics and returns the outputs by head name.
+Every error is a `serving.errors` type.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from serving.backends.base import Backend, ModelVersion, SignatureSpec, VersionStatus
+from serving.config import Settings
+from serving.core import tasks
+from serving.core.batching import Batcher
+from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
+from serving.errors import DeadlineExceeded, FailedPrecondition, GatewayError, NotFound
+from serving.metrics import Metrics
+
+log = logging.getLogger(__name__)
+DEFAULT_SIGNATURE = "serving_default"
+
+
+@dataclass(frozen=True)
+class PredictCall:
+    model: str
+    version: int | None = None          # None: the label's, or the newest AVAILABLE
+    label: str | None = None
+    signature: str = ""                 # "" means serving_default
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # decoded from the wire
+    output_filter: tuple[str, ...] = ()  # the "heads" extension / gRPC output_filter
+    protocol: str = "rest"              # metrics label: rest | grpc
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    model: str
+    version: int
+    signature: str                      # resolved name
+    outputs: dict[str, np.ndarray]      # output name -> array, batch first
+    card: Mapping[str, Any] | None = None  # the version's model card, for formatting
+
+
+class InferenceService:
+    def __init__(self, settings: Settings, backend: Backend, metrics: Metrics) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.metrics = metrics
+        self._plans: dict[tuple[str, int, str], SignaturePlan] = {}
+        self._plans_lock = threading.Lock()
+        self._batcher = (Batcher(settings, on_batch=lambda key, n: metrics.record_batch(key[0], n))
+                         if settings.enable_batching else None)
+        listen = getattr(backend, "add_state_listener", None)
+        if listen is not None:
+            listen(self._on_version_state)
+
+    # -- lifecycle and status ------------------------------------------------------
+    def start(self) -> None:
+        self.backend.start()
+
+    def stop(self) -> None:
+        if self._batcher is not None:
+            self._batcher.stop()
+        self.backend.stop()
+
+    def readiness(self) -> list[str]:
+        return self.backend.readiness()
+
+    def _on_version_state(self, model: str, version: int, state: str) -> None:
+        self.metrics.set_model_loaded(model, version, state == "AVAILABLE")
+        if state == "END":
+            with self._plans_lock:
+                for key in [k for k in self._plans if k[:2] == (model, version)]:
+                    del self._plans[key]
+
+    def model_status(self, name: str, version: int | None = None,
+                     label: str | None = None) -> list[VersionStatus]:
+        return self.backend.model_status(name, version, label)
+
+    def resolve(self, name: str, version: int | None = None,
+                label: str | None = None) -> ModelVersion:
+        return self.backend.resolve(name, version, label)
+
+    def signature(self, mv: ModelVersion, name: str) -> SignatureSpec:
+        name = name or DEFAULT_SIGNATURE
+        spec = mv.signatures.get(name)
+        if spec is None:
+            raise FailedPrecondition(
+                f"Signature '{name}' not found in model '{mv.name}' version {mv.version}; "
+                f"it has: {', '.join(sorted(mv.signatures)) or 'none'}.")
+        return spec
+
+    def list_models(self) -> list[dict[str, Any]]:
+        out = []
+        for name in self.backend.list_models():
+            try:
+                statuses = self.backend.model_status(name)
+            except NotFound:  # removed between the two calls
+                continue
+            item: dict[str, Any] = {
+                "name": name,
+                "versions": [{"version": s.version, "state": s.state} for s in statuses],
+                "labels": {}, "inputs": [], "heads": [], "signatures": [], "description": "",
+            }
+            try:
+                mv = self.backend.resolve(name)
+            except GatewayError:
+                out.append(item)
+                continue
+            spec = mv.signatures.get(DEFAULT_SIGNATURE) or next(iter(mv.signatures.values()),
+                                                                None)
+            card = mv.card or {}
+            item.update(
+                labels=dict(mv.labels),
+                signatures=sorted(mv.signatures),
+                inputs=tasks.list_inputs(mv.card, spec) if spec else [],
+                heads=tasks.list_heads(mv.card, list(spec.outputs) if spec else []),
+                description=card.get("description", "") if mv.card is not None else
+                "SavedModel without a model card; described from its signatures.",
+            )
+            out.append(item)
+        return out
+
+    # -- predict -------------------------------------------------------------------
+    def _plan(self, mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:
+        key = (mv.name, mv.version, spec.name)
+        plan = self._plans.get(key)
+        if plan is None or plan.spec is not spec:  # a re-loaded version has new specs
+            plan = build_plan(mv, spec)
+            with self._plans_lock:
+                self._plans[key] = plan
+        return plan
+
+    def predict(self, call: PredictCall, timeout_s: float | None = None) -> PredictResult:
+        started = time.perf_counter()
+        timeout = self.settings.request_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
+        model_label, version_label, code = call.model, "", "OK"
+        self.metrics.inflight.inc()
+        try:
+            mv = self.backend.resolve(call.model, call.version, call.label)
+            version_label = str(mv.version)
+            spec = self.signature(mv, call.signature)
+            plan = self._plan(mv, spec)
+            checked = validate(plan, call.inputs, self.settings.max_batch_size)
+            wanted = resolve_filter(plan, call.output_filter)
+            outputs = self._run(mv, plan, checked, wanted, deadline)
+            tasks.record_heads(self, mv.name, mv.card, outputs)
+            return PredictResult(mv.name, mv.version, spec.name, outputs, mv.card)
+        except GatewayError as exc:
+            code = exc.code
+            if not version_label and call.model not in self.backend.list_models():
+                model_label = "_unknown"  # keep client-chosen names out of label values
+            raise
+        except Exception as exc:
+            code = "INTERNAL"
+            log.exception("predict on model %s failed", call.model)
+            raise GatewayError(f"Internal error while serving model '{call.model}'.") from exc
+        finally:
+            self.metrics.inflight.dec()
+            self.metrics.record_request(model_label, version_label, call.protocol, code,
+                                        time.perf_counter() - started)
+
+    def _run(self, mv: ModelVersion, plan: SignaturePlan, checked: Validated,
+             wanted: tuple[str, ...], deadline: float) -> dict[str, np.ndarray]:
+        def runner(arrays: dict[str, np.ndarray], timeout_s: float) -> dict[str, np.ndarray]:
+            t0 = time.perf_counter()
+            try:
+                return self.backend.predict(mv, plan.signature, arrays, wanted, timeout_s)
+            finally:
+                self.metrics.record_backend_call(mv.name, self.backend.name,
+                                                 time.perf_counter() - t0)
+
+        if self._batcher is not None and plan.batchable and checked.batch_size is not None:
+            key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
+            padded = frozenset(n for n, ip in plan.inputs.items() if ip.padded)
+            return self._batcher.submit(key, checked.arrays, checked.batch_size, runner,
+                                        deadline, padded)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded("The request deadline passed before the model ran.")
+        self.metrics.record_batch(mv.name, checked.batch_size or 1)
+        return runner(checked.arrays, remaining)
+
+    # -- typed tasks ---------------------------------------------------------------
+    def similarity(self, pairs: Sequence[Sequence[str]], model: str = "similarity",
+                   version: int | None = None, label: str | None = None,
+                   protocol: str = "rest") -> tuple[int, list[float]]:
+        return tasks.similarity(self, pairs, model, version, label, protocol)
+
+    def profile(self, authors: Sequence[Sequence[str]], model: str = "profiler",
+                version: int | None = None, label: str | None = None,
+                protocol: str = "rest") -> tuple[int, list[dict[str, Any]]]:
+        return tasks.profile(self, authors, model, version, label, protocol)
+
+    def answer(self, text: str, question: str, top_k: int = 5, model: str = "qa",
+               version: int | None = None, label: str | None = None,
+               protocol: str = "rest") -> tuple[int, list[tuple[str, float]]]:
+        return tasks.answer(self, text, question, top_k, model, version, label, protocol)

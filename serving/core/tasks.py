@@ -1,0 +1,192 @@
+"""Typed task calls (similarity, profile, answer) and per-head formatting.
+
+Each task builds the named inputs of its model's `serving_default` signature,
+runs them through `InferenceService.predict` (validation, batching, metrics as
+for any predict), and reads the heads back with the labels of the model card
+(or the graph's `H_label` outputs). REST and gRPC only convert the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from serving.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from serving.core.service import InferenceService, PredictResult
+
+
+def head_labels(card: Mapping[str, Any] | None, head: str, width: int = 0) -> list[str]:
+    """Labels of a class head from the card; index names when the card has none."""
+    for h in (card or {}).get("heads") or []:
+        if isinstance(h, dict) and h.get("name") == head and h.get("labels"):
+            return [str(x) for x in h["labels"]]
+    return [str(i) for i in range(width)]
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _string_list(field: str, value: Any, max_items: int) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InvalidInput(f"Field '{field}' must be a non-empty list.")
+    if len(value) > max_items:
+        raise InvalidInput(f"Field '{field}' has {len(value)} items; at most {max_items} "
+                           "(max_batch_size) are accepted per request.")
+    return list(value)
+
+
+def similarity(service: InferenceService, pairs: Any, model: str = "similarity",
+               version: int | None = None, label: str | None = None,
+               protocol: str = "rest") -> tuple[int, list[float]]:
+    """Similarity score (0..1) for each [left, right] pair."""
+    from serving.core.service import PredictCall
+
+    items = _string_list("pairs", pairs, service.settings.max_batch_size)
+    lefts, rights = [], []
+    for i, pair in enumerate(items):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2
+                and all(isinstance(s, str) for s in pair)):
+            raise InvalidInput(f"Field 'pairs[{i}]' must be a list of two strings.")
+        lefts.append(pair[0])
+        rights.append(pair[1])
+    result = service.predict(PredictCall(
+        model=model, version=version, label=label, protocol=protocol,
+        inputs={"left": np.array(lefts, dtype=object), "right": np.array(rights, dtype=object)},
+        output_filter=("similarity",)))
+    return result.version, [float(x) for x in np.ravel(result.outputs["similarity"])]
+
+
+def _labelled(result: PredictResult, head: str, i: int) -> dict[str, Any]:
+    """{"label", "probability", "distribution"} for example i of a class head."""
+    probs = np.asarray(result.outputs[head][i], dtype=np.float64)
+    if probs.ndim == 0:  # binary head: the probability of labels[1]
+        labels = head_labels(result.card, head, 2)
+        p = float(probs)
+        dist = {labels[0]: 1.0 - p, labels[1]: p}
+    else:
+        labels = head_labels(result.card, head, probs.shape[0])
+        dist = {labels[j]: float(probs[j]) for j in range(min(len(labels), probs.shape[0]))}
+    if head + "_label" in result.outputs:
+        best = _text(result.outputs[head + "_label"][i])
+    else:
+        best = max(dist, key=dist.__getitem__)
+    return {"label": best, "probability": float(dist.get(best, 0.0)), "distribution": dist}
+
+
+def profile(service: InferenceService, authors: Any, model: str = "profiler",
+            version: int | None = None, label: str | None = None,
+            protocol: str = "rest") -> tuple[int, list[dict[str, Any]]]:
+    """Per author: age in years, income band and gender with probabilities."""
+    from serving.core.service import PredictCall
+
+    items = _string_list("authors", authors, service.settings.max_batch_size)
+    texts = []
+    for i, posts in enumerate(items):
+        if not (isinstance(posts, (list, tuple)) and posts
+                and all(isinstance(p, str) for p in posts)):
+            raise InvalidInput(f"Field 'authors[{i}]' must be a non-empty list of post strings.")
+        texts.append("\n".join(posts))
+    result = service.predict(PredictCall(model=model, version=version, label=label,
+                                         protocol=protocol,
+                                         inputs={"posts": np.array(texts, dtype=object)}))
+    for head in ("age", "income", "gender"):
+        if head not in result.outputs:
+            raise InvalidInput(f"Model '{model}' has no '{head}' head; profile needs age, "
+                               "income and gender.")
+    profiles = []
+    for i in range(len(texts)):
+        gender = _labelled(result, "gender", i)
+        profiles.append({
+            "age": float(np.ravel(result.outputs["age"][i])[0]),
+            "income": _labelled(result, "income", i),
+            "gender": gender,
+        })
+    return result.version, profiles
+
+
+def answer(service: InferenceService, text: Any, question: Any, top_k: Any = 5,
+           model: str = "qa", version: int | None = None, label: str | None = None,
+           protocol: str = "rest") -> tuple[int, list[tuple[str, float]]]:
+    """The top_k most likely answer words with their probabilities, best first."""
+    from serving.core.service import PredictCall
+
+    for field, value in (("text", text), ("question", question)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(f"Field '{field}' must be a non-empty string.")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise InvalidInput("Field 'top_k' must be a positive integer.")
+    result = service.predict(PredictCall(
+        model=model, version=version, label=label, protocol=protocol,
+        inputs={"text": np.array([text], dtype=object),
+                "question": np.array([question], dtype=object)},
+        output_filter=("answer",)))
+    probs = np.asarray(result.outputs["answer"][0], dtype=np.float64).ravel()
+    labels = head_labels(result.card, "answer", probs.shape[0])
+    order = np.argsort(-probs, kind="stable")[:min(top_k, probs.shape[0], len(labels))]
+    return result.version, [(labels[j], float(probs[j])) for j in order]
+
+
+def record_heads(service: InferenceService, model: str, card: Mapping[str, Any] | None,
+                 outputs: Mapping[str, np.ndarray]) -> None:
+    """Feed head_predictions_total / head_value from one result (card heads only)."""
+    metrics = service.metrics
+    for h in (card or {}).get("heads") or []:
+        if not isinstance(h, dict) or h.get("name") not in outputs:
+            continue
+        name, labels = h["name"], h.get("labels") or []
+        values = np.asarray(outputs[name])
+        if labels and values.dtype.kind == "f":
+            if name + "_label" in outputs:
+                got = [_text(x) for x in np.ravel(outputs[name + "_label"])]
+            elif values.ndim >= 2:
+                got = [labels[j] if j < len(labels) else "other"
+                       for j in np.argmax(values.reshape(values.shape[0], -1), axis=1)]
+            else:
+                got = [labels[int(p >= 0.5)] if len(labels) == 2 else "other"
+                       for p in values.ravel()]
+            # Bound the label set to the card's so a model cannot blow up cardinality.
+            known = set(labels)
+            metrics.record_labels(model, name, (g if g in known else "other" for g in got))
+        elif values.dtype.kind in "fiu":
+            metrics.record_values(model, name, values.ravel())
+
+
+def list_inputs(service_card: Mapping[str, Any] | None, spec: Any) -> list[dict[str, Any]]:
+    """The `inputs` entries of the model listing, from the signature and the card."""
+    cards = {c.get("name"): c for c in (service_card or {}).get("inputs") or []
+             if isinstance(c, dict)}
+    out = []
+    # The card's order (the model's), then any input the card does not describe.
+    names = [n for n in cards if n in spec.inputs] + [n for n in spec.inputs if n not in cards]
+    for name in names:
+        t, card = spec.inputs[name], cards.get(name, {})
+        kind = card.get("kind") or {"DT_STRING": "string", "DT_BOOL": "bool"}.get(
+            t.dtype, "float" if t.dtype in ("DT_FLOAT", "DT_DOUBLE", "DT_HALF") else "int")
+        item: dict[str, Any] = {
+            "name": name, "dtype": t.dtype, "kind": kind,
+            "shape": None if t.shape is None else [-1 if d is None else d for d in t.shape],
+        }
+        if card.get("max_tokens"):
+            item["max_tokens"] = int(card["max_tokens"])
+            item["truncation"] = (f"text longer than {item['max_tokens']} tokens is truncated "
+                                  "by the model; it is not rejected")
+        if card.get("description"):
+            item["description"] = card["description"]
+        out.append(item)
+    return out
+
+
+def list_heads(card: Mapping[str, Any] | None, outputs: Sequence[str]) -> list[dict[str, Any]]:
+    """The `heads` entries of the model listing: the card's, else one per output."""
+    heads = [h for h in (card or {}).get("heads") or [] if isinstance(h, dict)]
+    if heads:
+        return [{"name": h.get("name"), "kind": h.get("kind"), "labels": h.get("labels")}
+                for h in heads]
+    names = set(outputs)
+    return [{"name": o, "kind": "output", "labels": None} for o in sorted(outputs)
+            if not (o.endswith("_label") and o[:-len("_label")] in names)]

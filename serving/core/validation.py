@@ -1,0 +1,287 @@
+"""Check named arrays against a signature (and the model card) before the model runs.
+
+`build_plan` turns one signature of one loaded version into a `SignaturePlan`
+once (the service caches it per version): numpy target dtypes, shapes, which id
+inputs the card declares as padded sequences, and the token limits. `validate`
+is then the per-request hot path. Every failure is an `InvalidInput` whose
+message is one sentence naming the field and what was expected.
+
+Text longer than an input's `max_tokens` is not rejected: the exported graph
+truncates it (docs/model-repository.md). Token-id sequences longer than
+`max_tokens` are rejected, since the client built them for another model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from serving.backends.base import ModelVersion, SignatureSpec
+from serving.errors import InvalidInput
+
+_NUMPY_DTYPES: dict[str, Any] = {
+    "DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_HALF": np.float16,
+    "DT_INT8": np.int8, "DT_INT16": np.int16, "DT_INT32": np.int32, "DT_INT64": np.int64,
+    "DT_UINT8": np.uint8, "DT_UINT16": np.uint16, "DT_UINT32": np.uint32,
+    "DT_UINT64": np.uint64, "DT_BOOL": np.bool_, "DT_STRING": object,
+}
+_WHAT = {"string": "strings", "float": "numbers", "int": "integers",
+         "bool": "booleans (true/false)"}
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    name: str
+    dtype: str                       # TF enum name, DT_FLOAT ...
+    kind: str                        # string | float | int | bool | unsupported
+    np_dtype: Any
+    shape: tuple[int | None, ...] | None
+    padded: bool = False             # ragged id rows allowed, padded with 0
+    max_tokens: int | None = None
+
+    @property
+    def shape_text(self) -> str:
+        if self.shape is None:
+            return "any shape"
+        dims = ["batch" if i == 0 and d is None else ("length" if d is None else str(d))
+                for i, d in enumerate(self.shape)]
+        return "[" + ", ".join(dims) + "]"
+
+
+@dataclass(frozen=True)
+class SignaturePlan:
+    model: str
+    version: int
+    signature: str
+    spec: SignatureSpec
+    inputs: Mapping[str, InputPlan]
+    outputs: tuple[str, ...]
+    batchable: bool                  # every input and output has a free leading batch dim
+
+
+@dataclass(frozen=True)
+class Validated:
+    arrays: dict[str, np.ndarray]
+    batch_size: int | None           # None when the signature has no batch dimension
+    shape_key: tuple                 # trailing dims of the non-padded inputs (batch merge key)
+
+
+def _kind(dtype: str) -> str:
+    if dtype == "DT_STRING":
+        return "string"
+    if dtype == "DT_BOOL":
+        return "bool"
+    if dtype in ("DT_FLOAT", "DT_DOUBLE", "DT_HALF"):
+        return "float"
+    if dtype in _NUMPY_DTYPES:
+        return "int"
+    return "unsupported"
+
+
+def build_plan(mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:
+    card = mv.card or {}
+    id_cards = {c.get("name"): c for c in card.get("id_inputs") or [] if isinstance(c, dict)}
+    text_cards = {c.get("name"): c for c in card.get("inputs") or [] if isinstance(c, dict)}
+    inputs = {}
+    for name, t in spec.inputs.items():
+        kind = _kind(t.dtype)
+        info = (id_cards if kind == "int" else text_cards).get(name, {})
+        padded = bool(info.get("padded_sequence")) and kind == "int" and t.shape is not None \
+            and len(t.shape) == 2
+        max_tokens = info.get("max_tokens")
+        inputs[name] = InputPlan(name, t.dtype, kind, _NUMPY_DTYPES.get(t.dtype), t.shape,
+                                 padded, int(max_tokens) if max_tokens else None)
+    tensors = list(spec.inputs.values()) + list(spec.outputs.values())
+    batchable = all(t.shape is not None and len(t.shape) >= 1 and t.shape[0] is None
+                    for t in tensors)
+    return SignaturePlan(mv.name, mv.version, spec.name, spec, inputs,
+                         tuple(sorted(spec.outputs)), batchable)
+
+
+def resolve_filter(plan: SignaturePlan, heads: Sequence[str]) -> tuple[str, ...]:
+    """Output names for a head filter; a head `H` brings its `H_label` output along."""
+    if not heads:
+        return ()
+    chosen = set()
+    for head in heads:
+        if head not in plan.spec.outputs:
+            raise InvalidInput(f"Unknown head '{head}' in the output filter; model "
+                               f"'{plan.model}' has: {', '.join(plan.outputs)}.")
+        chosen.add(head)
+        if head + "_label" in plan.spec.outputs:
+            chosen.add(head + "_label")
+    return tuple(sorted(chosen))
+
+
+def validate(plan: SignaturePlan, inputs: Mapping[str, Any], max_batch_size: int) -> Validated:
+    """Converted, checked arrays for `plan`, or InvalidInput naming the first bad field."""
+    expected = ", ".join(plan.inputs)
+    for name in inputs:
+        if name not in plan.inputs:
+            raise InvalidInput(f"Unknown input '{name}' for model '{plan.model}' signature "
+                               f"'{plan.signature}'; expected: {expected}.")
+    for name in plan.inputs:
+        if name not in inputs:
+            raise InvalidInput(f"Missing input '{name}' for model '{plan.model}' signature "
+                               f"'{plan.signature}'; expected: {expected}.")
+    arrays: dict[str, np.ndarray] = {}
+    sizes: dict[str, int] = {}
+    for name, ip in plan.inputs.items():
+        arr = _convert(ip, inputs[name])
+        arrays[name] = arr
+        if ip.shape is not None and len(ip.shape) >= 1 and ip.shape[0] is None:
+            sizes[name] = arr.shape[0]
+    for name, n in sizes.items():
+        if n == 0:
+            raise InvalidInput(f"Input '{name}' is empty; at least one example is needed.")
+        if n > max_batch_size:
+            raise InvalidInput(f"Input '{name}' has {n} examples; at most {max_batch_size} "
+                               "(max_batch_size) are accepted per request.")
+    if len(set(sizes.values())) > 1:
+        detail = ", ".join(f"'{k}' has {v}" for k, v in sizes.items())
+        raise InvalidInput(f"Inputs must have the same batch size; {detail}.")
+    shape_key = tuple((k, a.shape[1:]) for k, a in arrays.items() if not plan.inputs[k].padded)
+    batch = next(iter(sizes.values())) if sizes and len(sizes) == len(arrays) else None
+    return Validated(arrays, batch, shape_key)
+
+
+def _convert(ip: InputPlan, value: Any) -> np.ndarray:
+    if ip.kind == "unsupported":
+        raise InvalidInput(f"Input '{ip.name}' has dtype {ip.dtype}, which the gateway cannot "
+                           "feed.")
+    if ip.padded and not isinstance(value, np.ndarray) or (
+            ip.padded and value.dtype == object and value.ndim == 1):
+        arr = _pad_rows(ip, value)
+    else:
+        try:
+            if isinstance(value, np.ndarray):
+                arr = value
+            elif ip.kind == "string":  # np.asarray would turn [b"a", 3] into strings
+                arr = np.array(value, dtype=object)
+            else:
+                arr = np.asarray(value)
+        except ValueError:  # numpy refuses ragged nested lists
+            arr = None
+        if arr is None or (arr.dtype == object and any(
+                isinstance(x, (list, tuple, np.ndarray)) for x in arr.ravel())):
+            raise InvalidInput(f"Input '{ip.name}' is ragged; every example must have shape "
+                               f"{ip.shape_text} with equal lengths.")
+    arr = _cast(ip, arr)
+    _check_shape(ip, arr)
+    if ip.padded and ip.max_tokens and arr.ndim == 2 and arr.shape[1] > ip.max_tokens:
+        nonzero = np.nonzero(arr)[1]
+        longest = int(nonzero.max()) + 1 if nonzero.size else 0
+        if longest > ip.max_tokens:
+            raise InvalidInput(f"Input '{ip.name}' has a sequence of {longest} tokens; at most "
+                               f"{ip.max_tokens} (max_tokens) are accepted.")
+    return arr
+
+
+def _pad_rows(ip: InputPlan, value: Any) -> np.ndarray:
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise InvalidInput(f"Input '{ip.name}' must be a list of token-id sequences.")
+    rows = []
+    for i, row in enumerate(value):
+        if not isinstance(row, (list, tuple, np.ndarray)):
+            raise InvalidInput(f"Input '{ip.name}' must be a list of token-id sequences; "
+                               f"example {i} is not a list.")
+        rows.append(_cast(ip, np.asarray(row) if len(row) else np.zeros(0, np.int64)))
+        if rows[-1].ndim != 1:
+            raise InvalidInput(f"Input '{ip.name}' must be a list of token-id sequences; "
+                               f"example {i} is nested deeper.")
+    width = max([len(r) for r in rows] + [1])
+    out = np.zeros((len(rows), width), dtype=ip.np_dtype)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = row
+    return out
+
+
+def _offender(ip: InputPlan, x: Any) -> bool:
+    if ip.kind == "string":
+        return not isinstance(x, (str, bytes))
+    if isinstance(x, (bool, np.bool_)):
+        return ip.kind != "bool"
+    return ip.kind == "bool" or not isinstance(x, (int, float, np.number))
+
+
+_NAMES = ((bool, "booleans"), (np.bool_, "booleans"), (int, "integers"), (float, "numbers"),
+          (np.number, "numbers"), (str, "strings"), (bytes, "bytes"), (type(None), "null"),
+          (list, "lists"), (dict, "objects"))
+
+
+def _describe(ip: InputPlan, arr: np.ndarray) -> str:
+    kind = arr.dtype.kind
+    if kind in "US":
+        return "strings"
+    if kind == "b":
+        return "booleans"
+    if kind in "iu":
+        return "integers"
+    if kind == "f":
+        return "numbers with a fraction" if np.isfinite(arr).all() else "NaN or infinity"
+    sample = next((x for x in arr.ravel() if _offender(ip, x)), None)
+    return next((name for t, name in _NAMES if isinstance(sample, t)),
+                type(sample).__name__ + " values")
+
+
+def _wrong_type(ip: InputPlan, arr: np.ndarray) -> InvalidInput:
+    return InvalidInput(f"Input '{ip.name}' must hold {_WHAT[ip.kind]} ({ip.dtype}); "
+                        f"got {_describe(ip, arr)}.")
+
+
+def _cast(ip: InputPlan, arr: np.ndarray) -> np.ndarray:
+    kind = arr.dtype.kind
+    if ip.kind == "string":
+        if kind == "U":
+            return _to_object(arr, lambda s: s.encode("utf-8"))
+        if kind == "S":
+            return arr.astype(object)
+        if kind == "O" and all(isinstance(x, (str, bytes)) for x in arr.ravel()):
+            return _to_object(arr, lambda s: s.encode("utf-8") if isinstance(s, str) else s)
+        raise _wrong_type(ip, arr)
+    if ip.kind == "bool":
+        if kind == "b":
+            return arr
+        raise _wrong_type(ip, arr)
+    if kind == "O":  # mixed ints and floats from JSON, say; never bools or strings
+        if any(_offender(ip, x) for x in arr.ravel()):
+            raise _wrong_type(ip, arr)
+        arr = arr.astype(np.float64)
+        kind = "f"
+    if kind not in "iuf":
+        raise _wrong_type(ip, arr)
+    if ip.kind == "float":
+        with np.errstate(over="ignore"):  # an overflow to inf is reported just below
+            out = arr.astype(ip.np_dtype)
+        if kind == "f" and not np.isfinite(out).all():
+            raise InvalidInput(f"Input '{ip.name}' must hold finite numbers; got NaN or "
+                               "infinity.")
+        return out
+    if kind == "f" and not (np.isfinite(arr).all() and (np.mod(arr, 1) == 0).all()):
+        raise _wrong_type(ip, arr)
+    info = np.iinfo(ip.np_dtype)
+    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+        raise InvalidInput(f"Input '{ip.name}' holds values outside the {ip.dtype} range "
+                           f"[{info.min}, {info.max}].")
+    return arr.astype(ip.np_dtype)
+
+
+def _to_object(arr: np.ndarray, fn: Any) -> np.ndarray:
+    out = np.empty(arr.shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, x in enumerate(arr.reshape(-1)):
+        flat[i] = fn(x if isinstance(x, (str, bytes)) else str(x))
+    return out
+
+
+def _check_shape(ip: InputPlan, arr: np.ndarray) -> None:
+    if ip.shape is None:
+        return
+    ok = arr.ndim == len(ip.shape) and all(
+        want is None or want == got for want, got in zip(ip.shape, arr.shape, strict=True))
+    if not ok:
+        got = "a single value" if arr.ndim == 0 else "[" + ", ".join(map(str, arr.shape)) + "]"
+        raise InvalidInput(f"Input '{ip.name}' must have shape {ip.shape_text}; got {got}.")

@@ -1,0 +1,108 @@
+"""The gateway's Prometheus metrics (prefix `multihead_`), created once per registry.
+
+`Metrics(registry)` never touches prometheus_client's global registry, so tests
+and apps build as many as they like. Under gunicorn, `PROMETHEUS_MULTIPROC_DIR`
+is set before Python starts: every worker writes its samples to that
+directory, and `exposition()` merges them with a `MultiProcessCollector` on a
+fresh registry, so `/metrics` counts all workers whichever one answers. Gauges
+then need a `multiprocess_mode`: `livesum` for requests in flight, `livemax`
+for loaded versions (a dead worker's samples drop out).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+PREFIX = "multihead"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+# Regression heads and label-less probabilities: ages in years, scores in 0..1.
+VALUE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 40.0,
+                 50.0, 60.0, 70.0, 80.0, 100.0, 1000.0)
+
+
+def multiprocess_dir() -> str:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get(
+        "prometheus_multiproc_dir", "")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "requests", "Requests answered, by model, version, protocol and gRPC code name.",
+            ["model", "version", "protocol", "code"], namespace=PREFIX, registry=r)
+        self.request_duration = Histogram(
+            "request_duration_seconds", "Time from request to answer, validation and "
+            "batching included.", ["model", "protocol"], namespace=PREFIX, registry=r,
+            buckets=LATENCY_BUCKETS)
+        self.backend_duration = Histogram(
+            "backend_duration_seconds", "Time of one model runtime call (one merged batch).",
+            ["model", "backend"], namespace=PREFIX, registry=r, buckets=LATENCY_BUCKETS)
+        self.batch_size = Histogram(
+            "batch_size", "Examples per model runtime call after micro-batching.", ["model"],
+            namespace=PREFIX, registry=r, buckets=BATCH_BUCKETS)
+        self.inflight = Gauge(
+            "inflight_requests", "Predict requests being served now.", namespace=PREFIX,
+            registry=r, multiprocess_mode="livesum")
+        self.head_predictions = Counter(
+            "head_predictions", "Predicted labels of classification heads.",
+            ["model", "head", "label"], namespace=PREFIX, registry=r)
+        self.head_value = Histogram(
+            "head_value", "Predicted values of regression and label-less heads.",
+            ["model", "head"], namespace=PREFIX, registry=r, buckets=VALUE_BUCKETS)
+        self.model_loaded = Gauge(
+            "model_loaded", "1 while a model version is AVAILABLE in this worker.",
+            ["model", "version"], namespace=PREFIX, registry=r, multiprocess_mode="livemax")
+
+    def record_request(self, model: str, version: str, protocol: str, code: str,
+                       seconds: float | None = None) -> None:
+        """Count one answered request (transports call this for requests the service
+        never saw, e.g. a body that is not JSON)."""
+        self.requests.labels(model, version, protocol, code).inc()
+        if seconds is not None:
+            self.request_duration.labels(model, protocol).observe(seconds)
+
+    def record_batch(self, model: str, size: int) -> None:
+        self.batch_size.labels(model).observe(size)
+
+    def record_backend_call(self, model: str, backend: str, seconds: float) -> None:
+        self.backend_duration.labels(model, backend).observe(seconds)
+
+    def record_labels(self, model: str, head: str, labels: Iterable[str]) -> None:
+        counts: dict[str, int] = {}
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+        for label, n in counts.items():
+            self.head_predictions.labels(model, head, label).inc(n)
+
+    def record_values(self, model: str, head: str, values: Iterable[float]) -> None:
+        hist = self.head_value.labels(model, head)
+        for v in values:
+            hist.observe(float(v))
+
+    def set_model_loaded(self, model: str, version: int, loaded: bool) -> None:
+        self.model_loaded.labels(model, str(version)).set(1 if loaded else 0)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """(body, content type) of every worker's metrics in multiprocess mode, else
+        of this registry."""
+        if multiprocess_dir():
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
