@@ -1,0 +1,59 @@
+"""The gateway's REST API: `create_app(settings)` builds the Flask app.
+
+Nothing is bound or loaded at import time; gunicorn calls the factory in each
+worker after fork (`serving/gunicorn.conf.py` then starts the service's backend),
+and tests build apps with their own settings or service.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response
+
+from serving.config import Settings
+
+if TYPE_CHECKING:
+    from serving.core.service import InferenceService
+
+EXTENSION_KEY = "multihead"
+METRICS_KEY = "multihead.metrics"
+
+
+def create_app(settings: Settings | None = None,
+               service: InferenceService | None = None) -> Flask:
+    """A Flask app serving `service` (built from `settings` when not given, not started)."""
+    from serving.rest.auth import install_auth
+    from serving.rest.errors import json_response, register_error_handlers
+    from serving.rest.openapi import build_openapi
+    from serving.rest.routes import register_routes
+
+    settings = settings if settings is not None else Settings.from_env()
+    app = Flask(__name__)
+    # Larger bodies get werkzeug's 413, turned into the JSON error shape.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["MULTIHEAD_SETTINGS"] = settings
+    if service is None:
+        service = build_service(settings)
+    app.extensions[EXTENSION_KEY] = service
+    app.extensions[METRICS_KEY] = getattr(service, "metrics", None)
+
+    register_error_handlers(app)
+    install_auth(app, settings.api_keys)
+    document = build_openapi(settings)
+
+    def openapi_json() -> Response:
+        return json_response(document)
+
+    app.add_url_rule("/openapi.json", "openapi", openapi_json, methods=["GET"])
+    register_routes(app)
+    return app
+
+
+def build_service(settings: Settings) -> InferenceService:
+    """Backend + metrics + service from settings; the backend starts on `service.start()`."""
+    from serving.backends.factory import create_backend
+    from serving.core.service import InferenceService
+    from serving.metrics import Metrics
+
+    return InferenceService(settings, create_backend(settings), Metrics())
