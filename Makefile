@@ -69,4 +69,5 @@ tensorboard: setup
 clean:
 	rm -rf build .pytest_cache .ruff_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf clients/python/build
 	rm -f serving/grpc/_gen/*_pb2*.py* clients/python/multihead_client/_proto/*_pb2*.py*
