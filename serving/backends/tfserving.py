@@ -1,0 +1,468 @@
+"""The `tfserving` backend: TensorFlow Serving over its gRPC API (tensorflow-serving-api).
+
+What it serves: the models named by the model config file (MULTIHEAD_MODEL_CONFIG,
+TF Serving's own text format, also the source of version labels) or, without one,
+the model directories of MULTIHEAD_MODEL_DIR when the gateway can read the
+repository TF Serving loads; a model asked for by name that TF Serving serves is
+added on first use. A background poll (every POLL_INTERVAL_S) asks
+`ModelService.GetModelStatus` for every model and reads the signatures of each
+newly AVAILABLE version once with `GetModelMetadata` (the model card, which TF
+Serving's metadata lacks, comes from `assets.extra/model_card.json` when the
+repository is shared). The same poll is the readiness check: TF Serving
+unreachable, or a model without an AVAILABLE version, means not ready, and the
+next successful poll makes the gateway ready again without a restart.
+
+Calls carry a deadline (the request's budget) and are retried with exponential
+backoff on UNAVAILABLE only; TF Serving's status codes map to `serving.errors`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+from google.protobuf import text_format
+from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+from tensorflow_serving.config import model_server_config_pb2
+
+from serving import errors
+from serving.backends.base import Backend, ModelVersion, SignatureSpec, TensorSpec, VersionStatus
+from serving.config import Settings
+
+log = logging.getLogger(__name__)
+
+# TF Serving itself accepts messages up to INT32_MAX (model_servers/server.cc,
+# SetMaxMessageSize); the gateway already limits what clients send.
+MAX_MESSAGE_BYTES = 2**31 - 1
+RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4)  # backoff between attempts on UNAVAILABLE
+STATUS_TIMEOUT_S = 2.0
+_STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State
+_ERROR_CODE_ENUM = (get_model_status_pb2.ModelVersionStatus.DESCRIPTOR.fields_by_name["status"]
+                    .message_type.fields_by_name["error_code"].enum_type)
+
+_NP_BY_DT: dict[int, Any] = {
+    types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64,
+    types_pb2.DT_HALF: np.float16, types_pb2.DT_INT8: np.int8, types_pb2.DT_INT16: np.int16,
+    types_pb2.DT_INT32: np.int32, types_pb2.DT_INT64: np.int64, types_pb2.DT_UINT8: np.uint8,
+    types_pb2.DT_UINT16: np.uint16, types_pb2.DT_UINT32: np.uint32,
+    types_pb2.DT_UINT64: np.uint64, types_pb2.DT_BOOL: np.bool_,
+}
+_DT_BY_NP = {np.dtype(v): k for k, v in _NP_BY_DT.items()}
+# TensorProto's typed field per dtype, used when tensor_content is empty.
+_VAL_FIELD: dict[int, str] = {
+    types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val",
+    types_pb2.DT_HALF: "half_val", types_pb2.DT_INT8: "int_val", types_pb2.DT_INT16: "int_val",
+    types_pb2.DT_INT32: "int_val", types_pb2.DT_UINT8: "int_val", types_pb2.DT_UINT16: "int_val",
+    types_pb2.DT_INT64: "int64_val", types_pb2.DT_UINT32: "uint32_val",
+    types_pb2.DT_UINT64: "uint64_val", types_pb2.DT_BOOL: "bool_val",
+}
+
+
+def array_to_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
+    """numpy -> TensorProto (tensor_content for numbers: one copy, no per-element work)."""
+    array = np.asarray(array)
+    proto = tensor_pb2.TensorProto()
+    for size in array.shape:
+        proto.tensor_shape.dim.add(size=size)
+    if array.dtype.kind in "OSU":
+        proto.dtype = types_pb2.DT_STRING
+        proto.string_val.extend(x.encode() if isinstance(x, str) else bytes(x)
+                                for x in array.ravel())
+        return proto
+    if array.dtype not in _DT_BY_NP:
+        raise errors.InvalidInput(f"dtype {array.dtype} has no TensorFlow equivalent.")
+    proto.dtype = _DT_BY_NP[array.dtype]
+    proto.tensor_content = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).tobytes()
+    return proto
+
+
+def proto_to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
+    """TensorProto -> numpy, for both encodings TF Serving uses (content and typed fields)."""
+    shape = tuple(d.size for d in proto.tensor_shape.dim)
+    count = int(np.prod(shape)) if shape else 1
+    if proto.dtype == types_pb2.DT_STRING:
+        values: Sequence[Any] = list(proto.string_val)
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+    elif proto.dtype not in _NP_BY_DT:
+        raise errors.GatewayError(
+            f"TF Serving returned a {types_pb2.DataType.Name(proto.dtype)} tensor the gateway "
+            "cannot decode.")
+    elif proto.tensor_content:
+        return np.frombuffer(proto.tensor_content,
+                             np.dtype(_NP_BY_DT[proto.dtype]).newbyteorder("<")).reshape(shape)
+    elif proto.dtype == types_pb2.DT_HALF:
+        array = np.asarray(proto.half_val, dtype=np.uint16).view(np.float16)
+    else:
+        array = np.asarray(getattr(proto, _VAL_FIELD[proto.dtype]), dtype=_NP_BY_DT[proto.dtype])
+    if 0 < array.size < count:
+        # TensorProto may store fewer values; the last one fills the rest (TF semantics).
+        array = np.concatenate([array, np.repeat(array[-1:], count - array.size)])
+    return array.reshape(shape)
+
+
+def _signature_spec(name: str, sig: meta_graph_pb2.SignatureDef) -> SignatureSpec:
+    def spec(alias: str, info: meta_graph_pb2.TensorInfo) -> TensorSpec:
+        shape = None if info.tensor_shape.unknown_rank else tuple(
+            None if d.size < 0 else d.size for d in info.tensor_shape.dim)
+        return TensorSpec(alias, types_pb2.DataType.Name(info.dtype), shape, info.name)
+
+    return SignatureSpec(name=name,
+                         inputs={k: spec(k, v) for k, v in sorted(sig.inputs.items())},
+                         outputs={k: spec(k, v) for k, v in sorted(sig.outputs.items())},
+                         method_name=sig.method_name)
+
+
+@dataclass(frozen=True)
+class _Newest(ModelVersion):
+    """A version resolved as "the newest AVAILABLE" (no version or label asked for)."""
+
+    @classmethod
+    def of(cls, mv: ModelVersion) -> _Newest:
+        return mv if isinstance(mv, _Newest) else cls(
+            **{f.name: getattr(mv, f.name) for f in dataclasses.fields(mv)})
+
+
+@dataclass
+class _Model:
+    statuses: list[VersionStatus] = field(default_factory=list)
+    versions: dict[int, ModelVersion] = field(default_factory=dict)  # AVAILABLE, described
+    problem: str = ""  # why this model is not servable ("" when it is)
+
+
+class TFServingBackend(Backend):
+    name = "tfserving"
+
+    def __init__(self, settings: Settings, models: Sequence[str] = ()) -> None:
+        self._settings = settings
+        self._addr = settings.tfserving_addr
+        self._configured = tuple(models)
+        self._discovered: set[str] = set()  # served by TF Serving, found by a lookup
+        self._labels: dict[str, dict[str, int]] = {}
+        self._models: dict[str, _Model] = {}
+        self._reachable: bool | None = None  # None: not polled yet
+        self._unreachable_why = ""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._channel: grpc.Channel | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._channel = grpc.insecure_channel(self._addr, options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # grpc's default reconnect backoff grows to 120 s; TF Serving coming back
+            # must be noticed within a second or two.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+            ("grpc.enable_retries", 0),  # retries are ours: UNAVAILABLE only, within the deadline
+        ])
+        self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._thread = threading.Thread(target=self._poll_loop, name="tfserving-poll",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    # -- model list and status ---------------------------------------------------------
+    def _model_names(self) -> list[str]:
+        names = set(self._configured) | self._discovered
+        if self._settings.model_config:
+            config = model_server_config_pb2.ModelServerConfig()
+            try:
+                text_format.Parse(Path(self._settings.model_config).read_text(), config)
+            except (OSError, text_format.ParseError) as exc:
+                log.warning("cannot read MULTIHEAD_MODEL_CONFIG %s: %s",
+                            self._settings.model_config, exc)
+            labels = {}
+            for entry in config.model_config_list.config:
+                names.add(entry.name)
+                labels[entry.name] = dict(entry.version_labels)
+            self._labels = labels
+        else:
+            try:
+                for child in Path(self._settings.model_dir).iterdir():
+                    if child.is_dir() and any(v.name.isdigit() for v in child.iterdir()):
+                        names.add(child.name)
+            except OSError:
+                pass  # the repository is TF Serving's, not necessarily visible here
+        return sorted(names)
+
+    def _poll_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - the poller must survive anything
+                log.exception("TF Serving poll failed")
+            self._wake.wait(self._settings.poll_interval_s)
+            self._wake.clear()
+
+    def refresh(self, names: Sequence[str] | None = None) -> None:
+        """Ask TF Serving for the status of every model; describe new AVAILABLE versions."""
+        if names is None:
+            names = self._model_names()
+            with self._lock:  # models no longer configured are no longer served
+                for gone in set(self._models) - set(names):
+                    del self._models[gone]
+        for name in names:
+            try:
+                statuses = self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
+            except (errors.Unavailable, errors.DeadlineExceeded) as exc:
+                self._set_reachable(False, exc.message)
+                return
+            except errors.GatewayError as exc:
+                self._set_reachable(True)
+                with self._lock:
+                    self._models[name] = _Model(problem=f"TF Serving at {self._addr} does not "
+                                                        f"serve model '{name}': {exc.message}")
+                continue
+            self._set_reachable(True)
+            with self._lock:
+                known = dict(self._models.get(name, _Model()).versions)
+            versions = {}
+            for status in statuses:
+                if status.state != "AVAILABLE":
+                    continue
+                mv = known.get(status.version)
+                if mv is None:
+                    try:
+                        mv = self._describe(name, status.version)
+                    except (errors.Unavailable, errors.DeadlineExceeded) as exc:
+                        self._set_reachable(False, exc.message)
+                        return
+                    except errors.GatewayError as exc:
+                        log.warning("cannot describe %s version %d: %s", name,
+                                    status.version, exc.message)
+                        continue
+                if mv is not None:
+                    versions[status.version] = mv
+            problem = "" if versions else (
+                f"model '{name}' has no AVAILABLE version in TF Serving at {self._addr}"
+                + (f" ({'; '.join(f'version {s.version} {s.state}' for s in statuses)})"
+                   if statuses else ""))
+            with self._lock:
+                self._models[name] = _Model(statuses, versions, problem)
+
+    def _set_reachable(self, reachable: bool, why: str = "") -> None:
+        with self._lock:
+            if reachable != self._reachable:
+                log.warning("%s", why or f"TF Serving at {self._addr} is reachable")
+            self._reachable = reachable
+            self._unreachable_why = why
+
+    def _describe(self, name: str, version: int) -> ModelVersion | None:
+        """Signatures from TF Serving's metadata; the card from the shared repository."""
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        request.model_spec.name = name
+        request.model_spec.version.value = version
+        try:
+            response = self._call(self._predict_stub.GetModelMetadata, request,
+                                  time.monotonic() + STATUS_TIMEOUT_S)
+        except errors.NotFound:
+            return None  # unloaded between the status and the metadata call
+        sig_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(sig_map)
+        signatures = {k: _signature_spec(k, v) for k, v in sorted(sig_map.signature_def.items())
+                      # the init op TF's exporter adds is not a servable signature
+                      if not k.startswith("__")}
+        card = None
+        card_path = Path(self._settings.model_dir) / name / str(version) / "assets.extra" / \
+            "model_card.json"
+        try:
+            card = json.loads(card_path.read_text())
+        except (OSError, ValueError):
+            pass
+        return ModelVersion(name=name, version=version, signatures=signatures, card=card,
+                            labels=self._labels.get(name, {}))
+
+    def readiness(self) -> list[str]:
+        with self._lock:
+            if self._reachable is None:
+                return [f"TF Serving at {self._addr} has not been reached yet"]
+            if not self._reachable:
+                return [self._unreachable_why]
+            if not self._models:
+                return ["no models: MULTIHEAD_MODEL_CONFIG lists none and MULTIHEAD_MODEL_DIR "
+                        f"({self._settings.model_dir}) holds none"]
+            return [m.problem for _, m in sorted(self._models.items()) if m.problem]
+
+    def list_models(self) -> list[str]:
+        with self._lock:
+            return sorted(self._models)
+
+    def model_status(self, name: str, version: int | None = None,
+                     label: str | None = None) -> list[VersionStatus]:
+        if label is not None:
+            self._lookup(name)
+            version = self._label_version(name, label)
+        try:
+            return self._fetch_status(name, version, timeout_s=self._settings.request_timeout_s)
+        except errors.NotFound:
+            # Same messages as the embedded runtime; TF Serving's say the same in its words.
+            if version is None:
+                raise errors.NotFound(f"Model '{name}' not found.") from None
+            raise errors.NotFound(f"Version {version} of model '{name}' not found.") from None
+
+    def _fetch_status(self, name: str, version: int | None,
+                      timeout_s: float) -> list[VersionStatus]:
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = name
+        if version is not None:
+            request.model_spec.version.value = version
+        response = self._call(self._model_stub.GetModelStatus, request,
+                              time.monotonic() + timeout_s)
+        return [VersionStatus(version=s.version, state=_STATE_NAMES.Name(s.state),
+                              error_code=_ERROR_CODE_ENUM.values_by_number[s.status.error_code].name
+                              if s.status.error_code in _ERROR_CODE_ENUM.values_by_number
+                              else str(s.status.error_code),
+                              error_message=s.status.error_message)
+                # newest first, as TF Serving's ServableStateMonitor::VersionMap orders them
+                for s in sorted(response.model_version_status, key=lambda s: -s.version)]
+
+    # -- serving -----------------------------------------------------------------------
+    def _lookup(self, name: str) -> _Model:
+        """The model's state; Unavailable while TF Serving is unreachable, NotFound if unknown."""
+        with self._lock:
+            reachable, why = self._reachable, self._unreachable_why
+            model = self._models.get(name)
+        if reachable is False:
+            raise errors.Unavailable(why)
+        if model is None:
+            # Perhaps a model TF Serving serves that no config here names: ask it once.
+            try:
+                self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
+            except errors.NotFound:
+                raise errors.NotFound(f"Model '{name}' not found.") from None
+            self._discovered.add(name)
+            self.refresh([name])
+            with self._lock:
+                model = self._models.get(name, _Model())
+        return model
+
+    def resolve(self, name: str, version: int | None = None,
+                label: str | None = None) -> ModelVersion:
+        model = self._lookup(name)
+        if label is not None:
+            version = self._label_version(name, label)
+            if version not in model.versions:
+                raise errors.Unavailable(f"Version label '{label}' of model '{name}' points at "
+                                         f"version {version}, which is not AVAILABLE.")
+        if version is None:
+            if not model.versions:
+                raise errors.Unavailable(f"Model '{name}' has no AVAILABLE version yet.")
+            return _Newest.of(model.versions[max(model.versions)])
+        if version in model.versions:
+            return model.versions[version]
+        if any(s.version == version and s.state in ("START", "LOADING") for s in model.statuses):
+            raise errors.Unavailable(f"Version {version} of model '{name}' is still loading.")
+        raise errors.NotFound(f"Version {version} of model '{name}' not found.")
+
+    def _label_version(self, name: str, label: str) -> int:
+        labels = self._labels.get(name)
+        if labels is not None:
+            if label not in labels:
+                known = ", ".join(sorted(labels)) or "none"
+                raise errors.InvalidInput(f"Unknown version label '{label}' for model '{name}'; "
+                                          f"known labels: {known}.")
+            return labels[label]
+        # No config here: let TF Serving resolve the label (it knows its own config).
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        request.model_spec.name = name
+        request.model_spec.version_label = label
+        response = self._call(self._predict_stub.GetModelMetadata, request,
+                              time.monotonic() + STATUS_TIMEOUT_S)
+        return response.model_spec.version.value
+
+    def predict(self, model: ModelVersion, signature: str,
+                inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = (),
+                timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        request = predict_pb2.PredictRequest(output_filter=list(output_filter))
+        request.model_spec.name = model.name
+        request.model_spec.version.value = model.version
+        request.model_spec.signature_name = signature or "serving_default"
+        for name, array in inputs.items():
+            request.inputs[name].CopyFrom(array_to_proto(array))
+        budget = self._settings.request_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + budget
+        try:
+            response = self._call(self._predict_stub.Predict, request, deadline)
+        except errors.NotFound:
+            # TF Serving unloads the old version as soon as a new one is AVAILABLE; a
+            # request for "the newest" that raced that moves on to the new version.
+            if not isinstance(model, _Newest):
+                raise
+            self.refresh([model.name])
+            newer = self.resolve(model.name)
+            if newer.version == model.version or \
+                    newer.signatures.get(request.model_spec.signature_name) != \
+                    model.signatures.get(request.model_spec.signature_name):
+                raise
+            request.model_spec.version.value = newer.version
+            response = self._call(self._predict_stub.Predict, request, deadline)
+        return {name: proto_to_array(proto) for name, proto in response.outputs.items()}
+
+    def _call(self, method: Callable[..., Any], request: Any, deadline: float) -> Any:
+        """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried."""
+        for delay in (*RETRY_DELAYS_S, None):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise errors.DeadlineExceeded(
+                    f"TF Serving at {self._addr} did not answer before the deadline.")
+            try:
+                return method(request, timeout=remaining)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code is grpc.StatusCode.UNAVAILABLE:
+                    if threading.current_thread() is not self._thread:
+                        self._wake.set()  # let the poller re-check readiness now
+                    if delay is not None and time.monotonic() + delay < deadline:
+                        time.sleep(delay)
+                        continue
+                raise self._error(code, exc.details() or "") from None
+        raise AssertionError("unreachable")
+
+    def _error(self, code: grpc.StatusCode, details: str) -> errors.GatewayError:
+        if code is grpc.StatusCode.UNAVAILABLE:
+            return errors.Unavailable(f"TF Serving at {self._addr} is unreachable ({details}).")
+        if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+            return errors.DeadlineExceeded(
+                f"TF Serving at {self._addr} did not answer before the deadline.")
+        mapped = {
+            grpc.StatusCode.NOT_FOUND: errors.NotFound,
+            grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidInput,
+            grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+            grpc.StatusCode.RESOURCE_EXHAUSTED: errors.Overloaded,
+        }.get(code)
+        if mapped is not None:
+            return mapped(details)
+        return errors.GatewayError(f"TF Serving at {self._addr} failed ({code.name}): {details}")

@@ -1,0 +1,186 @@
+"""The gateway's gRPC server: `multihead.v1.Gateway`, health and reflection.
+
+`serve(settings, service)` is called in each gunicorn worker after fork (see
+serving/gunicorn.conf.py): every worker runs one gRPC server on the same port,
+which grpc binds with SO_REUSEPORT by default on Linux, so the kernel spreads
+connections over the workers the way it spreads HTTP connections. One process
+per worker keeps one `InferenceService` (one loaded model set, one batcher) per
+process for both protocols, and needs no second supervisor.
+
+Health (`grpc.health.v1.Health`) says NOT_SERVING for "" and
+"multihead.v1.Gateway" until `service.readiness()` is empty; a small watcher
+thread keeps it current, so it turns NOT_SERVING again when the runtime goes
+away and back to SERVING when it returns.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from serving.config import Settings
+from serving.core.service import InferenceService
+from serving.errors import Unauthenticated
+from serving.grpc._gen import gateway_pb2, gateway_pb2_grpc
+from serving.grpc.servicer import GatewayServicer
+from serving.grpc.status import to_status
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["Gateway"].full_name
+HEALTH_POLL_S = 0.5
+DEFAULT_GRACE_S = 10.0
+
+
+def server_options(settings: Settings) -> list[tuple[str, Any]]:
+    return [
+        # Over the limit, grpc itself answers RESOURCE_EXHAUSTED (REST's 413).
+        ("grpc.max_receive_message_length", settings.max_request_bytes),
+        ("grpc.max_send_message_length", -1),
+        ("grpc.so_reuseport", 1),
+    ]
+
+
+class _AuthInterceptor(grpc.ServerInterceptor):
+    """Bearer API keys on the Gateway methods, as on REST (serving/rest/auth.py).
+
+    Health and reflection stay open, like /healthz and /openapi.json: probes and
+    tools need no secret. The key travels as `authorization: Bearer <key>` metadata.
+    """
+
+    def __init__(self, api_keys: tuple[str, ...]) -> None:
+        self._keys = tuple(k.encode() for k in api_keys)
+
+    def _problem(self, metadata: Any) -> str:
+        header = next((v for k, v in metadata or () if k == "authorization"), "")
+        scheme, _, token = (header.decode() if isinstance(header, bytes) else header).partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return "the authorization metadata must be 'Bearer <api key>'"
+        given = token.strip().encode()
+        # compare against every key, so timing says nothing about which matched
+        if not any([hmac.compare_digest(given, k) for k in self._keys]):
+            return "the API key in the authorization metadata is not valid"
+        return ""
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        if not details.method.startswith(f"/{SERVICE_NAME}/"):
+            return continuation(details)
+        problem = self._problem(details.invocation_metadata)
+        if not problem:
+            return continuation(details)
+        code, message = to_status(Unauthenticated(problem))
+
+        def deny(request: Any, context: grpc.ServicerContext) -> None:
+            context.abort(code, message)
+
+        return grpc.unary_unary_rpc_method_handler(deny)
+
+
+class _HealthWatcher(threading.Thread):
+    """Mirrors `service.readiness()` into the health service."""
+
+    def __init__(self, service: InferenceService, servicer: health.HealthServicer) -> None:
+        super().__init__(name="grpc-health-watcher", daemon=True)
+        self._service = service
+        self._health = servicer
+        self._stop_event = threading.Event()
+        self._last: int | None = None
+
+    def check(self) -> None:
+        try:
+            reasons = self._service.readiness()
+        except Exception:  # noqa: BLE001 - a failing readiness check means not ready
+            log.exception("readiness check failed")
+            reasons = ["readiness check failed"]
+        status = (health_pb2.HealthCheckResponse.SERVING if not reasons
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        if status != self._last:
+            if reasons:
+                log.info("gRPC health NOT_SERVING: %s", "; ".join(reasons))
+            for name in ("", SERVICE_NAME):
+                self._health.set(name, status)
+            self._last = status
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.check()
+            self._stop_event.wait(HEALTH_POLL_S)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class GatewayServer(grpc.Server):
+    """A started grpc.Server that also stops its health watcher on `stop`.
+
+    `stop(grace)` first reports NOT_SERVING (so balancers move away), then lets
+    in-flight calls finish for up to `grace` seconds while refusing new ones.
+    """
+
+    def __init__(self, server: grpc.Server, watcher: _HealthWatcher,
+                 health_servicer: health.HealthServicer, port: int) -> None:
+        self._server = server
+        self._watcher = watcher
+        self._health = health_servicer
+        self.port = port
+
+    def add_generic_rpc_handlers(self, generic_rpc_handlers: Any) -> None:
+        self._server.add_generic_rpc_handlers(generic_rpc_handlers)
+
+    def add_registered_method_handlers(self, service_name: str, method_handlers: Any) -> None:
+        self._server.add_registered_method_handlers(service_name, method_handlers)
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._server.add_insecure_port(address)
+
+    def add_secure_port(self, address: str, server_credentials: Any) -> int:
+        return self._server.add_secure_port(address, server_credentials)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self, grace: float | None = DEFAULT_GRACE_S) -> threading.Event:
+        self._watcher.stop()
+        self._health.enter_graceful_shutdown()
+        return self._server.stop(grace)
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return self._server.wait_for_termination(timeout)
+
+
+def serve(settings: Settings, service: InferenceService) -> GatewayServer:
+    """Start the gRPC server on settings.host:settings.grpc_port; returns at once."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
+                                   thread_name_prefix="grpc"),
+        options=server_options(settings),
+        interceptors=[_AuthInterceptor(settings.api_keys)] if settings.api_keys else [])
+    gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)
+
+    health_servicer = health.HealthServicer(
+        experimental_non_blocking=True,
+        experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=1))
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+
+    address = f"{settings.host}:{settings.grpc_port}"
+    port = server.add_insecure_port(address)
+    if not port:
+        raise RuntimeError(f"gRPC server could not bind {address}")
+    watcher = _HealthWatcher(service, health_servicer)
+    watcher.check()
+    server.start()
+    watcher.start()
+    log.info("gRPC gateway listening on %s:%d", settings.host, port)
+    return GatewayServer(server, watcher, health_servicer, port)

@@ -1,0 +1,64 @@
+"""`serving.errors` -> gRPC status, in one place.
+
+Every `GatewayError` carries its gRPC code name, so the gRPC status mirrors the
+REST table (serving/errors.py) by construction: INVALID_ARGUMENT and
+FAILED_PRECONDITION where REST says 400, NOT_FOUND for 404, RESOURCE_EXHAUSTED
+for 413/429, UNAVAILABLE for 503, DEADLINE_EXCEEDED for 504. Anything that is not
+a `GatewayError` is a bug: INTERNAL with a generic message, details in the log.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from serving.errors import GatewayError
+
+log = logging.getLogger(__name__)
+
+# TF Serving cuts error messages at 1024 characters and marks the cut
+# (tensorflow_serving/model_servers/grpc_status_util.cc, ToGRPCStatus).
+MESSAGE_LIMIT = 1024
+TRUNCATED = "...TRUNCATED"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def truncate(message: str) -> str:
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + TRUNCATED
+
+
+def code_for(error: GatewayError) -> grpc.StatusCode:
+    """gRPC status code of a gateway error (its `code` name; unknown names are INTERNAL)."""
+    return getattr(grpc.StatusCode, error.code, grpc.StatusCode.INTERNAL)
+
+
+def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """(code, message) a client sees for an exception raised while serving a call."""
+    if isinstance(exc, GatewayError):
+        return code_for(exc), truncate(exc.message)
+    return (grpc.StatusCode.INTERNAL,
+            "Internal error while serving the request; see the gateway log.")
+
+
+def handle_errors(method: F) -> F:
+    """Decorator for servicer methods: gateway errors become the matching gRPC status."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except GatewayError as exc:
+            code, message = to_status(exc)
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes INTERNAL
+            log.exception("unhandled error in %s", method.__name__)
+            code, message = to_status(exc)
+        # abort() raises; it is called outside the except blocks so the traceback
+        # of the gateway error does not chain into grpc's own exception.
+        context.abort(code, message)
+
+    return wrapper  # type: ignore[return-value]

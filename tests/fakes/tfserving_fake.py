@@ -1,0 +1,498 @@
+"""A protocol-faithful TensorFlow Serving stand-in for tests (tensorflow_model_server is
+not installable here).
+
+It is a grpc server built on TF Serving's own generated servicers
+(`prediction_service_pb2_grpc.PredictionServiceServicer`,
+`model_service_pb2_grpc.ModelServiceServicer`) that serves SavedModels in TF
+Serving's layout (`NAME/VERSION/`): the newest version by default (TF Serving's
+default policy, latest 1), or what an optional model config file says
+(`model_version_policy`, `version_labels`). New versions are picked up by a 1 s
+poll, like `--file_system_poll_wait_seconds=1`.
+
+- GetModelMetadata answers the real `SignatureDefMap` parsed from `saved_model.pb`.
+- Predict runs the signature (`tf.saved_model.load`), echoes model_spec with the
+  version and the resolved signature name, honours output_filter, and encodes
+  outputs in typed fields as TF Serving does (`Tensor::AsProtoField`).
+- Errors use TF Serving's codes and message forms; each check cites its source
+  file in tensorflow/serving (or tensorflow/tensorflow where TF raises it).
+
+Run it as a process so that tests can kill and restart it:
+
+    python -m tests.fakes.tfserving_fake --model-dir models --port 8500
+
+It prints `listening on 127.0.0.1:PORT` once the models are loaded (TF Serving,
+too, opens its ports only after the first load). `start_fake_tfserving` does
+that from a test and returns a handle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_PREFIX = "listening on "
+
+
+class FakeTFServing:
+    """Handle on a stand-in process: `.address` ("127.0.0.1:PORT"), `.port`, `.stop()`."""
+
+    def __init__(self, model_dir: str | os.PathLike[str], port: int = 0,
+                 model_config: str | os.PathLike[str] | None = None,
+                 predict_delay_s: float = 0.0, startup_timeout_s: float = 120.0) -> None:
+        self.model_dir = str(model_dir)
+        self.port = port
+        self.model_config = str(model_config) if model_config else None
+        self.predict_delay_s = predict_delay_s
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen[str] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="tfserving-fake-", suffix=".log",
+                                                delete=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> FakeTFServing:
+        """Start the process (on `self.port`; 0 picks a free one) and wait for its ports."""
+        cmd = [sys.executable, "-m", "tests.fakes.tfserving_fake", "--model-dir", self.model_dir,
+               "--port", str(self.port), "--predict-delay-s", str(self.predict_delay_s)]
+        if self.model_config:
+            cmd += ["--model-config", self.model_config]
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=self._log,
+                                        start_new_session=True)
+        line = _wait_for_line(self.process, READY_PREFIX, self.startup_timeout_s)
+        if line is None:
+            self.stop(kill=True)
+            raise RuntimeError(f"TF Serving stand-in did not start: {self.log_tail()}")
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the process: SIGTERM (graceful) or SIGKILL (a crash); idempotent."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def restart(self) -> FakeTFServing:
+        """Stop, then start again on the same port."""
+        self.stop()
+        return self.start()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return Path(self._log.name).read_text()[-chars:]
+        except OSError:
+            return ""
+
+    def __enter__(self) -> FakeTFServing:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+        Path(self._log.name).unlink(missing_ok=True)
+
+
+def start_fake_tfserving(model_dir: str | os.PathLike[str], port: int = 0,
+                         model_config: str | os.PathLike[str] | None = None,
+                         predict_delay_s: float = 0.0) -> FakeTFServing:
+    """Start the stand-in on `model_dir`; use the handle as a context manager or `.stop()` it."""
+    return FakeTFServing(model_dir, port, model_config, predict_delay_s).start()
+
+
+def _wait_for_line(process: subprocess.Popen[str], prefix: str, timeout_s: float) -> str | None:
+    """The child's first stdout line starting with `prefix`, or None (exit or timeout)."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not selector.select(remaining):
+                return None
+            line = process.stdout.readline()  # the child writes whole, flushed lines
+            if not line:
+                return None
+            if line.startswith(prefix):
+                return line.strip()
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# The server side (runs in the stand-in process; imports TensorFlow lazily).
+
+class _ServingError(Exception):
+    def __init__(self, code_name: str, message: str) -> None:
+        super().__init__(message)
+        self.code_name = code_name
+        self.message = message
+
+
+class _Servable:
+    def __init__(self, name: str, version: int, path: Path) -> None:
+        import tensorflow as tf
+        from tensorflow.core.protobuf import saved_model_pb2
+
+        self.name, self.version, self.path = name, version, path
+        saved_model = saved_model_pb2.SavedModel()
+        saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
+        # The SignatureDefMap TF Serving reports is the MetaGraphDef's, init op included.
+        self.signature_defs = saved_model.meta_graphs[0].signature_def
+        self.loaded = tf.saved_model.load(str(path))
+
+
+class ModelStore:
+    """The servables the stand-in serves, by model and version, plus version labels."""
+
+    def __init__(self, model_dir: Path, model_config: str | None = None) -> None:
+        self.model_dir = model_dir
+        self.model_config = model_config
+        self.servables: dict[str, dict[int, _Servable]] = {}
+        self.loading: dict[str, set[int]] = {}
+        self.ended: dict[str, set[int]] = {}  # unloaded versions stay listed as END
+        self.labels: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def _config(self) -> list[tuple[str, Path, Any]]:
+        """(name, base path, version policy or None) for every model to serve."""
+        if not self.model_config:
+            return [(d.name, d, None) for d in sorted(self.model_dir.iterdir())
+                    if d.is_dir() and not d.name.startswith(".")]
+        from google.protobuf import text_format
+        from tensorflow_serving.config import model_server_config_pb2
+
+        config = model_server_config_pb2.ModelServerConfig()
+        text_format.Parse(Path(self.model_config).read_text(), config)
+        models = []
+        for entry in config.model_config_list.config:
+            base = Path(entry.base_path)
+            base = base if base.is_absolute() else self.model_dir / base
+            self.labels[entry.name] = dict(entry.version_labels)
+            models.append((entry.name, base, entry.model_version_policy))
+        return models
+
+    @staticmethod
+    def _wanted(base: Path, policy: Any) -> list[int]:
+        # Version directories are integers; anything else (.tmp-export-*) is ignored,
+        # as FileSystemStoragePathSource does.
+        versions = sorted(int(p.name) for p in base.iterdir()
+                          if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").exists())
+        if policy is None or policy.WhichOneof("policy_choice") in (None, "latest"):
+            keep = policy.latest.num_versions if policy is not None and \
+                policy.HasField("latest") and policy.latest.num_versions else 1
+            return versions[-keep:]
+        if policy.WhichOneof("policy_choice") == "all":
+            return versions
+        return [v for v in versions if v in set(policy.specific.versions)]
+
+    def sync(self) -> None:
+        """Load wanted versions that are not loaded; unload the rest."""
+        for name, base, policy in self._config():
+            try:
+                wanted = self._wanted(base, policy)
+            except OSError:
+                continue
+            with self._lock:
+                have = self.servables.setdefault(name, {})
+                new = [v for v in wanted if v not in have]
+                self.loading.setdefault(name, set()).update(new)
+            for version in new:
+                servable = _Servable(name, version, base / str(version))
+                with self._lock:
+                    have[version] = servable
+                    self.loading[name].discard(version)
+            with self._lock:
+                ended = self.ended.setdefault(name, set())
+                ended.difference_update(have)
+                for version in [v for v in have if v not in wanted]:
+                    del have[version]
+                    ended.add(version)
+
+    def start_polling(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(1.0):
+                try:
+                    self.sync()
+                except Exception as exc:  # noqa: BLE001 - keep serving what is loaded
+                    print(f"poll failed: {exc}", file=sys.stderr)
+
+        threading.Thread(target=loop, daemon=True).start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()
+
+    def get(self, spec: Any) -> _Servable:
+        """The servable a ModelSpec asks for (server_core.cc GetServableHandle)."""
+        if not spec.name:
+            # tensorflow_serving/model_servers/server_core.cc ServableRequestFromModelSpec
+            raise _ServingError("INVALID_ARGUMENT", "ModelSpec has no name specified.")
+        with self._lock:
+            versions = self.servables.get(spec.name, {})
+            choice = spec.WhichOneof("version_choice")
+            if choice == "version_label":
+                label = self.labels.get(spec.name, {}).get(spec.version_label)
+                if label is None:
+                    # server_core.cc GetModelVersionForLabel
+                    raise _ServingError("INVALID_ARGUMENT", "Unrecognized servable version "
+                                                            f"label: {spec.version_label}")
+                request = f"Specific({spec.name}, {label})"
+                servable = versions.get(label)
+            elif choice == "version":
+                request = f"Specific({spec.name}, {spec.version.value})"
+                servable = versions.get(spec.version.value)
+            else:
+                request = f"Latest({spec.name})"
+                servable = versions[max(versions)] if versions else None
+        if servable is None:
+            # core/basic_manager.cc GetUntypedServableHandle; ServableRequest::DebugString
+            raise _ServingError("NOT_FOUND", f"Servable not found for request: {request}")
+        return servable
+
+
+def _tf_type_name(dtype: int) -> str:
+    # DataTypeString spellings (tensorflow/core/framework/types.cc).
+    import tensorflow as tf
+
+    name = tf.dtypes.as_dtype(dtype).name
+    return {"float32": "float", "float64": "double", "float16": "half"}.get(name, name)
+
+
+def _as_proto_field(array: Any, proto: Any) -> None:
+    """numpy -> TensorProto in typed fields, as Tensor::AsProtoField writes them."""
+    import numpy as np
+    import tensorflow as tf
+
+    array = np.asarray(array)
+    proto.dtype = tf.dtypes.as_dtype(array.dtype if array.dtype.kind not in "OSU"
+                                     else tf.string).as_datatype_enum
+    for size in array.shape:
+        proto.tensor_shape.dim.add(size=size)
+    flat = array.ravel()
+    field = {"f": "float_val", "b": "bool_val"}.get(array.dtype.kind)
+    if array.dtype.kind in "OSU":
+        proto.string_val.extend(x.encode() if isinstance(x, str) else bytes(x) for x in flat)
+    elif array.dtype == np.float64:
+        proto.double_val.extend(flat.tolist())
+    elif array.dtype == np.int64:
+        proto.int64_val.extend(flat.tolist())
+    elif field is None:
+        proto.int_val.extend(flat.tolist())
+    else:
+        getattr(proto, field).extend(flat.tolist())
+
+
+def _predict(store: ModelStore, request: Any, delay_s: float) -> Any:
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    servable = store.get(request.model_spec)
+    if delay_s:
+        time.sleep(delay_s)
+    # tensorflow_serving/servables/tensorflow/predict_util.cc RunPredict
+    name = request.model_spec.signature_name or "serving_default"
+    if name not in servable.signature_defs:
+        raise _ServingError("FAILED_PRECONDITION", f'Serving signature key "{name}" not found.')
+    signature = servable.signature_defs[name]
+    sent, expected = sorted(request.inputs), sorted(signature.inputs)
+    if len(sent) != len(expected):
+        # predict_util.cc VerifyRequestInputsSize
+        raise _ServingError("INVALID_ARGUMENT", (
+            f"input size does not match signature: {len(sent)}!={len(expected)} "
+            f"len({{{','.join(sent)}}}) != len({{{','.join(expected)}}}). "
+            f"Sent extra: {{{','.join(sorted(set(sent) - set(expected)))}}}. "
+            f"Missing but required: {{{','.join(sorted(set(expected) - set(sent)))}}}."))
+    feeds = {}
+    for index, alias in enumerate(expected):
+        info = signature.inputs[alias]
+        if alias not in request.inputs:
+            # tensorflow/cc/saved_model/util.cc GetInputValues
+            raise _ServingError("INVALID_ARGUMENT", (
+                f"Signature input alias: {alias}(feed name: {info.name}) not found in request "
+                f"and no default value provided. Inputs expected to be in the request "
+                f"{{{','.join(sent)}}}, or default input alias set: "))
+        proto = request.inputs[alias]
+        try:
+            value = tf.make_ndarray(proto)
+        except Exception:  # noqa: BLE001 - any parse failure is TF's "tensor parsing error"
+            raise _ServingError("INVALID_ARGUMENT", f"tensor parsing error: {alias}") from None
+        if proto.dtype != info.dtype:
+            # tensorflow/core/framework/function.cc FunctionCallFrame::SetArgs
+            raise _ServingError("INVALID_ARGUMENT", (
+                f"Expects arg[{index}] to be {_tf_type_name(info.dtype)} but "
+                f"{_tf_type_name(proto.dtype)} is provided"))
+        feeds[alias] = tf.constant(value, dtype=tf.dtypes.as_dtype(info.dtype))
+    aliases = list(request.output_filter)
+    for alias in aliases:
+        if alias not in signature.outputs:
+            # predict_util.cc PreProcessPrediction
+            raise _ServingError("INVALID_ARGUMENT", (
+                f"output tensor alias not found in signature: {alias} Outputs expected to be "
+                f"in the set {{{','.join(sorted(signature.outputs))}}}."))
+    if len(set(aliases)) != len(aliases):
+        dup = next(a for a in aliases if aliases.count(a) > 1)
+        raise _ServingError("INVALID_ARGUMENT", f"duplicate output tensor alias: {dup}")
+    try:
+        outputs = servable.loaded.signatures[name](**feeds)
+    except tf.errors.OpError as exc:
+        raise _ServingError(_code_name(exc.error_code), exc.message) from None
+    except (TypeError, ValueError) as exc:  # shape/rank not accepted by the function
+        raise _ServingError("INVALID_ARGUMENT", str(exc)) from None
+    response = predict_pb2.PredictResponse()
+    response.model_spec.name = request.model_spec.name
+    response.model_spec.version.value = servable.version
+    response.model_spec.signature_name = name
+    for alias in aliases or sorted(signature.outputs):
+        _as_proto_field(outputs[alias].numpy(), response.outputs[alias])
+    return response
+
+
+def _code_name(error_code: int) -> str:
+    import grpc
+
+    return next((c.name for c in grpc.StatusCode if c.value[0] == error_code), "UNKNOWN")
+
+
+def _metadata(store: ModelStore, request: Any) -> Any:
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    # tensorflow_serving/servables/tensorflow/get_model_metadata_impl.cc
+    if not request.HasField("model_spec"):
+        raise _ServingError("INVALID_ARGUMENT", "Missing ModelSpec")
+    if not request.metadata_field:
+        raise _ServingError("INVALID_ARGUMENT",
+                            "GetModelMetadataRequest must specify at least one metadata_field")
+    for field in request.metadata_field:
+        if field != "signature_def":
+            raise _ServingError("INVALID_ARGUMENT", f"Metadata field {field} is not supported")
+    servable = store.get(request.model_spec)
+    sig_map = get_model_metadata_pb2.SignatureDefMap()
+    for key, value in servable.signature_defs.items():
+        sig_map.signature_def[key].CopyFrom(value)
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    response.model_spec.name = servable.name
+    response.model_spec.version.value = servable.version
+    response.metadata["signature_def"].Pack(sig_map)
+    return response
+
+
+def _status(store: ModelStore, request: Any) -> Any:
+    from tensorflow_serving.apis import get_model_status_pb2
+
+    # tensorflow_serving/model_servers/get_model_status_impl.cc
+    if not request.HasField("model_spec"):
+        raise _ServingError("INVALID_ARGUMENT", "Missing ModelSpec")
+    spec = request.model_spec
+    with store._lock:
+        states = {v: "END" for v in store.ended.get(spec.name, set())}
+        states.update({v: "AVAILABLE" for v in store.servables.get(spec.name, {})})
+        states.update({v: "LOADING" for v in store.loading.get(spec.name, set())})
+    if spec.WhichOneof("version_choice") == "version":
+        version = spec.version.value
+        if version not in states:
+            raise _ServingError("NOT_FOUND",
+                                f"Could not find version {version} of model {spec.name}")
+        states = {version: states[version]}
+    elif not states:
+        raise _ServingError("NOT_FOUND", f"Could not find any versions of model {spec.name}")
+    response = get_model_status_pb2.GetModelStatusResponse()
+    state_enum = get_model_status_pb2.ModelVersionStatus.State
+    # Newest first: ServableStateMonitor::VersionMap is ordered by std::greater
+    # (tensorflow_serving/core/servable_state_monitor.h).
+    for version, state in sorted(states.items(), reverse=True):
+        response.model_version_status.add(version=version, state=state_enum.Value(state))
+    return response
+
+
+def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0) -> None:
+    import grpc
+    from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+    def guarded(fn: Any) -> Any:
+        def method(self: Any, request: Any, context: Any) -> Any:
+            try:
+                return fn(request)
+            except _ServingError as exc:
+                error = exc
+            # Cut at 1024 characters, as ToGRPCStatus does (model_servers/grpc_status_util.cc).
+            message = error.message if len(error.message) <= 1024 else \
+                error.message[:1024] + "...TRUNCATED"
+            context.abort(getattr(grpc.StatusCode, error.code_name), message)
+        return method
+
+    class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+        Predict = guarded(lambda request: _predict(store, request, predict_delay_s))
+        GetModelMetadata = guarded(lambda request: _metadata(store, request))
+
+    class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+        GetModelStatus = guarded(lambda request: _status(store, request))
+
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--port", type=int, default=8500)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--model-config", default=None,
+                        help="TF Serving model config file (text ModelServerConfig)")
+    parser.add_argument("--predict-delay-s", type=float, default=0.0,
+                        help="sleep this long in every Predict (deadline tests)")
+    args = parser.parse_args(argv)
+
+    import grpc  # after argparse: --help should not pay for TensorFlow
+    import tensorflow as tf
+
+    # Tests share two cores with the gateway: keep the stand-in's pools small.
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+
+    store = ModelStore(Path(args.model_dir), args.model_config)
+    store.sync()  # TF Serving, too, opens its ports once the first versions are loaded
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
+        ("grpc.max_receive_message_length", 2**31 - 1),
+        ("grpc.max_send_message_length", 2**31 - 1),
+        # A second stand-in on a port still held must fail, not share it.
+        ("grpc.so_reuseport", 0),
+    ])
+    add_servicers(server, store, predict_delay_s=args.predict_delay_s)
+    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    if not port:
+        raise SystemExit(f"cannot bind {args.host}:{args.port}")
+    server.start()
+    store.start_polling()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    print(f"{READY_PREFIX}{args.host}:{port}", flush=True)
+    parent = os.getppid()
+    # A test process killed by a timeout cannot stop us: exit when it is gone.
+    while not stopped.wait(1.0):
+        if os.getppid() != parent:
+            break
+    store.stop_polling()
+    server.stop(1.0).wait()
+
+
+if __name__ == "__main__":
+    main()
