@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None,
                service: InferenceService | None = None) -> Flask:
     """A Flask app serving `service` (built from `settings` when not given, not started)."""
     from serving.rest.auth import install_auth
+    from serving.rest.diagram import diagram_bp
     from serving.rest.errors import json_response, register_error_handlers
     from serving.rest.openapi import build_openapi
     from serving.rest.routes import register_routes
@@ -40,12 +41,16 @@ def create_app(settings: Settings | None = None,
 
     register_error_handlers(app)
     install_auth(app, settings.api_keys)
-    document = build_openapi(settings)
-
     def openapi_json() -> Response:
-        return json_response(document)
+        # Built per call: cheap, and the examples name the models served right now.
+        try:
+            names = service.backend.list_models()
+        except Exception:  # the document must not depend on a reachable runtime
+            names = []
+        return json_response(build_openapi(settings, names))
 
     app.add_url_rule("/openapi.json", "openapi", openapi_json, methods=["GET"])
+    app.register_blueprint(diagram_bp)  # before the TF Serving path matcher
     register_routes(app)
     return app
 

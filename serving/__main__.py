@@ -1,0 +1,155 @@
+"""`python -m serving [flags]`: run the whole gateway (REST and gRPC) in the foreground.
+
+`python -m serving demo --model-dir models` does the same on 127.0.0.1:8000 and
+prints a ready-to-paste curl for each model in the repository. Every flag is
+also a `MULTIHEAD_*` environment variable (see `--help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from serving.config import Settings
+
+PROM_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Set when this module created the metrics directory itself, so it removes it on exit.
+_OWNED_ENV = "MULTIHEAD_OWNS_PROMETHEUS_DIR"
+DEMO_URL = "http://127.0.0.1:8000"
+
+# One example request per known model (path, body); the README's curl block is these.
+EXAMPLES: dict[str, list[tuple[str, dict]]] = {
+    "qa": [
+        ("/v1/models/qa:predict", {"instances": [{
+            "text": "anna has a dog named rex. ben lives in oslo. carl plays the piano.",
+            "question": "where does ben live"}]}),
+        ("/v1/answer", {"text": "anna has a dog named rex. carl plays the piano.",
+                        "question": "which instrument does carl play", "top_k": 3}),
+    ],
+    "profiler": [
+        ("/v1/models/profiler:predict", {"instances": [
+            "my toddler starts daycare today\nthe mortgage payment is due again",
+            "exam week on campus\nmy roommate found a cheap thrift store"]}),
+        ("/v1/profile", {"authors": [["retirement party at the golf club",
+                                      "the grandchild loves my greenhouse"]]}),
+    ],
+    "similarity": [
+        ("/v1/models/similarity:predict", {"inputs": {
+            "left": ["how do i learn python quickly", "where can i buy a cheap laptop"],
+            "right": ["what is the best way to study python", "how do i fix a broken bike"]}}),
+        ("/v1/similarity", {"pairs": [["how can i learn piano fast",
+                                       "what is the best way to master piano"]]}),
+    ],
+    "headline": [
+        ("/v1/models/headline:predict", {"instances": [{
+            "headline": "shocking secret revealed after the election",
+            "aux": [0.5, 0.1, 0.3, 0.9, 0.2]}], "heads": ["main_output"]}),
+    ],
+}
+
+
+def curl_lines(base_url: str, models: list[str]) -> list[str]:
+    """One curl per example of each model (metadata and status for unknown models)."""
+    lines: list[str] = []
+    for name in models:
+        for path, body in EXAMPLES.get(name, []):
+            lines.append(f"curl -s -X POST {base_url}{path} -d '{json.dumps(body)}'")
+        if name not in EXAMPLES:
+            lines.append(f"curl -s {base_url}/v1/models/{name}/metadata")
+    if models:
+        lines.append(f"curl -s {base_url}/v1/models/{models[0]}/metadata")
+    return lines
+
+
+def repository_models(model_dir: str) -> list[str]:
+    """Names under model_dir that hold at least one integer version directory."""
+    root = Path(model_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and any(v.is_dir() and v.name.isdigit() for v in p.iterdir()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m serving",
+        description="Run the multihead gateway (REST and gRPC) under gunicorn in the "
+                    "foreground. Every flag can also be set as an environment variable.")
+    parser.add_argument("command", nargs="?", choices=["serve", "demo"], default="serve",
+                        help="serve (default), or demo: serve on 127.0.0.1:8000 and print "
+                             "a curl example per model")
+    Settings.add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_args(args)
+    except ValueError as exc:  # a MULTIHEAD_* variable that does not parse
+        parser.error(str(exc))
+    from serving.backends.factory import BACKENDS
+
+    if settings.backend not in BACKENDS:
+        parser.error(f"--backend must be one of {', '.join(BACKENDS)}; got {settings.backend!r}")
+    if args.command == "demo":
+        settings = settings.replace(host="127.0.0.1", http_port=8000)
+        if not repository_models(settings.model_dir):
+            print(f"no models in {settings.model_dir}/; run `make models` first",
+                  file=sys.stderr)
+            return 2
+
+    if not os.environ.get(PROM_ENV):
+        # prometheus_client picks its multiprocess value class at import time, in
+        # every process, so the variable must exist before Python starts: re-exec.
+        env = dict(os.environ, **{PROM_ENV: tempfile.mkdtemp(prefix="multihead-metrics-"),
+                                  _OWNED_ENV: "1"})
+        os.execve(sys.executable, [sys.executable, "-m", "serving", *argv], env)
+
+    from serving.server import run
+
+    if args.command == "demo":
+        _announce_demo(settings)
+    try:
+        run(settings)
+    finally:
+        if os.environ.get(_OWNED_ENV) == "1":
+            shutil.rmtree(os.environ[PROM_ENV], ignore_errors=True)
+    return 0
+
+
+def _announce_demo(settings: Settings) -> None:
+    models = repository_models(settings.model_dir)
+    print(f"multihead gateway starting on {DEMO_URL} (gRPC on {settings.host}:"
+          f"{settings.grpc_port}) with models: {', '.join(models)}\n"
+          "Try, once it reports ready:\n", flush=True)
+    for line in curl_lines(DEMO_URL, models):
+        print(f"  {line}\n", flush=True)
+
+    def wait_ready() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(DEMO_URL + "/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        print(f"gateway ready: {DEMO_URL} (Ctrl-C stops it)", flush=True)
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+
+    threading.Thread(target=wait_ready, name="demo-ready", daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

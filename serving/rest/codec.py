@@ -1,0 +1,334 @@
+"""TF Serving's REST JSON <-> named numpy arrays, both directions, in one place.
+
+Mirrors tensorflow_serving/util/json_tensor.cc as /work/shared/TFSERVING.md
+describes it: `instances` (row) or `inputs` (columnar) on the way in,
+`predictions` / `outputs` on the way out, `{"b64": ...}` for binary strings,
+NaN / Infinity literals accepted in requests and written back as literals.
+Shapes against the signature are checked by serving/core/validation.py; this
+module only rejects what cannot become an array at all (wrong JSON types,
+ragged lists, missing or unknown input names).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from serving.backends.base import SignatureSpec
+from serving.errors import InvalidInput
+
+# Deeper lists than this are not tensors anybody sends; stop before Python's
+# recursion limit does.
+MAX_RANK = 32
+
+_FLOATS = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_HALF": np.float16,
+           "DT_BFLOAT16": np.float32}
+_INTS = {"DT_INT8": np.int8, "DT_INT16": np.int16, "DT_INT32": np.int32,
+         "DT_INT64": np.int64, "DT_UINT8": np.uint8, "DT_UINT16": np.uint16,
+         "DT_UINT32": np.uint32, "DT_UINT64": np.uint64}
+
+
+def loads(raw: bytes) -> Any:
+    """Parse a request body; NaN and (-)Infinity literals are accepted as TF Serving does."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson is strict RFC 8259; the stdlib parser also takes NaN/Infinity literals.
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"The request body is not valid JSON ({_short(exc)}).") from None
+
+
+def dumps(payload: Any) -> bytes:
+    """Serialize a response; numpy arrays and scalars allowed; NaN/Infinity as literals."""
+    if not _has_nonfinite(payload):
+        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    # orjson would write NaN as null; TF Serving writes the literal (rapidjson
+    # kWriteNanAndInfFlag), so clients parsing with NaN support get the value back.
+    return json.dumps(payload, default=_to_builtin, allow_nan=True,
+                      separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class PredictBody:
+    """A parsed `:predict` body before the model is known (TF Serving's check order)."""
+
+    raw: Mapping[str, Any]
+    signature_name: str
+
+
+def parse_predict_body(raw: bytes) -> PredictBody:
+    body = loads(raw)
+    if not isinstance(body, dict):
+        raise InvalidInput(f"The request body must be a JSON object, got {kind_of(body)}.")
+    sig = body.get("signature_name", "")
+    if not isinstance(sig, str):
+        raise InvalidInput(f"signature_name must be a string, got {kind_of(sig)}.")
+    return PredictBody(raw=body, signature_name=sig)
+
+
+def parse_heads(body: PredictBody) -> tuple[str, ...]:
+    """The `"heads"` extension: a list of output names to keep (absent: all)."""
+    heads = body.raw.get("heads")
+    if heads is None:
+        return ()
+    if not isinstance(heads, list) or not heads or not all(isinstance(h, str) for h in heads):
+        raise InvalidInput("heads must be a non-empty list of output names (strings).")
+    return tuple(dict.fromkeys(heads))
+
+
+def decode_inputs(body: PredictBody, signature: SignatureSpec,
+                  padded: frozenset[str] = frozenset()) -> tuple[dict[str, np.ndarray], str]:
+    """Named arrays from `instances` or `inputs`, and which form was used ("row"/"columnar").
+
+    `padded`: inputs declared as padded token sequences; ragged rows of those are
+    right-padded with 0 instead of rejected.
+    """
+    has_rows, has_cols = "instances" in body.raw, "inputs" in body.raw
+    if has_rows == has_cols:
+        raise InvalidInput("The request must have exactly one of instances (row format) "
+                           "or inputs (columnar format).")
+    names = sorted(signature.inputs)
+    if has_rows:
+        return _decode_rows(body.raw["instances"], signature, names, padded), "row"
+    return _decode_columns(body.raw["inputs"], signature, names, padded), "columnar"
+
+
+def encode_outputs(outputs: Mapping[str, np.ndarray], form: str,
+                   keyed: bool = False) -> dict[str, Any]:
+    """`{"predictions": ...}` (row) or `{"outputs": ...}` (columnar), as TF Serving answers.
+
+    One output is written bare unless `keyed` (the client named heads to keep).
+    """
+    values = {name: _jsonable(name, np.asarray(arr)) for name, arr in outputs.items()}
+    single = len(values) == 1 and not keyed
+    if form == "columnar":
+        return {"outputs": next(iter(values.values())) if single else values}
+    sizes = {name: len(v) if isinstance(v, list | np.ndarray) and np.ndim(v) else None
+             for name, v in values.items()}
+    if None in sizes.values() or len(set(sizes.values())) > 1:
+        # TF Serving: row format needs every output to share dim 0.
+        raise InvalidInput("Row format (instances) needs outputs with one common batch size; "
+                           "send inputs (columnar format) instead.")
+    if single:
+        return {"predictions": list(next(iter(values.values())))}
+    n = next(iter(sizes.values()), 0)
+    return {"predictions": [{name: v[i] for name, v in values.items()} for i in range(n)]}
+
+
+# -- decoding ---------------------------------------------------------------------------
+
+
+def _decode_rows(instances: Any, sig: SignatureSpec, names: list[str],
+                 padded: frozenset[str]) -> dict[str, np.ndarray]:
+    if not isinstance(instances, list) or not instances:
+        raise InvalidInput("instances must be a non-empty list with one element per example.")
+    named = [isinstance(e, dict) and not _is_b64(e) for e in instances]
+    if not any(named):
+        if len(names) != 1:
+            raise InvalidInput("instances must be a list of objects keyed by input name "
+                               f"({', '.join(names)}), since the signature has several inputs.")
+        name = names[0]
+        return {name: _to_array(instances, sig.inputs[name].dtype, name, "instances",
+                                name in padded)}
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    for i, element in enumerate(instances):
+        if not named[i]:
+            raise InvalidInput(f"instances[{i}] must be an object keyed by input name "
+                               f"({', '.join(names)}) like instances[0].")
+        _check_names(element, names, f"instances[{i}]")
+        for name in names:
+            columns[name].append(element[name])
+    return {name: _to_array(col, sig.inputs[name].dtype, name, "instances", name in padded)
+            for name, col in columns.items()}
+
+
+def _decode_columns(inputs: Any, sig: SignatureSpec, names: list[str],
+                    padded: frozenset[str]) -> dict[str, np.ndarray]:
+    if isinstance(inputs, dict) and not _is_b64(inputs):
+        _check_names(inputs, names, "inputs")
+        return {name: _to_array(inputs[name], sig.inputs[name].dtype, name, f"inputs.{name}",
+                                name in padded) for name in names}
+    if len(names) != 1:
+        raise InvalidInput(f"inputs must be an object keyed by input name ({', '.join(names)}).")
+    return {names[0]: _to_array(inputs, sig.inputs[names[0]].dtype, names[0], "inputs",
+                                names[0] in padded)}
+
+
+def _check_names(obj: Mapping[str, Any], names: list[str], where: str) -> None:
+    missing = [n for n in names if n not in obj]
+    if missing:
+        raise InvalidInput(f"{where} is missing input '{missing[0]}'; "
+                           f"expected inputs: {', '.join(names)}.")
+    unknown = sorted(k for k in obj if k not in names)
+    if unknown:
+        raise InvalidInput(f"{where} has unknown input '{unknown[0]}'; "
+                           f"expected inputs: {', '.join(names)}.")
+
+
+def _to_array(value: Any, dtype: str, name: str, path: str, padded: bool = False) -> np.ndarray:
+    leaf = _leaf_converter(dtype, name, path)
+    if padded and isinstance(value, list) and value and all(isinstance(r, list) for r in value):
+        width = max(len(r) for r in value)
+        value = [r + [0] * (width - len(r)) for r in value]
+    flat: list[Any] = []
+    try:
+        shape = _walk(value, path, name, leaf, flat, 0)
+    except RecursionError:
+        raise InvalidInput(f"Input '{name}' at {path} is nested too deeply; expected at most "
+                           f"{MAX_RANK} dimensions.") from None
+    if dtype == "DT_STRING":
+        arr = np.empty(len(flat), dtype=object)
+        arr[:] = flat
+        return arr.reshape(shape)
+    return np.array(flat, dtype=_np_dtype(dtype)).reshape(shape)
+
+
+def _walk(value: Any, path: str, name: str, leaf: Any, flat: list[Any],
+          depth: int) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        flat.append(leaf(value, path))
+        return ()
+    if depth >= MAX_RANK:
+        raise InvalidInput(f"Input '{name}' at {path} is nested too deeply; expected at most "
+                           f"{MAX_RANK} dimensions.")
+    if not value:
+        return (0,)
+    first = _walk(value[0], f"{path}[0]", name, leaf, flat, depth + 1)
+    for i in range(1, len(value)):
+        shape = _walk(value[i], f"{path}[{i}]", name, leaf, flat, depth + 1)
+        if shape != first:
+            raise InvalidInput(
+                f"Input '{name}' is ragged: {path}[{i}] has shape {list(shape)} but {path}[0] "
+                f"has shape {list(first)}; every example must have the same shape.")
+    return (len(value), *first)
+
+
+def _leaf_converter(dtype: str, name: str, path: str) -> Any:
+    where = f"Input '{name}' at"
+    if dtype == "DT_STRING":
+        return lambda v, p: _string_leaf(v, f"{where} {p}")
+    if dtype in _FLOATS:
+        return lambda v, p: _float_leaf(v, f"{where} {p}", dtype)
+    if dtype in _INTS:
+        info = np.iinfo(_INTS[dtype])
+        lo, hi = int(info.min), int(info.max)
+        return lambda v, p: _int_leaf(v, f"{where} {p}", dtype, lo, hi)
+    if dtype == "DT_BOOL":
+        return lambda v, p: _bool_leaf(v, f"{where} {p}")
+    raise InvalidInput(f"Input '{name}' has dtype {dtype}, which the REST API cannot decode; "
+                       "use the gRPC API.")
+
+
+def _string_leaf(v: Any, where: str) -> bytes:
+    if isinstance(v, str):
+        return v.encode("utf-8", "surrogatepass")
+    if isinstance(v, dict) and _is_b64(v):
+        try:
+            return base64.b64decode(v["b64"], validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise InvalidInput(f"{where} has a b64 value that is not standard base64 "
+                               "text.") from None
+    raise InvalidInput(f"{where} must be a string or {{\"b64\": ...}} (DT_STRING), "
+                       f"got {kind_of(v)}.")
+
+
+def _float_leaf(v: Any, where: str, dtype: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise InvalidInput(f"{where} must be a number ({dtype}), got {kind_of(v)}.")
+    return float(v)
+
+
+def _int_leaf(v: Any, where: str, dtype: str, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise InvalidInput(f"{where} must be an integer ({dtype}), got {kind_of(v)}.")
+    if not lo <= v <= hi:
+        raise InvalidInput(f"{where} is {v}, outside the range of {dtype} [{lo}, {hi}].")
+    return v
+
+
+def _bool_leaf(v: Any, where: str) -> bool:
+    if not isinstance(v, bool):
+        raise InvalidInput(f"{where} must be true or false (DT_BOOL), got {kind_of(v)}.")
+    return v
+
+
+def _np_dtype(dtype: str) -> Any:
+    return _FLOATS.get(dtype) or _INTS.get(dtype) or np.bool_
+
+
+def _is_b64(v: Any) -> bool:
+    return isinstance(v, dict) and len(v) == 1 and "b64" in v
+
+
+def kind_of(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def _jsonable(name: str, arr: np.ndarray) -> Any:
+    if arr.dtype.kind in "OSU":
+        as_b64 = name.endswith("_bytes")  # TF Serving writes only these as {"b64": ...}
+        return _map_nested(arr.tolist(), lambda s: _string_out(s, as_b64))
+    return np.ascontiguousarray(arr)
+
+
+def _string_out(s: Any, as_b64: bool) -> Any:
+    if isinstance(s, str):
+        s = s.encode()
+    if as_b64:
+        return {"b64": base64.b64encode(s).decode("ascii")}
+    return s.decode("utf-8", "replace")
+
+
+def _map_nested(value: Any, fn: Any) -> Any:
+    if isinstance(value, list):
+        return [_map_nested(v, fn) for v in value]
+    return fn(value)
+
+
+def _has_nonfinite(obj: Any) -> bool:
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.kind == "f" and not np.isfinite(obj).all()
+    if isinstance(obj, float | np.floating):
+        return not math.isfinite(obj)
+    if isinstance(obj, dict):
+        return any(_has_nonfinite(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return any(_has_nonfinite(v) for v in obj)
+    return False
+
+
+def _to_builtin(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray | np.generic):
+        return obj.tolist()
+    raise TypeError(f"cannot serialize {type(obj).__name__}")

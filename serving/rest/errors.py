@@ -1,0 +1,86 @@
+"""The one place errors become HTTP responses: `{"error": "...", "code": "..."}`.
+
+`serving.errors` types carry their gRPC code and HTTP status; werkzeug's own
+errors (404 unmatched route, 405, 413) and anything unexpected get the same
+JSON shape, so a client never has to parse HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from serving.errors import GatewayError
+from serving.rest.codec import dumps
+
+log = logging.getLogger(__name__)
+
+# HTTP status -> gRPC code name, for errors werkzeug raises itself.
+_CODE_BY_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    408: "DEADLINE_EXCEEDED",
+    413: "RESOURCE_EXHAUSTED",
+    415: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def json_response(payload: object, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(payload), status=status, headers=headers,
+                    mimetype="application/json")
+
+
+def error_response(message: str, code: str, status: int,
+                   headers: dict[str, str] | None = None, **extra: object) -> Response:
+    return json_response({"error": message, "code": code, **extra}, status, headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(GatewayError, _gateway_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _gateway_error(exc: GatewayError) -> Response:
+    if exc.status >= 500:
+        log.warning("%s %s -> %s: %s", request.method, request.path, exc.code, exc.message)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.message, exc.code, exc.status, headers)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "www-authenticate")}
+    return error_response(_sentence(exc, status), _CODE_BY_STATUS.get(status, "UNKNOWN"),
+                          status, headers)
+
+
+def _unexpected(exc: Exception) -> Response:
+    # Kept for genuine bugs only: bad input is rejected as InvalidInput long before.
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(f"Internal error while serving {request.method} {request.path}; "
+                          "see the gateway log.", "INTERNAL", 500)
+
+
+def _sentence(exc: HTTPException, status: int) -> str:
+    method, path = request.method, request.path
+    if status == 404:
+        return f"No route matches {method} {path}; GET /openapi.json lists the API."
+    if status == 405:
+        allowed = ", ".join(sorted(exc.valid_methods or [])) if hasattr(exc, "valid_methods") \
+            else ""
+        return f"Method {method} is not allowed on {path}; allowed: {allowed or 'none'}."
+    if status == 413:
+        limit = request.max_content_length
+        return f"The request body is larger than the limit of {limit} bytes (max_request_bytes)."
+    return (exc.description or exc.name).split("\n")[0]
