@@ -1,0 +1,78 @@
+"""One trained and exported `price` model per test session, shared by unit and
+integration tests (training it costs ~30 s on 2 cores, so it is done once).
+
+`trained_price()` trains the "test" preset on synthetic listings, exports it, and
+returns the run, the export and the model directory; the files live in a
+temporary directory removed at exit. Tests treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PriceRun:
+    run_dir: Path
+    model_dir: Path          # holds price/1
+    export_dir: Path         # model_dir/price/1
+    metrics: dict
+    epochs: int
+
+
+@functools.cache
+def trained_price() -> PriceRun:
+    from training.config import config_for
+    from training.export import export_run
+    from training.train import train
+
+    root = Path(tempfile.mkdtemp(prefix="mh-price-"))
+    atexit.register(shutil.rmtree, root, True)
+    cfg = config_for("price", "test")
+    run = train("price", cfg=cfg, out=root / "runs", verbose=False)
+    exported = export_run(run.run_dir, root / "models")
+    return PriceRun(run.run_dir, root / "models", exported.path, run.metrics,
+                    run.metrics["epochs"])
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """uint8 [h, w, 3] -> PNG, written by PIL (an independent encoder from the model's)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb.astype(np.uint8), "RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def jpeg_bytes(rgb: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb.astype(np.uint8), "RGB").save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def sample_listings(n: int = 3, seed: int = 11) -> dict:
+    """Raw listings as a client has them: metadata floats, descriptions, PNG bytes."""
+    from training.data.synthetic_price import IMAGE_SIZE, price
+
+    ex = price(n, seed=seed)
+    pictures = (ex.inputs["picture"].reshape(n, IMAGE_SIZE, IMAGE_SIZE, 3) * 255).round()
+    return {
+        "metadata": ex.inputs["metadata"],
+        "description": [str(d) for d in ex.inputs["description"]],
+        "png": [png_bytes(p) for p in pictures],
+        "pixels": ex.inputs["picture"],
+        "price": ex.targets["price"],
+    }

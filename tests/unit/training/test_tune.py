@@ -1,0 +1,87 @@
+"""`python -m training tune`: a 3-trial search on a tiny config, and `train --config`
+with its best config rebuilds the best trial's architecture."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+# headline: the cheapest model to trace per trial (the price model's ~40 layers
+# take ~3x as long on 2 cores; tune is model-agnostic).
+MODEL = "headline"
+TINY = ["examples=200", "batch_size=50", "units=8", "embedding_dim=8", "dense_units=8"]
+
+
+def test_search_space_comes_from_the_config() -> None:
+    from training.config import config_for
+    from training.tune import search_space
+
+    space = search_space(config_for("price"))
+    assert space["units"] == {"type": "choice", "values": [16, 32, 64]}
+    assert space["embedding_dim"]["values"] == [8, 16, 32]
+    assert space["dense_layers"]["values"] == [1, 2]
+    assert space["dropout"]["type"] == "float" and space["learning_rate"]["sampling"] == "log"
+    # Data shapes are not architecture: never tuned.
+    assert not {"vocab_size", "image_size", "epochs", "batch_size", "seed"} & set(space)
+    # Another model's own fields.
+    assert "question_units" in search_space(config_for("qa"))
+
+
+def test_rejects_bad_arguments() -> None:
+    from training.tune import tune
+
+    with pytest.raises(ValueError, match="algorithm"):
+        tune("price", algorithm="grid")
+    with pytest.raises(ValueError, match="max-trials"):
+        tune("price", max_trials=0)
+
+
+def test_three_trials_then_train_with_the_best_config(tmp_path, capsys) -> None:
+    import keras
+
+    from training import cli
+    from training.config import load_config
+    from training.export import load_run
+    from training.models import build_model
+
+    argv = ["tune", "--model", MODEL, "--max-trials", "3", "--algorithm", "random",
+            "--epochs", "1", "--out", str(tmp_path)]
+    for item in TINY:
+        argv += ["--set", item]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    progress = re.findall(rf"\[{MODEL}\] trial (\d)/3 completed val_loss ([\d.]+)", out)
+    assert [n for n, _ in progress] == ["1", "2", "3"], out
+    # The held-out test metric is reported once: for the best trial.
+    assert out.count("held-out test (best trial only): aux_output_accuracy") == 1
+
+    run_dir = tmp_path / f"{MODEL}-tune"
+    best_path = run_dir / "best_config.json"
+    best = json.loads(best_path.read_text())
+    assert len(best["trials"]) == 3
+    assert best["val_loss"] == min(t["val_loss"] for t in best["trials"])
+    assert set(best["test"]) == {"main_output_auc", "main_output_accuracy", "aux_output_auc",
+                                 "aux_output_accuracy"}
+    winner = next(t for t in best["trials"] if t["val_loss"] == best["val_loss"])
+    for name, value in winner["hyperparameters"].items():
+        assert best["config"][name] == value
+
+    # train --config with the best config: the best trial's architecture, exactly
+    # (its saved weights load into the newly trained run's model).
+    assert cli.main(["train", "--model", MODEL, "--config", str(best_path), "--epochs", "1",
+                     "--out", str(tmp_path), "--run-name", "retrained"]) == 0
+    cfg, model, _ = load_run(tmp_path / "retrained")
+    data_derived = {"labels": None, "target_scaling": None}
+    assert load_config(best_path).to_dict() | data_derived == cfg.to_dict() | data_derived
+    assert model.get_layer("dense1").units == best["config"]["dense_units"]
+    assert model.get_layer("lstm").units == best["config"]["units"]
+    n_dense = len([la for la in model.layers if re.fullmatch(r"dense\d+", la.name)])
+    assert n_dense == best["config"]["dense_layers"]
+    checkpoint = next((run_dir / "tuner" / f"trial_{winner['trial']}").glob("*.weights.h5"))
+    twin = build_model(MODEL, cfg)
+    twin.load_weights(checkpoint)  # raises if any layer or shape differs
+    assert twin.count_params() == model.count_params()
+    assert [w.shape for w in twin.weights] == [w.shape for w in model.weights]
+    keras.backend.clear_session()
