@@ -73,6 +73,7 @@ def sample_listings(n: int = 3, seed: int = 11) -> dict:
         "metadata": ex.inputs["metadata"],
         "description": [str(d) for d in ex.inputs["description"]],
         "png": [png_bytes(p) for p in pictures],
-        "pixels": ex.inputs["picture"],
+        # What the PNG holds: the generator's floats rounded to whole 8-bit levels.
+        "pixels": (pictures / 255.0).reshape(n, -1).astype(np.float32),
         "price": ex.targets["price"],
     }

@@ -132,6 +132,9 @@ class PriceConfig(ModelConfig):
     """Multimodal price model (training/models/price.py); not one of the default four."""
 
     model: ClassVar[str] = "price"
+    # The description's Conv1D + GlobalMaxPooling1D sees padding positions, so every
+    # path (training batches, Keras predict, the exported graph) pads to max_tokens.
+    pad_to_max: ClassVar[bool] = True
     vocab_size: int = 500
     embedding_dim: int = 16
     units: int = 32            # Dense units after merging the three branches

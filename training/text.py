@@ -67,14 +67,20 @@ def load_vocabulary(path: str | Path) -> list[str]:
 
 
 def fit_length(ids: tf.Tensor, max_tokens: int, pad: bool) -> tf.Tensor:
-    """Truncate [batch, n] (or [n]) ids to max_tokens; with pad, also pad to exactly that."""
+    """Truncate [batch, n] (or [n]) ids to max_tokens; with pad, also pad to exactly that.
+
+    Without pad, sequences are still padded to at least one step: a batch of empty or
+    punctuation-only texts would otherwise be [batch, 0], which an LSTM cannot run on
+    (one masked padding step gives the encoder's initial state instead).
+    """
     ids = ids[..., :max_tokens]
+    length = tf.shape(ids)[-1]
+    target = max_tokens if pad else tf.maximum(length, 1)
+    paddings = tf.concat(
+        [tf.zeros([tf.rank(ids) - 1, 2], tf.int32), [[0, target - length]]], axis=0
+    )
+    ids = tf.pad(ids, paddings, constant_values=PAD_ID)
     if pad:
-        missing = max_tokens - tf.shape(ids)[-1]
-        paddings = tf.concat(
-            [tf.zeros([tf.rank(ids) - 1, 2], tf.int32), [[0, missing]]], axis=0
-        )
-        ids = tf.pad(ids, paddings, constant_values=PAD_ID)
         ids = tf.ensure_shape(ids, [None] * (ids.shape.rank - 1) + [max_tokens])
     return ids
 
