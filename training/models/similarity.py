@@ -1,0 +1,47 @@
+"""`similarity`: a Siamese model, one shared LSTM encoder applied to both texts.
+
+The encoder is a model of its own (`build_encoder`) and one instance of it is
+called on `left` and on `right`, so both sides are encoded by the same weights.
+Because similarity is symmetric, the encodings a and b are merged with
+symmetric operations, |a - b| and a * b, rather than concatenated: swapping the
+inputs gives exactly the same output.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from training.config import SimilarityConfig
+
+DESCRIPTION = "Semantic similarity of two short texts (paraphrase probability)."
+INPUTS = {
+    "left": {"kind": "text", "description": "one text"},
+    "right": {"kind": "text", "description": "the other text"},
+}
+HEADS = {"similarity": {"kind": "binary", "description": "probability that both say the same"}}
+
+
+def build_inputs(cfg: SimilarityConfig) -> dict[str, keras.KerasTensor]:
+    return {name: keras.Input((None,), dtype="int32", name=name) for name in INPUTS}
+
+
+def build_encoder(cfg: SimilarityConfig) -> keras.Model:
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True,
+                         name="embedding")(ids)
+    x = layers.LSTM(cfg.units, name="lstm")(x)
+    return keras.Model(ids, x, name="encoder")
+
+
+def encode(inputs: dict[str, keras.KerasTensor], encoder: keras.Model) -> keras.KerasTensor:
+    a, b = encoder(inputs["left"]), encoder(inputs["right"])
+    return layers.Concatenate(name="merge")([ops.abs(a - b), a * b])
+
+
+def build_model(cfg: SimilarityConfig) -> keras.Model:
+    inputs = build_inputs(cfg)
+    x = encode(inputs, build_encoder(cfg))
+    x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
+    similarity = layers.Dense(1, activation="sigmoid", name="similarity")(x)
+    return keras.Model(inputs, {"similarity": similarity}, name="similarity")
