@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # System packages the tests and demo need: graphviz (plot_model), prometheus
-# (promtool and a real Prometheus server for the scrape test). kubectl is expected
+# (promtool and a real Prometheus server for the scrape test), wrk (the REST load
+# generator of `make bench` and its smoke test). kubectl is expected
 # on PATH for the Kubernetes tests (it ships on these machines).
 set -euo pipefail
 need=()
 command -v dot >/dev/null || need+=(graphviz)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v wrk >/dev/null || need+=(wrk)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing system packages: ${need[*]} — install them with: sudo apt-get install ${need[*]}" >&2

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from tests.processes import stop_process
 
 TFSERVING_BINARY = "tensorflow_model_server"
 NO_BINARY_REASON = (f"{TFSERVING_BINARY} is not on PATH (not installable here); the "
@@ -70,14 +71,7 @@ class RealTFServing:
 
     def stop(self, kill: bool = False) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, kill=kill, grace_s=30)
 
     def __enter__(self) -> RealTFServing:
         return self

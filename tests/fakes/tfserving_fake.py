@@ -40,6 +40,8 @@ from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+from tests.processes import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "listening on "
 
@@ -84,14 +86,7 @@ class FakeTFServing:
     def stop(self, kill: bool = False) -> None:
         """Stop the process: SIGTERM (graceful) or SIGKILL (a crash); idempotent."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, kill=kill, grace_s=10)
 
     def restart(self) -> FakeTFServing:
         """Stop, then start again on the same port."""

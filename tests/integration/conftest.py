@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,13 +27,16 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.processes import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("qa", "profiler", "similarity", "headline")
-# Used while tests/conftest.py has no `model_repo` fixture (exports left by training).
-FALLBACK_MODEL_DIRS = (os.environ.get("MULTIHEAD_TEST_MODEL_DIR", ""), "/tmp/mh-models")
 GATEWAY_ENV = {
     "MULTIHEAD_MAX_REQUEST_BYTES": "1000000",
     "MULTIHEAD_THREADS": "8",
+    # The default (0) merges only what queued during the previous call; a short wait makes
+    # the batching test's "some call ran more than one example" deterministic.
+    "MULTIHEAD_BATCH_TIMEOUT_MICROS": "2000",
     "MULTIHEAD_POLL_INTERVAL_S": "0.5",
     "MULTIHEAD_LOG_LEVEL": "INFO",
 }
@@ -105,13 +107,7 @@ class Gateway:
 
     def stop(self) -> None:
         self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_process(self.process, grace_s=30)  # SIGTERM: gunicorn's graceful shutdown
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:
@@ -184,17 +180,9 @@ def _wait_ready(gw: Gateway, workers: int, timeout_s: float) -> None:
 
 
 @pytest.fixture(scope="session")
-def source_models(request: pytest.FixtureRequest) -> Path:
-    """The exported default models (read-only)."""
-    try:
-        return Path(request.getfixturevalue("model_repo"))
-    except pytest.FixtureLookupError:
-        pass
-    for candidate in FALLBACK_MODEL_DIRS:
-        if candidate and all((Path(candidate) / m).is_dir() for m in MODELS):
-            return Path(candidate)
-    pytest.skip("no exported models: tests/conftest.py has no model_repo fixture and "
-                "/tmp/mh-models is empty")
+def source_models(model_repo: Path) -> Path:
+    """The exported default models (read-only), trained once per session."""
+    return Path(model_repo)
 
 
 def versions_of(model_dir: Path, name: str) -> list[int]:

@@ -199,15 +199,10 @@ def test_graph_errors_become_invalid_input(exports: dict, make_service, tmp_path
     assert err.value.status == 400 and "half_plus_two" in err.value.message
 
 
-REAL_EXPORTS = os.environ.get("MULTIHEAD_TEST_REAL_EXPORTS", "/tmp/mh-models")
-
-
-@pytest.mark.skipif(not os.path.isdir(os.path.join(REAL_EXPORTS, "headline")),
-                    reason="no real exports from the training package at " + REAL_EXPORTS)
-def test_real_headline_export(make_service, tmp_path) -> None:
+def test_real_headline_export(make_service, model_repo, tmp_path) -> None:
     """A real export: card-driven listing, warm-up, padded ids, batched == unbatched."""
     repo = str(tmp_path)
-    shutil.copytree(os.path.join(REAL_EXPORTS, "headline"), os.path.join(repo, "headline"))
+    shutil.copytree(os.path.join(model_repo, "headline"), os.path.join(repo, "headline"))
     service = make_service(repo, batch_timeout_micros=20_000)
     [listing] = service.list_models()
     assert [i["name"] for i in listing["inputs"]] == ["headline", "aux"]
