@@ -55,13 +55,8 @@ def post_worker_init(worker) -> None:
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     service = app.extensions["multihead"]
     service.start()
-    try:
-        from serving.grpc.server import serve
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("serving.grpc.server", "serving.grpc"):
-            raise
-        log.warning("serving.grpc.server is missing: this worker serves REST only")
-        return
+    from serving.grpc.server import serve
+
     worker.multihead_grpc = serve(settings, service)
     log.info("worker %s: gRPC on %s:%s", worker.pid, settings.host, settings.grpc_port)
 
