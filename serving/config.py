@@ -64,6 +64,9 @@ class Settings:
         default=0)
     api_keys: tuple[str, ...] = _doc("Optional bearer tokens; empty disables auth. Comma "
                                      "separated in the environment.", default=())
+    protocols: tuple[str, ...] = _doc(
+        "Wire protocols to mount, comma separated: tfserving, v2, multihead; empty mounts "
+        "all.", default=())
     log_level: str = _doc("Python log level.", default="INFO")
 
     @classmethod

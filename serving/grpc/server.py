@@ -163,6 +163,13 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         options=server_options(settings),
         interceptors=[_AuthInterceptor(settings.api_keys)] if settings.api_keys else [])
     gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)
+    from serving import protocols
+
+    extra_services: list[str] = []
+    for package in protocols.packages(settings.protocols):
+        add = getattr(package, "add_grpc_services", None)
+        if add is not None:
+            extra_services.extend(add(server, settings, service))
 
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
@@ -172,7 +179,7 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        (SERVICE_NAME, *extra_services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
 
     address = f"{settings.host}:{settings.grpc_port}"
     port = server.add_insecure_port(address)

@@ -50,6 +50,12 @@ def create_app(settings: Settings | None = None,
         return json_response(build_openapi(settings, names))
 
     app.add_url_rule("/openapi.json", "openapi", openapi_json, methods=["GET"])
+    from serving import protocols
+
+    for package in protocols.packages(settings.protocols):
+        blueprint = getattr(package, "rest_blueprint", None)
+        if blueprint is not None:
+            app.register_blueprint(blueprint(settings))
     app.register_blueprint(diagram_bp)  # before the TF Serving path matcher
     register_routes(app)
     return app
