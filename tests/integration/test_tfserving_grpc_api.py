@@ -244,7 +244,8 @@ def test_metadata_as_perf_analyzer_reads_it(stub: Any, gateway: Any, gateway_rep
     assert response.metadata["signature_def"].Unpack(sig_map)
     assert {"serving_default", "ids"} <= set(sig_map.signature_def)
 
-    # perf_analyzer --service-kind=tfserving turns the response into JSON (MessageToJsonString) and reads
+    # perf_analyzer --service-kind=tfserving turns the response into JSON (C++
+    # MessageToJsonString; MessageToJson in Python) and reads
     # metadata.signature_def.signature_def[sig].inputs[*].{dtype, tensor_shape}.
     doc = json.loads(json_format.MessageToJson(response, preserving_proto_field_name=True))
     signatures = doc["metadata"]["signature_def"]["signature_def"]
@@ -421,8 +422,9 @@ BAD_INPUT: dict[str, tuple[Callable[[], predict_pb2.PredictRequest], grpc.Status
         grpc.StatusCode.INVALID_ARGUMENT, "aux"),
     "NaN": (lambda: _edit("headline", _set("aux", _aux([3, 5], float_val=[float("nan")]))),
             grpc.StatusCode.INVALID_ARGUMENT, "aux"),
-    "unknown output alias": (lambda: _edit("profiler", lambda r: r.output_filter.append("x")),
-                             grpc.StatusCode.INVALID_ARGUMENT, "alias"),
+    "unknown output alias": (
+        lambda: _edit("profiler", lambda r: r.output_filter.append("height")),
+        grpc.StatusCode.INVALID_ARGUMENT, "height"),
     "repeated output alias": (
         lambda: _edit("profiler", lambda r: r.output_filter.extend(["age", "age"])),
         grpc.StatusCode.INVALID_ARGUMENT, "age"),
