@@ -431,7 +431,10 @@ BAD_INPUT: dict[str, tuple[Callable[[], predict_pb2.PredictRequest], grpc.Status
 }
 
 
-def test_bad_input_gets_a_clear_status_and_the_server_keeps_serving(stub: Any) -> None:
+def test_bad_input_gets_a_clear_status_and_the_server_keeps_serving(stub: Any,
+                                                                   gateway: Any) -> None:
+    rejected = gateway.metric("multihead_requests_total", protocol="tfserving",
+                              code="INVALID_ARGUMENT")
     problems = []
     for case, (build, code, word) in BAD_INPUT.items():
         error = rpc_error(lambda b=build: stub.Predict(b(), TIMEOUT_S))
@@ -439,7 +442,23 @@ def test_bad_input_gets_a_clear_status_and_the_server_keeps_serving(stub: Any) -
             problems.append(f"{case}: {error.code().name} {error.details()!r}")
         assert len(error.details()) <= 1024 + len("...TRUNCATED"), case
     assert not problems, "\n".join(problems)
+    # A message is cut at 1024 characters, as TF Serving cuts it.
+    long_alias = "x" * 3000
+    error = rpc_error(lambda: stub.Predict(
+        _edit("profiler", _set(long_alias, tf.make_tensor_proto(["a"]))), TIMEOUT_S))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert len(error.details()) == 1024 + len("...TRUNCATED")
+    assert error.details().endswith("...TRUNCATED")
+    # Rejections are counted under protocol="tfserving", whether the core saw them or not.
+    invalid = sum(code is grpc.StatusCode.INVALID_ARGUMENT for _, code, _ in BAD_INPUT.values())
+    assert gateway.metric("multihead_requests_total", protocol="tfserving",
+                          code="INVALID_ARGUMENT") - rejected == invalid + 1
+    served = gateway.metric("multihead_requests_total", protocol="tfserving", code="OK")
     assert as_numpy(stub.Predict(make_request("profiler"), TIMEOUT_S))["age"].shape == (3,)
+    assert gateway.metric("multihead_requests_total", protocol="tfserving", model="profiler",
+                          code="OK") >= 1
+    assert gateway.metric("multihead_requests_total", protocol="tfserving", code="OK") == \
+        served + 1
 
 
 # -- README ---------------------------------------------------------------------------------
