@@ -2,7 +2,10 @@
 
 TF Serving's gRPC API carries TensorProtos: the `tfserving` backend sends and reads
 them, and the gateway's own TF Serving protocol room answers with them. Numbers go
-out as `tensor_content` (one copy, no per-element work); both encodings are read:
+out as `tensor_content` (one copy, no per-element work) unless the caller asks for the
+typed `*_val` fields (`typed_fields=True`: what TF Serving itself answers by default,
+kAsProtoField in tensorflow_serving/servables/tensorflow/predict_util.h, so clients
+that read `outputs[...].float_val` directly keep working); both encodings are read:
 `tensor_content` (tf.make_tensor_proto of numeric arrays) and the typed `*_val`
 fields (perf_analyzer, Java/Go clients), where fewer values than the shape holds
 repeat the last one (TF's semantics, tensor_util.MakeNdarray).
@@ -27,10 +30,15 @@ from serving.errors import InvalidInput
 MAX_ELEMENTS = 1 << 26
 
 
-def array_to_proto(array: Any) -> tensor_pb2.TensorProto:
-    """numpy -> TensorProto (tensor_content for numbers, string_val for strings)."""
+def array_to_proto(array: Any, typed_fields: bool = False,
+                   out: tensor_pb2.TensorProto | None = None) -> tensor_pb2.TensorProto:
+    """numpy -> TensorProto: string_val for strings; numbers in tensor_content, or in the
+    dtype's typed field (`float_val`, `int_val`, ...) when `typed_fields`.
+
+    `out` fills a message in place (a map entry such as `response.outputs[name]`).
+    """
     array = np.asarray(array)
-    proto = tensor_pb2.TensorProto()
+    proto = tensor_pb2.TensorProto() if out is None else out
     for size in array.shape:
         proto.tensor_shape.dim.add(size=size)
     dtype = dtypes.for_numpy(array.dtype)
@@ -40,6 +48,11 @@ def array_to_proto(array: Any) -> tensor_pb2.TensorProto:
     if dtype.kind == "string":
         proto.string_val.extend(x.encode() if isinstance(x, str) else bytes(x)
                                 for x in array.ravel())
+    elif typed_fields:
+        flat = array.ravel()
+        if dtype.tf == "DT_HALF":  # half_val holds the IEEE bit patterns, as TF writes them
+            flat = flat.astype(np.float16).view(np.uint16)
+        getattr(proto, dtype.tensor_proto_field).extend(flat.tolist())
     else:
         proto.tensor_content = np.ascontiguousarray(
             array, array.dtype.newbyteorder("<")).tobytes()

@@ -35,6 +35,10 @@ from serving.grpc.status import to_status
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["Gateway"].full_name
+# Services whose methods need an API key when MULTIHEAD_API_KEYS is set: the gateway's own
+# and TF Serving's (serving/protocols/tfserving); health and reflection stay open.
+PROTECTED_SERVICES: tuple[str, ...] = (
+    SERVICE_NAME, "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
 HEALTH_POLL_S = 0.5
 DEFAULT_GRACE_S = 10.0
 
@@ -49,7 +53,7 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
 
 
 class _AuthInterceptor(grpc.ServerInterceptor):
-    """Bearer API keys on the Gateway methods, as on REST (serving/rest/auth.py).
+    """Bearer API keys on the PROTECTED_SERVICES' methods, as on REST (serving/rest/auth.py).
 
     Health and reflection stay open, like /healthz and /openapi.json: probes and
     tools need no secret. The key travels as `authorization: Bearer <key>` metadata.
@@ -57,6 +61,7 @@ class _AuthInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, api_keys: tuple[str, ...]) -> None:
         self._keys = tuple(k.encode() for k in api_keys)
+        self._prefixes = tuple(f"/{name}/" for name in PROTECTED_SERVICES)
 
     def _problem(self, metadata: Any) -> str:
         header = next((v for k, v in metadata or () if k == "authorization"), "")
@@ -70,7 +75,7 @@ class _AuthInterceptor(grpc.ServerInterceptor):
         return ""
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        if not details.method.startswith(f"/{SERVICE_NAME}/"):
+        if not details.method.startswith(self._prefixes):
             return continuation(details)
         problem = self._problem(details.invocation_metadata)
         if not problem:
