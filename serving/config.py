@@ -65,6 +65,7 @@ class Settings:
     api_keys: tuple[str, ...] = _doc("Optional bearer tokens; empty disables auth. Comma "
                                      "separated in the environment.", default=())
     log_level: str = _doc("Python log level.", default="INFO")
+    ui: bool = _doc("Serve the playground page at / and the API docs at /docs.", default=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
