@@ -127,7 +127,7 @@
     for (const [label, p] of entries) {
       const fill = el("div", { class: "bar-fill" });
       fill.style.width = Math.max(0, Math.min(1, p)) * 100 + "%"; // CSSOM: allowed by the CSP
-      box.append(el("div", { class: "bar-row" + (label === topLabel ? " top" : ""),
+      box.append(el("div", { class: "bar-row" + (label === topLabel ? " is-top" : ""),
         "data-label": label, "data-value": p },
       el("span", { class: "bar-label", text: label }),
       el("div", { class: "bar-track", role: "img", "aria-label": label + " " + pct(p) }, fill),
@@ -225,10 +225,10 @@
       });
       return el("tr", { "data-model": m.name },
         el("th", { scope: "row", text: m.name }),
-        el("td", {}, ...versions),
-        el("td", {}, ...(labels.length ? labels : [el("span", { text: "—" })])),
-        el("td", {}, ...inputs),
-        el("td", {}, ...heads),
+        el("td", { "data-title": "versions" }, ...versions),
+        el("td", { "data-title": "labels" }, ...(labels.length ? labels : [el("span", { text: "—" })])),
+        el("td", { "data-title": "inputs" }, ...inputs),
+        el("td", { "data-title": "heads" }, ...heads),
         el("td", {}, btn));
     }));
   }
