@@ -237,3 +237,42 @@ def test_keyboard_alone_reaches_and_runs_predict(browser, ui_gateway) -> None:
         return [...document.querySelectorAll('input, select, textarea')]
           .filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id);""")
     assert unlabeled == []
+
+
+def test_float_vector_fields_and_the_ids_signature(browser, ui_gateway) -> None:
+    open_playground(browser, ui_gateway)
+    # headline: one text area and five number fields (aux is [-1, 5]); two binary heads.
+    choose_model(browser, "headline")
+    aux = [0.5, 0.1, 0.3, 0.9, 0.2]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#in-aux input[type=number]")) == 5
+    for i, x in enumerate(aux):
+        e = browser.find_element(By.ID, f"in-aux-{i}")
+        e.clear()
+        e.send_keys(str(x))
+    browser.find_element(By.ID, "in-headline").send_keys("amazing football match")
+    heads = heads_by_name(click_predict(browser))
+    want = ui_gateway.post("/v1/models/headline:predict", {"instances": [
+        {"headline": "amazing football match", "aux": aux}]}).json()["predictions"][0]
+    for head in ("main_output", "aux_output"):
+        assert heads[head].get_attribute("data-kind") == "binary"
+        assert math.isclose(value(heads[head]), want[head], rel_tol=1e-6)
+    # profiler's `ids` signature: the form comes from TF Serving's metadata (int32 ids).
+    choose_model(browser, "profiler")
+    Select(browser.find_element(By.ID, "signature-select")).select_by_value("ids")
+    ids = wait(browser).until(EC.presence_of_element_located((By.ID, "in-posts")))
+    assert ids.tag_name == "input"
+    ids.send_keys("5, 6, 7, 8")
+    heads = heads_by_name(click_predict(browser))
+    want = ui_gateway.post("/v1/models/profiler:predict", {
+        "signature_name": "ids", "instances": [{"posts": [5, 6, 7, 8]}]}).json()
+    assert math.isclose(value(heads["age"]), want["predictions"][0]["age"], rel_tol=1e-6)
+    assert 'signature="ids"' in browser.find_element(By.ID, "predict-sdk").text
+
+
+def test_a_javascript_error_is_caught_by_the_console_check(driver, ui_gateway) -> None:
+    # The check every test ends with can fail: a thrown error shows up in the log.
+    driver.get(ui_gateway.http_url + "/docs")
+    driver.get_log("browser")
+    driver.execute_script("setTimeout(() => { throw new Error('deliberate test error'); })")
+    wait(driver).until(lambda d: any("deliberate test error" in e["message"]
+                                     for e in d.get_log("browser") if e["level"] == "SEVERE"))
