@@ -86,3 +86,13 @@ def test_pages_load_without_a_key_while_the_api_needs_one(tmp_path: Path) -> Non
     # A path that merely starts like an open one is not open.
     assert c.get("/uiX").status_code == 401
     assert c.get("/docsX").status_code == 401
+
+
+def test_model_listing_carries_the_cards_units_for_the_page() -> None:
+    from serving.core.tasks import list_heads
+
+    card = {"heads": [{"name": "price", "kind": "regression", "labels": None, "unit": "EUR"},
+                      {"name": "match", "kind": "binary", "labels": ["no", "yes"]}]}
+    assert list_heads(card, ["price", "match"]) == [
+        {"name": "price", "kind": "regression", "labels": None, "unit": "EUR"},
+        {"name": "match", "kind": "binary", "labels": ["no", "yes"]}]
