@@ -151,6 +151,7 @@ def test_profile_and_answer_task_forms(browser, ui_gateway) -> None:
     want = ui_gateway.post("/v1/profile", {"authors": [POSTS.split("\n")]}).json()
     got = heads_by_name(browser.find_elements(By.CSS_SELECTOR, "#profile-heads .head"))
     assert math.isclose(value(got["age"]), want["profiles"][0]["age"], rel_tol=1e-6)
+    assert got["age"].text.endswith("years")  # the profiler card's unit
     assert got["income"].get_attribute("data-label") == want["profiles"][0]["income"]["label"]
     assert got["gender"].get_attribute("data-label") == want["profiles"][0]["gender"]["label"]
 

@@ -187,10 +187,17 @@
       if (Array.isArray(v) && v.length === 1 && h.kind !== "multiclass") v = v[0];
       if (h.kind === "multiclass" && Array.isArray(v)) wrap.append(drawClasses(h.name, v, h.labels, row[h.name + "_label"]));
       else if (h.kind === "binary" && typeof v === "number") wrap.append(drawBinary(h.name, v, h.labels));
-      else if (h.kind === "regression" && typeof v === "number") wrap.append(drawRegression(h.name, v, h.unit || UNITS[h.name] || ""));
+      else if (h.kind === "regression" && typeof v === "number") wrap.append(drawRegression(h.name, v, unitOf(model.name, h.name)));
       else wrap.append(drawOther(h.name, v));
     }
     return wrap;
+  }
+
+  // The unit of a regression head: the model card's (in the listing), else the table's.
+  function unitOf(modelName, head) {
+    const m = state.byName[modelName];
+    const h = m && (m.heads || []).find((x) => x.name === head);
+    return (h && h.unit) || UNITS[head] || "";
   }
 
   // -- models --------------------------------------------------------------------------
@@ -482,7 +489,7 @@
       const p = r.data.profiles[0];
       drawn = el("div", { class: "heads", id: "profile-heads" });
       for (const [name, v] of Object.entries(p)) {
-        if (typeof v === "number") drawn.append(drawRegression(name, v, UNITS[name] || ""));
+        if (typeof v === "number") drawn.append(drawRegression(name, v, unitOf("profiler", name)));
         else if (v && v.distribution) {
           const labels = Object.keys(v.distribution), probs = Object.values(v.distribution);
           drawn.append(labels.length === 2 ? drawBinary(name, probs[1], labels) : drawClasses(name, probs, labels, v.label));
