@@ -68,6 +68,7 @@ class Settings:
         "Wire protocols to mount, comma separated: tfserving, v2, multihead; empty mounts "
         "all.", default=())
     log_level: str = _doc("Python log level.", default="INFO")
+    ui: bool = _doc("Serve the playground page at / and the API docs at /docs.", default=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
