@@ -25,6 +25,7 @@ from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2
 
 from serving.dtypes import BY_TF
+from serving.errors import Unavailable
 from serving.protocols.v2.codec import oip_datatype
 from serving.types import ModelVersion, SignatureSpec, TensorSpec
 
@@ -36,6 +37,9 @@ def default_signature(mv: ModelVersion) -> SignatureSpec:
     """serving_default, or (a foreign SavedModel without it) the first by name."""
     spec = mv.signatures.get(DEFAULT_SIGNATURE)
     if spec is None:
+        if not mv.signatures:
+            raise Unavailable(f"Model '{mv.name}' version {mv.version} has no signatures "
+                              "to serve.")
         spec = mv.signatures[sorted(mv.signatures)[0]]
     return spec
 

@@ -23,7 +23,7 @@ from serving.core.service import InferenceService, PredictCall
 from serving.dtypes import BY_TF
 from serving.errors import GatewayError, InvalidInput, NotFound, Unavailable
 from serving.protocols.v2.codec import oip_datatype
-from serving.protocols.v2.config import DEFAULT_SIGNATURE
+from serving.protocols.v2.config import DEFAULT_SIGNATURE, default_signature
 from serving.types import ModelVersion, SignatureSpec
 
 PROTOCOL = "v2"
@@ -97,7 +97,8 @@ def infer(service: InferenceService, model: str, version: str | None,
         wanted_version = parse_version(version)
         req = decode()
         mv = service.resolve(model, wanted_version)
-        sig = service.signature(mv, req.signature)
+        # No signature named: the one the metadata describes (serving_default).
+        sig = service.signature(mv, req.signature or default_signature(mv).name)
         feeds = _check_inputs(mv, sig, req)
         requested = _check_outputs(mv, sig, req.outputs)
     except GatewayError as exc:
