@@ -211,11 +211,10 @@ def test_requested_outputs_hold_under_batching(gateway: Any, reference: Any) -> 
     """Concurrent calls with different requested outputs (batching on in the session
     gateway): each answer holds exactly its own outputs (MLServer#514, kserve#3307)."""
     want = reference("profiler", SAMPLES["profiler"])
-    choices = [["age"], ["income"], ["gender", "gender_label"], ["income_label"],
-               ["income", "age"]]
+    # The core merges calls with the same requested outputs (the batch key holds them),
+    # so few distinct choices keep merges likely.
+    choices = [["age"], ["gender", "gender_label"], ["income_label", "income"]]
     arrays = sample_arrays("profiler")
-    batches_before = gateway.metric("multihead_batch_size_count", model="profiler")
-    examples_before = gateway.metric("multihead_batch_size_sum", model="profiler")
 
     def call(i: int) -> tuple[list[str], dict[str, np.ndarray]]:
         names = choices[i % len(choices)]
@@ -230,15 +229,22 @@ def test_requested_outputs_hold_under_batching(gateway: Any, reference: Any) -> 
         client.close()
         return names, result_outputs(result)
 
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(call, range(40)))
-    for names, got in answers:
-        assert list(got) == names
-        assert_outputs_equal(as_text(got), {n: want[n] for n in names})
-    if gateway.backend == "embedded":  # the gateway's own batcher merged some calls
+    merged = False
+    for _ in range(3):  # bounded: a burst on 2 busy cores may, rarely, not merge at all
+        batches_before = gateway.metric("multihead_batch_size_count", model="profiler")
+        examples_before = gateway.metric("multihead_batch_size_sum", model="profiler")
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(call, range(48)))
+        for names, got in answers:
+            assert list(got) == names
+            assert_outputs_equal(as_text(got), {n: want[n] for n in names})
         batches = gateway.metric("multihead_batch_size_count", model="profiler") - batches_before
         examples = gateway.metric("multihead_batch_size_sum", model="profiler") - examples_before
-        assert examples > 3 * batches > 0, (examples, batches)
+        # 3 examples per request: more than 3 per batch means some calls were merged
+        merged = examples > 3 * batches > 0
+        if merged or gateway.backend != "embedded":  # tfserving: TF Serving batches
+            break
+    assert merged or gateway.backend != "embedded", "no call was merged in three bursts"
 
 
 def test_versions(gateway: Any, gateway_repo: Any, reference: Any) -> None:
