@@ -134,3 +134,17 @@ def test_config_without_a_batch_dim_has_max_batch_size_zero() -> None:
     doc = config.config_json(config.model_config(_version(sig), sig, 32))
     assert doc["max_batch_size"] == 0
     assert doc["input"][0]["dims"] == [3] and doc["output"][0]["dims"] == [-1]
+
+
+def test_openapi_lists_v2_routes_only_when_v2_is_mounted() -> None:
+    from openapi_spec_validator import validate
+
+    from serving.config import Settings
+    from serving.rest.openapi import build_openapi
+
+    doc = build_openapi(Settings(), ["qa"])
+    validate(doc)
+    assert "/v2/models/{model_name}/versions/{version}/infer" in doc["paths"]
+    without = build_openapi(Settings(protocols=("tfserving", "multihead")), ["qa"])
+    validate(without)
+    assert not [p for p in without["paths"] if p.startswith("/v2")]
