@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["Gateway"].full_name
 # Services whose methods need an API key when MULTIHEAD_API_KEYS is set: the gateway's own
 # and TF Serving's (serving/protocols/tfserving); health and reflection stay open.
-PROTECTED_SERVICES: tuple[str, ...] = (
-    SERVICE_NAME, "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
 HEALTH_POLL_S = 0.5
 DEFAULT_GRACE_S = 10.0
 
@@ -53,15 +51,19 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
 
 
 class _AuthInterceptor(grpc.ServerInterceptor):
-    """Bearer API keys on the PROTECTED_SERVICES' methods, as on REST (serving/rest/auth.py).
+    """Bearer API keys on the Gateway methods, as on REST (serving/rest/auth.py), and on
+    the services a protocol package lists in `GRPC_AUTH_SERVICES` (minus its
+    `GRPC_OPEN_METHODS`, e.g. v2's ServerLive/ServerReady/ModelReady).
 
     Health and reflection stay open, like /healthz and /openapi.json: probes and
     tools need no secret. The key travels as `authorization: Bearer <key>` metadata.
     """
 
-    def __init__(self, api_keys: tuple[str, ...]) -> None:
+    def __init__(self, api_keys: tuple[str, ...], services: tuple[str, ...] = (),
+                 open_methods: tuple[str, ...] = ()) -> None:
         self._keys = tuple(k.encode() for k in api_keys)
-        self._prefixes = tuple(f"/{name}/" for name in PROTECTED_SERVICES)
+        self._prefixes = tuple(f"/{s}/" for s in (SERVICE_NAME, *services))
+        self._open = frozenset(open_methods)
 
     def _problem(self, metadata: Any) -> str:
         header = next((v for k, v in metadata or () if k == "authorization"), "")
@@ -75,7 +77,7 @@ class _AuthInterceptor(grpc.ServerInterceptor):
         return ""
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        if not details.method.startswith(self._prefixes):
+        if not details.method.startswith(self._prefixes) or details.method in self._open:
             return continuation(details)
         problem = self._problem(details.invocation_metadata)
         if not problem:
@@ -162,16 +164,23 @@ class GatewayServer(grpc.Server):
 
 def serve(settings: Settings, service: InferenceService) -> GatewayServer:
     """Start the gRPC server on settings.host:settings.grpc_port; returns at once."""
+    from serving import protocols
+
+    packages = protocols.packages(settings.protocols)
+    interceptors = []
+    if settings.api_keys:
+        interceptors.append(_AuthInterceptor(
+            settings.api_keys,
+            tuple(s for p in packages for s in getattr(p, "GRPC_AUTH_SERVICES", ())),
+            tuple(m for p in packages for m in getattr(p, "GRPC_OPEN_METHODS", ()))))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),
-        options=server_options(settings),
-        interceptors=[_AuthInterceptor(settings.api_keys)] if settings.api_keys else [])
+        options=server_options(settings), interceptors=interceptors)
     gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)
-    from serving import protocols
 
     extra_services: list[str] = []
-    for package in protocols.packages(settings.protocols):
+    for package in packages:
         add = getattr(package, "add_grpc_services", None)
         if add is not None:
             extra_services.extend(add(server, settings, service))

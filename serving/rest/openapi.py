@@ -80,6 +80,15 @@ def build_openapi(settings: Settings, model_names: list[str] | None = None) -> d
             f"TF Serving predict on {which}: row (instances) or columnar (inputs) format.",
             "PredictResponse", "PredictRequest", errors=list(_ERROR_CODES), params=params,
             op_id=f"predict_by_{tag}")}
+    schemas = _schemas(settings)
+    from serving import protocols
+
+    if "v2" in protocols.chosen(settings.protocols):
+        # The v2 room describes its own routes (serving/protocols/v2/openapi.py).
+        from serving.protocols.v2 import openapi as v2_openapi
+
+        paths.update(v2_openapi.paths(model_param))
+        schemas.update(v2_openapi.schemas())
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "multihead gateway", "version": "1",
@@ -88,7 +97,7 @@ def build_openapi(settings: Settings, model_names: list[str] | None = None) -> d
                                 f"gRPC code name}}. Bodies over {settings.max_request_bytes} "
                                 "bytes get 413."},
         "paths": paths,
-        "components": {"schemas": _schemas(settings)},
+        "components": {"schemas": schemas},
     }
     if settings.api_keys:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}

@@ -16,6 +16,8 @@ from serving.core.service import InferenceService
 
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"
+# Both need an API key when MULTIHEAD_API_KEYS is set (serving/grpc/server.py).
+GRPC_AUTH_SERVICES = (PREDICTION_SERVICE, MODEL_SERVICE)
 
 
 def add_grpc_services(server: Any, settings: Settings, service: InferenceService) -> list[str]:

@@ -1,0 +1,35 @@
+"""Open Inference Protocol v2 (KServe v2 / Triton): REST under `/v2` and gRPC
+`inference.GRPCInferenceService`, over the core.
+
+| module | job |
+| --- | --- |
+| `codec.py` | OIP JSON, raw/binary bytes and gRPC typed contents <-> numpy |
+| `config.py` | model metadata and Triton's model configuration from a signature |
+| `infer.py` | what a call means, for both transports: checks naming the OIP field, then the core |
+| `rest.py` | the Flask blueprint (binary tensor data extension included) |
+| `grpc.py` | the gRPC servicer (tritonclient's generated stubs) |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from serving.config import Settings
+
+# Methods of the gRPC API-key interceptor (serving/grpc/server.py): this protocol's
+# service is protected except its health-like RPCs.
+GRPC_AUTH_SERVICES = ("inference.GRPCInferenceService",)
+GRPC_OPEN_METHODS = tuple(f"/inference.GRPCInferenceService/{m}"
+                          for m in ("ServerLive", "ServerReady", "ModelReady"))
+
+
+def rest_blueprint(settings: Settings) -> Any:
+    from serving.protocols.v2.rest import rest_blueprint as build
+
+    return build(settings)
+
+
+def add_grpc_services(server: Any, settings: Settings, service: Any) -> list[str]:
+    from serving.protocols.v2.grpc import add_grpc_services as add
+
+    return add(server, settings, service)

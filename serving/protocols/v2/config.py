@@ -1,0 +1,114 @@
+"""Model metadata and Triton's model configuration, derived from a signature.
+
+One derivation, two renderings: the REST views answer the JSON, the gRPC servicer
+fills `ModelMetadataResponse` / `ModelConfigResponse` from the same values.
+
+- Metadata shapes are the signature's with -1 for unknown sizes (the batch dim
+  first); an unknown-rank TF input (`TensorSpec(shape=None)`) is described as
+  `[-1]`, the convention this gateway documents (README).
+- The configuration (`inference.ModelConfig`, Triton common/protobuf/model_config.proto)
+  has `max_batch_size` = the gateway's `max_batch_size` when every input and output
+  has a free leading batch dim (the core then merges requests), else 0; dims
+  exclude the batch dim then. A tensor that is only the batch dim (`[-1]`) is
+  written the way Triton writes such a TF model, `dims: [1]` with `reshape {}`, so
+  that the config is one Triton itself would accept. perf_analyzer reads shapes
+  from the metadata and names, `max_batch_size`, `platform` from this
+  (perf_analyzer src/model_parser.cc, /work/shared/OIP.md), so it starts without
+  `--shape` flags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+from tritonclient.grpc import model_config_pb2
+
+from serving.dtypes import BY_TF
+from serving.errors import Unavailable
+from serving.protocols.v2.codec import oip_datatype
+from serving.types import ModelVersion, SignatureSpec, TensorSpec
+
+PLATFORM = "tensorflow_savedmodel"
+DEFAULT_SIGNATURE = "serving_default"
+
+
+def default_signature(mv: ModelVersion) -> SignatureSpec:
+    """serving_default, or (a foreign SavedModel without it) the first by name."""
+    spec = mv.signatures.get(DEFAULT_SIGNATURE)
+    if spec is None:
+        if not mv.signatures:
+            raise Unavailable(f"Model '{mv.name}' version {mv.version} has no signatures "
+                              "to serve.")
+        spec = mv.signatures[sorted(mv.signatures)[0]]
+    return spec
+
+
+def shape_of(t: TensorSpec) -> list[int]:
+    if t.shape is None:
+        return [-1]
+    return [-1 if d is None else int(d) for d in t.shape]
+
+
+def batchable(sig: SignatureSpec) -> bool:
+    """Every tensor has a free leading dim: the dim the core batches over."""
+    tensors = list(sig.inputs.values()) + list(sig.outputs.values())
+    return bool(tensors) and all(t.shape is not None and len(t.shape) >= 1 and t.shape[0] is None
+                                 for t in tensors)
+
+
+def _tensors(specs: Any) -> list[dict[str, Any]]:
+    return [{"name": name, "datatype": oip_datatype(t.dtype), "shape": shape_of(t)}
+            for name, t in sorted(specs.items())]
+
+
+def metadata(mv: ModelVersion, versions: list[int], sig: SignatureSpec) -> dict[str, Any]:
+    """The OIP model metadata JSON (`GET /v2/models/M[/versions/V]`)."""
+    return {"name": mv.name, "versions": [str(v) for v in versions], "platform": PLATFORM,
+            "inputs": _tensors(sig.inputs), "outputs": _tensors(sig.outputs)}
+
+
+def _triton_type(tf_dtype: str) -> int:
+    dt = BY_TF.get(tf_dtype)
+    name = dt.triton if dt is not None and dt.oip else "TYPE_STRING"
+    return model_config_pb2.DataType.Value(name)
+
+
+def _dims(t: TensorSpec, batched: bool) -> tuple[list[int], bool]:
+    """(dims, needs an empty reshape) without the batch dim when `batched`."""
+    dims = shape_of(t)[1:] if batched else shape_of(t)
+    if not dims:
+        return [1], True
+    return dims, False
+
+
+def model_config(mv: ModelVersion, sig: SignatureSpec, max_batch_size: int
+                 ) -> model_config_pb2.ModelConfig:
+    batched = batchable(sig)
+    cfg = model_config_pb2.ModelConfig(name=mv.name, platform=PLATFORM,
+                                       max_batch_size=max_batch_size if batched else 0)
+    for name, t in sorted(sig.inputs.items()):
+        dims, reshape = _dims(t, batched)
+        item = cfg.input.add(name=name, data_type=_triton_type(t.dtype), dims=dims)
+        if reshape:
+            item.reshape.SetInParent()
+    for name, t in sorted(sig.outputs.items()):
+        dims, reshape = _dims(t, batched)
+        item = cfg.output.add(name=name, data_type=_triton_type(t.dtype), dims=dims)
+        if reshape:
+            item.reshape.SetInParent()
+    return cfg
+
+
+def config_json(cfg: model_config_pb2.ModelConfig) -> dict[str, Any]:
+    """The JSON of `inference.ModelConfig` as Triton's `/config` answers it: proto field
+    names, every field printed, dims as JSON integers (proto3 JSON would write int64 as
+    strings; Triton's answers and its docs' examples carry numbers)."""
+    doc = json_format.MessageToDict(cfg, preserving_proto_field_name=True,
+                                    always_print_fields_with_no_presence=True)
+    for key in ("input", "output"):
+        for item in doc.get(key, []):
+            item["dims"] = [int(d) for d in item.get("dims", [])]
+            if "reshape" in item:
+                item["reshape"]["shape"] = [int(d) for d in item["reshape"].get("shape", [])]
+    return doc
