@@ -16,7 +16,9 @@ from flask import Flask, request
 from serving.errors import Unauthenticated
 from serving.ui import ASSET_PREFIXES, PAGE_PATHS
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"}) | PAGE_PATHS
+# The OIP v2 health routes are probes too (KServe and Triton leave them open).
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/v2/health/live",
+                        "/v2/health/ready"}) | PAGE_PATHS
 OPEN_PREFIXES = ASSET_PREFIXES
 
 

@@ -597,6 +597,9 @@ def test_toy_typed_grpc_contents(toy_gateway: Any) -> None:
 
 def test_toy_api_keys(toy_gateway: Any) -> None:
     assert httpx.get(toy_gateway.http_url + "/v2/models/toy").status_code == 401
+    # The health routes are probes: open over REST as over gRPC.
+    assert httpx.get(toy_gateway.http_url + "/v2/health/live").json() == {"live": True}
+    assert httpx.get(toy_gateway.http_url + "/v2/health/ready").json() == {"ready": True}
     client = grpc_client(toy_gateway)
     # health-like RPCs stay open, like the gRPC health service
     assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("toy")
