@@ -38,7 +38,10 @@ class PredictCall:
     signature: str = ""                 # "" means serving_default
     inputs: Mapping[str, Any] = field(default_factory=dict)  # decoded from the wire
     output_filter: tuple[str, ...] = ()  # the "heads" extension / gRPC output_filter
-    protocol: str = "rest"              # metrics label: rest | grpc
+    protocol: str = "rest"              # metrics label: tfserving | v2 | multihead ...
+    # A protocol that had to resolve the version itself (to check the input against the
+    # signature first) hands it over, so a predict resolves its version once.
+    resolved: ModelVersion | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ class InferenceService:
         model_label, version_label, code = call.model, "", "OK"
         self.metrics.inflight.inc()
         try:
-            mv = self.backend.resolve(call.model, call.version, call.label)
+            mv = call.resolved or self.backend.resolve(call.model, call.version, call.label)
             version_label = str(mv.version)
             spec = self.signature(mv, call.signature)
             plan = self._plan(mv, spec)
@@ -169,6 +172,15 @@ class InferenceService:
             self.metrics.inflight.dec()
             self.metrics.record_request(model_label, version_label, call.protocol, code,
                                         time.perf_counter() - started)
+
+    def record_rejected(self, model: str, protocol: str, code: str, seconds: float) -> None:
+        """Count a request a protocol turned away before `predict` saw it."""
+        try:
+            # Client-chosen names stay out of label values, as in `predict`.
+            label = model if model in self.backend.list_models() else "_unknown"
+            self.metrics.record_request(label, "", protocol, code, seconds)
+        except Exception:  # counting must never turn a 4xx into a 500
+            log.exception("could not count a rejected request")
 
     def _run(self, mv: ModelVersion, plan: SignaturePlan, checked: Validated,
              wanted: tuple[str, ...], deadline: float) -> dict[str, np.ndarray]:

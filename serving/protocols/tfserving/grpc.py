@@ -169,15 +169,6 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._settings = settings
         self._service = service
 
-    def _count_rejected(self, model: str, code: str, started: float) -> None:
-        """Count a call turned away before the core ran it (the core counts the others)."""
-        try:
-            known = model in self._service.backend.list_models()
-            self._service.metrics.record_request(model if known else "_unknown", "", PROTOCOL,
-                                                 code, time.perf_counter() - started)
-        except Exception:  # noqa: BLE001 - counting must never turn a 4xx into INTERNAL
-            pass
-
     @handle_errors
     def Predict(self, request: predict_pb2.PredictRequest,
                 context: grpc.ServicerContext) -> predict_pb2.PredictResponse:
@@ -188,17 +179,18 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             timeout = _timeout(context, self._settings)
             # Resolved here (the label or newest to one version, then the signature) so the
             # dtypes and output_filter are checked against what will run; the core gets the
-            # pinned version, so both see the same one.
+            # resolved version, so both see the same one and it is resolved once.
             mv = self._service.resolve(name, spec.version, spec.label)
             signature = self._service.signature(mv, spec.signature)
             aliases = _output_aliases(signature, request.output_filter)
             inputs = _decode_inputs(mv.name, signature, request.inputs)
         except GatewayError as exc:
-            self._count_rejected(request.model_spec.name, exc.code, started)
+            self._service.record_rejected(request.model_spec.name, PROTOCOL, exc.code,
+                                          time.perf_counter() - started)
             raise
         result = self._service.predict(
             PredictCall(model=mv.name, version=mv.version, signature=signature.name,
-                        inputs=inputs, output_filter=aliases, protocol=PROTOCOL),
+                        inputs=inputs, output_filter=aliases, protocol=PROTOCOL, resolved=mv),
             timeout_s=timeout)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = result.model

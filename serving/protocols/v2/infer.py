@@ -102,11 +102,11 @@ def infer(service: InferenceService, model: str, version: str | None,
         feeds = _check_inputs(mv, sig, req)
         requested = _check_outputs(mv, sig, req.outputs)
     except GatewayError as exc:
-        _count_rejected(service, model, exc.code, time.perf_counter() - started)
+        service.record_rejected(model, PROTOCOL, exc.code, time.perf_counter() - started)
         raise
     result = service.predict(
         PredictCall(model=mv.name, version=mv.version, signature=sig.name, inputs=feeds,
-                    output_filter=tuple(requested), protocol=PROTOCOL),
+                    output_filter=tuple(requested), protocol=PROTOCOL, resolved=mv),
         timeout_s=timeout_s)
     names = requested or sorted(result.outputs)
     outputs = []
@@ -172,14 +172,3 @@ def signature_name(value: object, where: str) -> str:
     return value
 
 
-def _count_rejected(service: InferenceService, model: str, code: str, seconds: float) -> None:
-    """Count a request the core never saw, as the other protocols do."""
-    try:
-        try:
-            service.model_status(model)
-            label = model
-        except GatewayError:
-            label = "_unknown"  # client-chosen names stay out of label values
-        service.metrics.record_request(label, "", PROTOCOL, code, seconds)
-    except Exception:  # noqa: BLE001 - counting must never turn a 4xx into a 500
-        pass
