@@ -120,10 +120,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "demo":
         _announce_demo(settings)
+    master = os.getpid()
     try:
         run(settings)
     finally:
-        if os.environ.get(_OWNED_ENV) == "1":
+        # Workers are forked inside run() and leave it by SystemExit through this block
+        # too (on every reload, max_requests or scale-down): only the master that made
+        # the directory removes it, else the next worker cannot start.
+        if os.environ.get(_OWNED_ENV) == "1" and os.getpid() == master:
             shutil.rmtree(os.environ[PROM_ENV], ignore_errors=True)
     return 0
 

@@ -54,6 +54,10 @@ class Settings:
                                   default=4 * 1024 * 1024)
     request_timeout_s: float = _doc("Deadline for one request, runtime call included.",
                                     default=30.0)
+    load_timeout_s: float = _doc("How long a gunicorn worker waits for its initial model "
+                                 "load before it accepts connections anyway (readiness then "
+                                 "says why); a failed load ends the wait at once.",
+                                 default=300.0)
     poll_interval_s: float = _doc("How often the embedded runtime scans the repository for "
                                   "new or removed versions.", default=1.0)
     tensorflow_intra_op_parallelism: int = _doc(

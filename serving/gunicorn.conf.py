@@ -8,6 +8,11 @@ SO_REUSEPORT on Linux, so every worker binds the same port and the kernel
 spreads connections). Metrics use prometheus_client's multiprocess mode:
 PROMETHEUS_MULTIPROC_DIR is set before Python starts (serving/__main__.py sees
 to it) and `child_exit` marks dead workers.
+
+Lifecycle (serving/lifecycle.py): a worker accepts HTTP connections and binds its
+gRPC server only once its models are loaded (or the load failed or timed out:
+then readiness says why), and a HUP reload stops old workers only once the new
+ones serve.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import glob
 import logging
 import os
 
+from serving import lifecycle
 from serving.config import Settings
 
 _settings = Settings.from_env()
@@ -25,11 +31,17 @@ workers = _settings.workers
 threads = _settings.threads
 worker_class = "gthread"
 preload_app = False
+# One listening socket, opened by the master and shared by every worker: connections
+# wait in its backlog until a worker that has loaded its models accepts them. With
+# reuse_port each worker would get its own socket and the kernel would queue some
+# connections at a worker that is still loading.
+reuse_port = False
 proc_name = "multihead-gateway"
 # A worker busy in a long model call still heartbeats (gthread), so this only
 # catches a wedged worker; keep it above the request deadline.
 timeout = int(_settings.request_timeout_s) + 30
 graceful_timeout = 15
+GRPC_GRACE_S = 5  # in-flight RPCs of a stopping worker get this long to finish
 keepalive = 5
 loglevel = _settings.log_level.lower()
 
@@ -46,6 +58,15 @@ def on_starting(server) -> None:
     else:
         server.log.warning("PROMETHEUS_MULTIPROC_DIR is not set: /metrics shows one "
                            "worker's counts only")
+    settings = _master_settings(server)
+    lifecycle.open_board(server.cfg.worker_tmp_dir)
+    # A little longer than a worker waits for its own load, after which it serves anyway.
+    lifecycle.hold_old_workers(server, settings.load_timeout_s + 10)
+
+
+def _master_settings(server) -> Settings:
+    # `python -m serving` hands its Settings to the application; plain gunicorn has env only.
+    return getattr(server.app, "settings", None) or _settings
 
 
 def post_worker_init(worker) -> None:
@@ -55,23 +76,44 @@ def post_worker_init(worker) -> None:
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     service = app.extensions["multihead"]
     service.start()
+    # This hook runs before the worker's accept loop: until it returns, this worker takes
+    # no connection and its gRPC server is not bound (serving/lifecycle.py).
+    ready = lifecycle.wait_for_initial_load(worker, service, settings.load_timeout_s)
+    if not worker.alive:
+        return  # told to stop while loading: it never serves
+    if not ready:
+        log.warning("worker %s serves before its models are ready: %s", worker.pid,
+                    "; ".join(service.readiness()) or "the initial load timed out")
     from serving.grpc.server import serve
 
     worker.multihead_grpc = serve(settings, service)
-    log.info("worker %s: gRPC on %s:%s", worker.pid, settings.host, settings.grpc_port)
+    lifecycle.mark_started(worker.pid)
+    log.info("worker %s: serving; gRPC on %s:%s", worker.pid, settings.host,
+             settings.grpc_port)
 
 
 def worker_exit(server, worker) -> None:
     grpc_server = getattr(worker, "multihead_grpc", None)
     if grpc_server is not None:
-        # Let in-flight RPCs finish, refuse new ones.
-        grpc_server.stop(grace=5).wait(10)
+        # After the HTTP side drained (the gRPC server took new calls meanwhile, so a call
+        # that was connecting at SIGTERM is answered too): in-flight RPCs finish, new ones
+        # go to the other workers.
+        grpc_server.stop(grace=GRPC_GRACE_S).wait(GRPC_GRACE_S + 5)
     wsgi = getattr(worker, "wsgi", None)
     if wsgi is not None and "multihead" in getattr(wsgi, "extensions", {}):
         wsgi.extensions["multihead"].stop()
 
 
+def on_exit(server) -> None:
+    started = lifecycle.board()
+    if started is not None:
+        started.remove()
+
+
 def child_exit(server, worker) -> None:
+    started = lifecycle.board()
+    if started is not None:
+        started.forget(worker.pid)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

@@ -7,6 +7,7 @@ nothing about HTTP or the gateway's gRPC API; it raises `serving.errors` types.
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -37,6 +38,18 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def readiness(self) -> list[str]:
         """Reasons the backend is not ready; an empty list means ready."""
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Block until the initial load is over, at most `timeout` seconds; True when ready.
+
+        Over means ready, or failed for good (then `readiness()` says why and the backend
+        keeps retrying in the background). This default knows no failure: it waits for
+        readiness or the timeout; backends that can tell a failure end the wait sooner.
+        """
+        deadline = time.monotonic() + timeout
+        while self.readiness() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.readiness()
 
     @abc.abstractmethod
     def list_models(self) -> list[str]:

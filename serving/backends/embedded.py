@@ -119,13 +119,13 @@ class EmbeddedBackend(Backend):
                     self._unload(name, v)
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
-        """Block until the first repository scan finished and the backend is ready."""
-        deadline = time.monotonic() + timeout
+        """Block until the first repository scan is over; True when the backend is ready.
+
+        The first scan loads every version it finds, one after another, so when it ends
+        the initial load is over: every model has an AVAILABLE version, or `readiness()`
+        names the ones that failed (later scans retry them).
+        """
         self._scanned.wait(timeout)
-        while time.monotonic() < deadline:
-            if not self.readiness():
-                return True
-            time.sleep(0.02)
         return not self.readiness()
 
     def _poll_loop(self) -> None:
@@ -283,11 +283,31 @@ class EmbeddedBackend(Backend):
 
     def _model(self, name: str) -> _Model:
         model = self._models.get(name)
-        if model is None:
-            if self._thread is None:
-                raise Unavailable("The model runtime has not started.")
-            raise NotFound(f"Model '{name}' not found.")
-        return model
+        if model is not None:
+            return model
+        if self._thread is None:
+            raise Unavailable("The model runtime has not started.")
+        # A model that exists but is not loaded yet is UNAVAILABLE, not NOT_FOUND: a
+        # client may retry it (TF Serving too answers only once its models are loaded).
+        if not self._scanned.is_set():
+            raise Unavailable(f"Model '{name}' is not loaded yet: the model repository is "
+                              "still being scanned.")
+        if self._in_repository(name):
+            raise Unavailable(f"Model '{name}' is in the model repository but not loaded "
+                              "yet.")
+        raise NotFound(f"Model '{name}' not found.")
+
+    def _in_repository(self, name: str) -> bool:
+        """Whether the config names `name`, or (without a config) the repository holds a
+        directory of that name that the next scan will pick up."""
+        if self._settings.model_config:
+            return name in (self._config_entries or {})
+        if not name or name.startswith(".") or os.path.basename(name) != name:
+            return False
+        try:
+            return os.path.isdir(os.path.join(os.path.abspath(self._settings.model_dir), name))
+        except (OSError, ValueError):  # a name no file system can hold (NUL, lone surrogate)
+            return False
 
     def model_status(self, name: str, version: int | None = None,
                      label: str | None = None) -> list[VersionStatus]:

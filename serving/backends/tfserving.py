@@ -101,6 +101,7 @@ class TFServingBackend(Backend):
         self._unreachable_why = ""
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._polled = threading.Event()  # the first poll is over
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._channel: grpc.Channel | None = None
@@ -164,6 +165,8 @@ class TFServingBackend(Backend):
                 self.refresh()
             except Exception:  # noqa: BLE001 - the poller must survive anything
                 log.exception("TF Serving poll failed")
+            finally:
+                self._polled.set()
             self._wake.wait(self._settings.poll_interval_s)
             self._wake.clear()
 
@@ -244,6 +247,25 @@ class TFServingBackend(Backend):
             pass
         return ModelVersion(name=name, version=version, signatures=signatures, card=card,
                             labels=self._labels.get(name, {}))
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Block until the first poll is over and no model is still loading in TF Serving.
+
+        Over means ready, or failed for good: TF Serving unreachable, or a model it does
+        not serve or could not load (the poller goes on; readiness turns 200 when it can).
+        """
+        deadline = time.monotonic() + timeout
+        self._polled.wait(timeout)
+        while self.readiness() and self._loading() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.readiness()
+
+    def _loading(self) -> bool:
+        """TF Serving is reachable and loads a version of a model not yet servable."""
+        with self._lock:
+            return bool(self._reachable) and any(
+                m.problem and any(s.state in ("START", "LOADING") for s in m.statuses)
+                for m in self._models.values())
 
     def readiness(self) -> list[str]:
         with self._lock:

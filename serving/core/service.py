@@ -78,6 +78,10 @@ class InferenceService:
     def readiness(self) -> list[str]:
         return self.backend.readiness()
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the backend's initial load is over (see `Backend.wait_ready`)."""
+        return self.backend.wait_ready(timeout)
+
     def _on_version_state(self, model: str, version: int, state: str) -> None:
         self.metrics.set_model_loaded(model, version, state == "AVAILABLE")
         if state == "END":
