@@ -23,7 +23,7 @@ _settings = Settings.from_env()
 bind = [f"{_settings.host}:{_settings.http_port}"]
 workers = _settings.workers
 threads = _settings.threads
-worker_class = "gthread"
+worker_class = "serving.gunicorn_worker.GatewayWorker"  # gthread + JSON HTTP errors, read deadlines
 preload_app = False
 proc_name = "multihead-gateway"
 # A worker busy in a long model call still heartbeats (gthread), so this only

@@ -29,6 +29,7 @@ from serving.config import Settings
 from serving.core.service import InferenceService
 from serving.errors import Unauthenticated
 from serving.grpc._gen import gateway_pb2, gateway_pb2_grpc
+from serving.grpc.decode import DecodeInterceptor
 from serving.grpc.servicer import GatewayServicer
 from serving.grpc.status import to_status
 
@@ -161,7 +162,10 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),
         options=server_options(settings),
-        interceptors=[_AuthInterceptor(settings.api_keys)] if settings.api_keys else [])
+        # Decoding first: undecodable bytes are INVALID_ARGUMENT on every service
+        # (serving/grpc/decode.py), whatever the interceptors after it do.
+        interceptors=[DecodeInterceptor(),
+                      *([_AuthInterceptor(settings.api_keys)] if settings.api_keys else [])])
     gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)
 
     health_servicer = health.HealthServicer(
