@@ -75,7 +75,10 @@ def describe(exc: BaseException, cfg: Any) -> tuple[int, str]:
                      f"{cfg.limit_request_fields} fields of {cfg.limit_request_field_size} "
                      "bytes).")
     if isinstance(exc, http_errors.UnsupportedTransferCoding):
-        return 501, f"The request uses a transfer coding the gateway does not support ({detail})."
+        # RFC 9112 section 6.1 suggests 501 (gunicorn's answer); the gateway's contract is
+        # that bad input never gets a 5xx, and only chunked is ever needed here.
+        return 400, (f"Transfer-Encoding must be chunked; the request uses a coding the "
+                     f"gateway does not support ({detail}).")
     if isinstance(exc, http_errors.ExpectationFailed):
         return 417, f"The request's Expect header cannot be met ({detail})."
     if isinstance(exc, http_errors.ForbiddenProxyRequest):
