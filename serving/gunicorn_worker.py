@@ -44,7 +44,7 @@ from serving.errors import GatewayError, PayloadTooLarge, RequestTimeout, safe_t
 TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
 LINGER_MAX_BYTES = 64 * 1024 * 1024
 LINGER_TOTAL_S = 30.0          # nginx lingering_time
-LINGER_IDLE_S = 5.0            # nginx lingering_timeout
+LINGER_IDLE_S = 2.0            # nginx lingering_timeout is 5 s; gunicorn lingers 2 s
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 408: "Request Timeout",
             413: "Payload Too Large", 414: "URI Too Long", 417: "Expectation Failed",
