@@ -133,6 +133,8 @@ def _announce_demo(settings: Settings) -> None:
     print(f"multihead gateway starting on {DEMO_URL} (gRPC on {settings.host}:"
           f"{settings.grpc_port}) with models: {', '.join(models)}\n"
           "Try, once it reports ready:\n", flush=True)
+    if settings.ui:
+        print(f"  playground: {DEMO_URL}/   API docs: {DEMO_URL}/docs\n", flush=True)
     for line in curl_lines(DEMO_URL, models):
         print(f"  {line}\n", flush=True)
 
@@ -142,7 +144,8 @@ def _announce_demo(settings: Settings) -> None:
             try:
                 with urllib.request.urlopen(DEMO_URL + "/readyz", timeout=2) as resp:
                     if resp.status == 200:
-                        print(f"gateway ready: {DEMO_URL} (Ctrl-C stops it)", flush=True)
+                        page = f"; playground: {DEMO_URL}/" if settings.ui else ""
+                        print(f"gateway ready: {DEMO_URL}{page} (Ctrl-C stops it)", flush=True)
                         return
             except OSError:
                 pass

@@ -64,7 +64,11 @@ class Settings:
         default=0)
     api_keys: tuple[str, ...] = _doc("Optional bearer tokens; empty disables auth. Comma "
                                      "separated in the environment.", default=())
+    protocols: tuple[str, ...] = _doc(
+        "Wire protocols to mount, comma separated: tfserving, v2, multihead; empty mounts "
+        "all.", default=())
     log_level: str = _doc("Python log level.", default="INFO")
+    ui: bool = _doc("Serve the playground page at / and the API docs at /docs.", default=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

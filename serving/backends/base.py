@@ -8,59 +8,17 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-# TF Serving's model version states (tensorflow_serving/apis/get_model_status.proto).
-VERSION_STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One named input or output of a signature, as TF Serving's metadata describes it.
-
-    dtype: TensorFlow's enum name ("DT_STRING", "DT_FLOAT", "DT_INT32", ...).
-    shape: dims with None for unknown sizes (-1 on the wire); None for unknown rank.
-    tensor_name: the graph tensor name TF Serving reports ("serving_default_posts:0").
-    """
-
-    name: str
-    dtype: str
-    shape: tuple[int | None, ...] | None
-    tensor_name: str = ""
-
-
-@dataclass(frozen=True)
-class SignatureSpec:
-    name: str
-    inputs: Mapping[str, TensorSpec]
-    outputs: Mapping[str, TensorSpec]
-    method_name: str = "tensorflow/serving/predict"
-
-
-@dataclass(frozen=True)
-class VersionStatus:
-    version: int
-    state: str = "AVAILABLE"
-    error_code: str = "OK"
-    error_message: str = ""
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """A loaded, servable model version: what the core needs to validate and format.
-
-    card: the export's `assets.extra/model_card.json`, or None for a foreign
-    SavedModel (then everything is described from its signatures).
-    """
-
-    name: str
-    version: int
-    signatures: Mapping[str, SignatureSpec]
-    card: Mapping[str, Any] | None = None
-    labels: Mapping[str, int] = field(default_factory=dict)  # version label -> version
+# The typed values live in serving/types.py; re-exported for the backends' convenience.
+from serving.types import (  # noqa: F401
+    VERSION_STATES,
+    ModelVersion,
+    SignatureSpec,
+    TensorSpec,
+    VersionStatus,
+)
 
 
 class Backend(abc.ABC):

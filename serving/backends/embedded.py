@@ -67,7 +67,8 @@ class _Version:
     state: str = "START"
     error_code: str = "OK"
     error_message: str = ""
-    fingerprint: tuple = ()
+    fingerprint: tuple = ()  # of the files the last load attempt saw
+    seen: tuple = ()  # of the files the last scan saw (a retry waits until they settle)
     mv: EmbeddedModelVersion | None = None
     warmup_requests: int = 0
 
@@ -154,12 +155,11 @@ class EmbeddedBackend(Backend):
                 current = model.versions.get(v)
                 fp = _fingerprint(path)
                 if current is None or (current.state == "END" and (
-                        current.error_code == "OK" or current.fingerprint != fp)):
-                    self._load(name, model, _Version(v, path, fingerprint=fp))
-            # Only after the new versions are AVAILABLE do the old ones go.
-            for v, ver in list(model.versions.items()):
-                if v not in wanted and ver.state != "END":
-                    self._unload(name, ver)
+                        current.error_code == "OK" or _retry_due(current, fp))):
+                    self._load(name, model, _Version(v, path, fingerprint=fp, seen=fp))
+                elif current.state == "END":
+                    current.seen = fp
+            self._unload_unwanted(name, model, wanted)
             self._refresh_labels(name, model)
         with self._lock:
             gone = [n for n in self._models if n not in entries]
@@ -168,6 +168,23 @@ class EmbeddedBackend(Backend):
                 self._unload(name, ver)
             with self._lock:
                 del self._models[name]
+
+    def _unload_unwanted(self, name: str, model: _Model, wanted: Sequence[int]) -> None:
+        """Unload versions the policy no longer wants, never the last one serving.
+
+        As TF Serving's AvailabilityPreservingPolicy (tensorflow_serving/core/
+        availability_preserving_policy.cc): while no wanted version is AVAILABLE (still
+        loading, or a half-copied one that failed), the newest unwanted AVAILABLE version
+        keeps serving; it goes once a wanted one is AVAILABLE.
+        """
+        keep: int | None = None
+        if not any(ver.state == "AVAILABLE" for v, ver in model.versions.items() if v in wanted):
+            serving = [v for v, ver in model.versions.items()
+                       if v not in wanted and ver.state == "AVAILABLE"]
+            keep = max(serving, default=None)
+        for v, ver in list(model.versions.items()):
+            if v not in wanted and v != keep and ver.state != "END":
+                self._unload(name, ver)
 
     def _entries(self) -> dict[str, ModelEntry]:
         root = os.path.abspath(self._settings.model_dir)
@@ -425,7 +442,11 @@ def _listdir(path: str) -> list[str]:
 
 
 def _version_dirs(base_path: str) -> dict[int, str]:
-    """Integer version directories that hold a saved_model.pb (a half-copied dir waits)."""
+    """Integer version directories that hold a saved_model.pb.
+
+    A directory without one is not a version yet; one that has it but is still being
+    copied is tried, fails, and is tried again once its files change (`_retry_due`).
+    """
     found = {}
     for entry in _listdir(base_path):
         if entry.isascii() and entry.isdigit():
@@ -436,11 +457,32 @@ def _version_dirs(base_path: str) -> dict[int, str]:
 
 
 def _fingerprint(path: str) -> tuple:
-    try:
-        st = os.stat(os.path.join(path, "saved_model.pb"))
-        return (st.st_mtime_ns, st.st_size)
-    except OSError:
-        return ()
+    """(relative path, size, mtime_ns) of every file under a version directory, sorted.
+
+    Every file, not only saved_model.pb: a copy that writes saved_model.pb first and
+    variables/ (or assets/, assets.extra/) later changes the fingerprint when they land.
+    Symlinked files count by their target; a file that vanishes mid-walk is left out.
+    """
+    files = []
+    for root, _dirs, names in os.walk(path):
+        for n in names:
+            full = os.path.join(root, n)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            files.append((os.path.relpath(full, path), st.st_size, st.st_mtime_ns))
+    return tuple(sorted(files))
+
+
+def _retry_due(ver: _Version, fp: tuple) -> bool:
+    """Whether a version whose load failed should be loaded again.
+
+    Only when its files differ from those the failed attempt saw, and only once they
+    are the same as at the previous scan: a copy still in progress is left alone for
+    one more poll interval instead of being loaded (and failing) at every scan.
+    """
+    return ver.error_code != "OK" and fp != ver.fingerprint and fp == ver.seen
 
 
 def _first_line(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 import grpc
 import numpy as np
 from google.protobuf import text_format
-from tensorflow.core.framework import tensor_pb2, types_pb2
+from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -45,6 +45,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from serving import errors
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, TensorSpec, VersionStatus
 from serving.config import Settings
+from serving.tensor_proto import array_to_proto, proto_to_array
 
 log = logging.getLogger(__name__)
 
@@ -56,67 +57,6 @@ STATUS_TIMEOUT_S = 2.0
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State
 _ERROR_CODE_ENUM = (get_model_status_pb2.ModelVersionStatus.DESCRIPTOR.fields_by_name["status"]
                     .message_type.fields_by_name["error_code"].enum_type)
-
-_NP_BY_DT: dict[int, Any] = {
-    types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64,
-    types_pb2.DT_HALF: np.float16, types_pb2.DT_INT8: np.int8, types_pb2.DT_INT16: np.int16,
-    types_pb2.DT_INT32: np.int32, types_pb2.DT_INT64: np.int64, types_pb2.DT_UINT8: np.uint8,
-    types_pb2.DT_UINT16: np.uint16, types_pb2.DT_UINT32: np.uint32,
-    types_pb2.DT_UINT64: np.uint64, types_pb2.DT_BOOL: np.bool_,
-}
-_DT_BY_NP = {np.dtype(v): k for k, v in _NP_BY_DT.items()}
-# TensorProto's typed field per dtype, used when tensor_content is empty.
-_VAL_FIELD: dict[int, str] = {
-    types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val",
-    types_pb2.DT_HALF: "half_val", types_pb2.DT_INT8: "int_val", types_pb2.DT_INT16: "int_val",
-    types_pb2.DT_INT32: "int_val", types_pb2.DT_UINT8: "int_val", types_pb2.DT_UINT16: "int_val",
-    types_pb2.DT_INT64: "int64_val", types_pb2.DT_UINT32: "uint32_val",
-    types_pb2.DT_UINT64: "uint64_val", types_pb2.DT_BOOL: "bool_val",
-}
-
-
-def array_to_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
-    """numpy -> TensorProto (tensor_content for numbers: one copy, no per-element work)."""
-    array = np.asarray(array)
-    proto = tensor_pb2.TensorProto()
-    for size in array.shape:
-        proto.tensor_shape.dim.add(size=size)
-    if array.dtype.kind in "OSU":
-        proto.dtype = types_pb2.DT_STRING
-        proto.string_val.extend(x.encode() if isinstance(x, str) else bytes(x)
-                                for x in array.ravel())
-        return proto
-    if array.dtype not in _DT_BY_NP:
-        raise errors.InvalidInput(f"dtype {array.dtype} has no TensorFlow equivalent.")
-    proto.dtype = _DT_BY_NP[array.dtype]
-    proto.tensor_content = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).tobytes()
-    return proto
-
-
-def proto_to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """TensorProto -> numpy, for both encodings TF Serving uses (content and typed fields)."""
-    shape = tuple(d.size for d in proto.tensor_shape.dim)
-    count = int(np.prod(shape)) if shape else 1
-    if proto.dtype == types_pb2.DT_STRING:
-        values: Sequence[Any] = list(proto.string_val)
-        array = np.empty(len(values), dtype=object)
-        array[:] = values
-    elif proto.dtype not in _NP_BY_DT:
-        raise errors.GatewayError(
-            f"TF Serving returned a {types_pb2.DataType.Name(proto.dtype)} tensor the gateway "
-            "cannot decode.")
-    elif proto.tensor_content:
-        return np.frombuffer(proto.tensor_content,
-                             np.dtype(_NP_BY_DT[proto.dtype]).newbyteorder("<")).reshape(shape)
-    elif proto.dtype == types_pb2.DT_HALF:
-        array = np.asarray(proto.half_val, dtype=np.uint16).view(np.float16)
-    else:
-        array = np.asarray(getattr(proto, _VAL_FIELD[proto.dtype]), dtype=_NP_BY_DT[proto.dtype])
-    if 0 < array.size < count:
-        # TensorProto may store fewer values; the last one fills the rest (TF semantics).
-        array = np.concatenate([array, np.repeat(array[-1:], count - array.size)])
-    return array.reshape(shape)
-
 
 def _signature_spec(name: str, sig: meta_graph_pb2.SignatureDef) -> SignatureSpec:
     def spec(alias: str, info: meta_graph_pb2.TensorInfo) -> TensorSpec:
@@ -429,7 +369,12 @@ class TFServingBackend(Backend):
                 raise
             request.model_spec.version.value = newer.version
             response = self._call(self._predict_stub.Predict, request, deadline)
-        return {name: proto_to_array(proto) for name, proto in response.outputs.items()}
+        try:
+            return {name: proto_to_array(proto, f"outputs['{name}']")
+                    for name, proto in response.outputs.items()}
+        except errors.InvalidInput as exc:  # TF Serving's answer, not the client's input
+            raise errors.GatewayError(f"TF Serving returned a tensor the gateway cannot "
+                                      f"decode: {exc.message}") from None
 
     def _call(self, method: Callable[..., Any], request: Any, deadline: float) -> Any:
         """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried."""

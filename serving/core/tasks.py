@@ -185,8 +185,9 @@ def list_heads(card: Mapping[str, Any] | None, outputs: Sequence[str]) -> list[d
     """The `heads` entries of the model listing: the card's, else one per output."""
     heads = [h for h in (card or {}).get("heads") or [] if isinstance(h, dict)]
     if heads:
-        return [{"name": h.get("name"), "kind": h.get("kind"), "labels": h.get("labels")}
-                for h in heads]
+        # `unit` (a regression head's, e.g. years, EUR) only where the card names one.
+        return [{"name": h.get("name"), "kind": h.get("kind"), "labels": h.get("labels"),
+                 **({"unit": str(h["unit"])} if h.get("unit") else {})} for h in heads]
     names = set(outputs)
     return [{"name": o, "kind": "output", "labels": None} for o in sorted(outputs)
             if not (o.endswith("_label") and o[:-len("_label")] in names)]

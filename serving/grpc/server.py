@@ -36,6 +36,10 @@ from serving.grpc.status import to_status
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["Gateway"].full_name
+# Services whose methods need an API key when MULTIHEAD_API_KEYS is set: the gateway's own
+# and TF Serving's (serving/protocols/tfserving); health and reflection stay open.
+PROTECTED_SERVICES: tuple[str, ...] = (
+    SERVICE_NAME, "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
 HEALTH_POLL_S = 0.5
 DEFAULT_GRACE_S = 10.0
 
@@ -50,7 +54,7 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
 
 
 class _AuthInterceptor(grpc.ServerInterceptor):
-    """Bearer API keys on the Gateway methods, as on REST (serving/rest/auth.py).
+    """Bearer API keys on the PROTECTED_SERVICES' methods, as on REST (serving/rest/auth.py).
 
     Health and reflection stay open, like /healthz and /openapi.json: probes and
     tools need no secret. The key travels as `authorization: Bearer <key>` metadata.
@@ -58,6 +62,7 @@ class _AuthInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, api_keys: tuple[str, ...]) -> None:
         self._keys = tuple(k.encode() for k in api_keys)
+        self._prefixes = tuple(f"/{name}/" for name in PROTECTED_SERVICES)
 
     def _problem(self, metadata: Any) -> str:
         header = next((v for k, v in metadata or () if k == "authorization"), "")
@@ -71,7 +76,7 @@ class _AuthInterceptor(grpc.ServerInterceptor):
         return ""
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        if not details.method.startswith(f"/{SERVICE_NAME}/"):
+        if not details.method.startswith(self._prefixes):
             return continuation(details)
         problem = self._problem(details.invocation_metadata)
         if not problem:
@@ -167,6 +172,13 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         interceptors=[DecodeInterceptor(),
                       *([_AuthInterceptor(settings.api_keys)] if settings.api_keys else [])])
     gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)
+    from serving import protocols
+
+    extra_services: list[str] = []
+    for package in protocols.packages(settings.protocols):
+        add = getattr(package, "add_grpc_services", None)
+        if add is not None:
+            extra_services.extend(add(server, settings, service))
 
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
@@ -176,7 +188,7 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        (SERVICE_NAME, *extra_services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
 
     address = f"{settings.host}:{settings.grpc_port}"
     port = server.add_insecure_port(address)

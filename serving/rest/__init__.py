@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None,
     from serving.rest.errors import json_response, register_error_handlers
     from serving.rest.openapi import build_openapi
     from serving.rest.routes import register_routes
+    from serving.ui import register_ui
 
     settings = settings if settings is not None else Settings.from_env()
     app = Flask(__name__)
@@ -50,7 +51,14 @@ def create_app(settings: Settings | None = None,
         return json_response(build_openapi(settings, names))
 
     app.add_url_rule("/openapi.json", "openapi", openapi_json, methods=["GET"])
+    from serving import protocols
+
+    for package in protocols.packages(settings.protocols):
+        blueprint = getattr(package, "rest_blueprint", None)
+        if blueprint is not None:
+            app.register_blueprint(blueprint(settings))
     app.register_blueprint(diagram_bp)  # before the TF Serving path matcher
+    register_ui(app, settings)  # / and /docs; nothing when settings.ui is off
     register_routes(app)
     return app
 

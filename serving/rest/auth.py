@@ -2,7 +2,9 @@
 
 Probes (/healthz, /readyz), the Prometheus scrape (/metrics) and the API
 description (/openapi.json) stay open so that kubelets, Prometheus and client
-generators need no secret.
+generators need no secret; so do the playground and the API docs pages and their
+static files (serving/ui/): they hold no secret, and the key a user types into the
+page is sent by the page itself as `Authorization: Bearer`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import hmac
 from flask import Flask, request
 
 from serving.errors import Unauthenticated
+from serving.ui import ASSET_PREFIXES, PAGE_PATHS
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"}) | PAGE_PATHS
+OPEN_PREFIXES = ASSET_PREFIXES
 
 
 def install_auth(app: Flask, api_keys: tuple[str, ...]) -> None:
@@ -23,7 +27,7 @@ def install_auth(app: Flask, api_keys: tuple[str, ...]) -> None:
 
     @app.before_request
     def _require_key() -> None:
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
             return
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

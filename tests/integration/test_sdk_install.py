@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import REPO_ROOT, SAMPLES, Gateway
+from tests.lockfile import export_constraints, uv
 
 CLIENT_DIR = REPO_ROOT / "clients" / "python"
 
@@ -45,15 +46,19 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def sdk_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv (no pip of its own) with only the SDK installed, by the repo's pip."""
-    venv = tmp_path_factory.mktemp("sdk") / "venv"
+    """A fresh venv (no pip of its own) with only the SDK installed, as a user installs it,
+    with its dependencies and build requirements held to the versions uv.lock pins."""
+    tmp = tmp_path_factory.mktemp("sdk")
+    venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=120)
+    constraints = export_constraints(tmp / "constraints.txt")
     # setuptools builds in-tree; stale build output would end up in the wheel.
     shutil.rmtree(CLIENT_DIR / "build", ignore_errors=True)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-         "--quiet", "--no-compile", "--disable-pip-version-check", str(CLIENT_DIR)],
+        [uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+         "--constraint", str(constraints), "--build-constraint", str(constraints),
+         "--no-cache", str(CLIENT_DIR)],
         capture_output=True, text=True, timeout=480)
     shutil.rmtree(CLIENT_DIR / "build", ignore_errors=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

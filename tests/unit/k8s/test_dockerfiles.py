@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.lockfile import locked_versions
+
 from .conftest import K8S, ROOT
 
 pytestmark = pytest.mark.timeout(120)
@@ -90,7 +92,7 @@ def test_gateway_image() -> None:
     assert "MULTIHEAD_BACKEND=tfserving" in env and "MULTIHEAD_HOST=0.0.0.0" in env
     # Only the tfserving backend's needs: no TensorFlow runtime in the image.
     runs = " ".join(v for k, v in final.instructions if k == "RUN")
-    tfs_api = importlib.metadata.version("tensorflow-serving-api")
+    tfs_api = locked_versions()["tensorflow-serving-api"]
     assert f"pip install --no-deps tensorflow-serving-api=={tfs_api}" in runs
     assert not re.search(r"pip install[^&]*\btensorflow(-cpu|-gpu)?[=\s]", runs)
 
@@ -112,11 +114,28 @@ def test_trainer_image() -> None:
                        "--out", "/runs"]
 
 
-def test_requirements_pin_the_versions_the_tests_run() -> None:
+def test_image_requirements_are_the_lock_exported(tmp_path: Path) -> None:
+    """The committed file is exactly what `make image-requirements` exports from uv.lock."""
+    fresh = tmp_path / "gateway-requirements.txt"
+    done = subprocess.run(["make", "-s", "image-requirements", f"IMAGE_REQUIREMENTS={fresh}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (IMAGES / "gateway-requirements.txt").read_text() == fresh.read_text(), (
+        "k8s/images/gateway-requirements.txt differs from uv.lock: run make lock")
+
+
+def test_image_pins_agree_with_the_lock() -> None:
+    locked = locked_versions()
     for line in (IMAGES / "gateway-requirements.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, _, version = line.partition("==")
-            assert version == importlib.metadata.version(name), name
+            assert version == locked[name.lower()], name
+    dockerfile = (IMAGES / "gateway.Dockerfile").read_text()
+    pins = dict(re.findall(r"\b(grpcio-tools|tensorflow-serving-api|tensorflow-cpu)==([\w.]+)",
+                           dockerfile))
+    assert pins["grpcio-tools"] == locked["grpcio-tools"]
+    assert pins["tensorflow-serving-api"] == locked["tensorflow-serving-api"]
+    assert pins["tensorflow-cpu"] == locked["tensorflow"]
 
 
 def _third_party_imports() -> dict[str, str]:

@@ -88,7 +88,18 @@ def test_every_image_is_pinned(rendered: Rendered) -> None:
         tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
         assert digest or (tag and tag != "latest" and re.search(r"\d+\.\d+", tag)), (
             f"{workload['metadata']['name']}/{c['name']}: {image} is not pinned to a version")
-        assert c.get("imagePullPolicy", "IfNotPresent") != "Always"
+        # A tag can be pushed again: without a digest, every pod start must resolve it
+        # (and check the pull credentials) at the registry, not trust a node's cache.
+        if not digest:
+            assert c.get("imagePullPolicy") == "Always", (
+                f"{workload['metadata']['name']}/{c['name']}: {image} has no digest")
+
+
+def test_no_pod_mounts_a_service_account_token(rendered: Rendered) -> None:
+    # Nothing here calls the Kubernetes API.
+    for workload in rendered.workloads():
+        assert pod_spec(workload).get("automountServiceAccountToken") is False, (
+            workload["metadata"]["name"])
 
 
 def test_long_running_containers_have_probes(rendered: Rendered) -> None:
@@ -362,3 +373,105 @@ def test_tfserving_readiness_probe_needs_every_model_available(
     missing.pop(DEFAULT_MODELS[-1])
     assert probe(missing) != 0
     assert shlex.split(" ".join(command[:-1]))[0] == "/bin/bash"
+
+
+# --- NetworkPolicy, evaluated flow by flow ----------------------------------------
+# The policies' meaning per the NetworkPolicy API (networking.k8s.io/v1): a pod is
+# isolated in a direction once any policy selecting it lists that policyType; then
+# only what some rule of such a policy allows gets through.
+
+def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    # Only matchLabels is used in k8s/; matchExpressions would need more here.
+    assert set(selector) <= {"matchLabels"}, f"unsupported selector {selector}"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _peer_admits(peer: dict[str, Any], policy_ns: str, ns: str, labels: dict[str, str]) -> bool:
+    assert "ipBlock" not in peer, "ipBlock peers are not evaluated here"
+    if "namespaceSelector" in peer:
+        ns_ok = _matches(peer["namespaceSelector"], {"kubernetes.io/metadata.name": ns})
+    else:
+        ns_ok = ns == policy_ns
+    return ns_ok and _matches(peer.get("podSelector", {}), labels)
+
+
+def _allowed(rendered: Rendered, direction: str, pod: tuple[str, dict[str, str]],
+             peer: tuple[str, dict[str, str]], port: int, protocol: str = "TCP") -> bool:
+    """Whether `pod` (namespace, labels) may send (Egress) to / receive (Ingress) from `peer`."""
+    ns, labels = pod
+    policies = [p for p in rendered.of_kind("NetworkPolicy")
+                if p["metadata"]["namespace"] == ns
+                and _matches(p["spec"]["podSelector"], labels)
+                and direction in p["spec"]["policyTypes"]]
+    if not policies:
+        return True
+    key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    for policy in policies:
+        for rule in policy["spec"].get(key, []):
+            peers = rule.get(peers_key)
+            peer_ok = peers is None or any(
+                _peer_admits(p, ns, peer[0], peer[1]) for p in peers)
+            ports = rule.get("ports")
+            port_ok = ports is None or any(
+                p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports)
+            if peer_ok and port_ok:
+                return True
+    return False
+
+
+def _pod(rendered: Rendered, kind: str, name: str) -> tuple[str, dict[str, str]]:
+    workload = rendered.get(kind, name)
+    return workload["metadata"]["namespace"], pod_template(workload)["metadata"]["labels"]
+
+
+def _flow(rendered: Rendered, src: tuple[str, dict], dst: tuple[str, dict], port: int,
+          protocol: str = "TCP") -> bool:
+    """A connection needs both the sender's egress and the receiver's ingress."""
+    return (_allowed(rendered, "Egress", src, dst, port, protocol)
+            and _allowed(rendered, "Ingress", dst, src, port, protocol))
+
+
+def test_network_policies_allow_exactly_the_documented_flows(rendered: Rendered) -> None:
+    gateway = _pod(rendered, "Deployment", "gateway")
+    tfserving = _pod(rendered, "Deployment", "tfserving")
+    trainer = _pod(rendered, "Job", "train")
+    client = ("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+    prometheus = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+    dns = ("kube-system", {"k8s-app": "kube-dns"})
+    other_kube_system = ("kube-system", {"k8s-app": "metrics-server"})
+    internet_like = ("default", {"app": "anything"})
+    allowed = [
+        (client, gateway, 8000, "TCP"), (client, gateway, 9000, "TCP"),
+        (prometheus, gateway, 8000, "TCP"),
+        (gateway, tfserving, 8500, "TCP"), (prometheus, tfserving, 8501, "TCP"),
+        (gateway, dns, 53, "UDP"), (gateway, dns, 53, "TCP"),
+    ]
+    denied = [
+        (client, gateway, 8001, "TCP"), (client, tfserving, 8500, "TCP"),
+        (prometheus, tfserving, 8500, "TCP"), (trainer, tfserving, 8500, "TCP"),
+        (gateway, tfserving, 8600, "TCP"), (gateway, trainer, 8000, "TCP"),
+        (gateway, other_kube_system, 53, "UDP"), (gateway, internet_like, 443, "TCP"),
+        (tfserving, dns, 53, "UDP"), (tfserving, internet_like, 443, "TCP"),
+        (tfserving, gateway, 8000, "TCP"),
+        # The training Job talks to nobody and nobody talks to it.
+        (trainer, dns, 53, "UDP"), (trainer, internet_like, 443, "TCP"),
+        (trainer, gateway, 8000, "TCP"), (client, trainer, 12345, "TCP"),
+        (gateway, trainer, 12345, "TCP"),
+    ]
+    wrong = [f"{'denied' if ok else 'allowed'}: {src} -> {dst}:{port}/{proto}"
+             for flows, ok in ((allowed, True), (denied, False))
+             for src, dst, port, proto in flows
+             if _flow(rendered, src, dst, port, proto) != ok]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_pod_of_the_namespace_is_denied_by_default(rendered: Rendered) -> None:
+    deny = rendered.get("NetworkPolicy", "default-deny")
+    assert deny["spec"]["podSelector"] == {}
+    assert sorted(deny["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
+    # A pod nobody thought of gets nothing either.
+    stray = (deny["metadata"]["namespace"], {"app": "debug"})
+    anyone = ("default", {})
+    assert not _allowed(rendered, "Ingress", stray, anyone, 80)
+    assert not _allowed(rendered, "Egress", stray, anyone, 80)

@@ -31,6 +31,7 @@ CRD_SCHEMAS = {"ServiceMonitor": Path(__file__).with_name("servicemonitor.schema
 EXPECTED = {
     ("Namespace", "multihead"), ("PersistentVolumeClaim", "models"),
     ("Deployment", "tfserving"), ("Service", "tfserving"), ("NetworkPolicy", "tfserving-ingress"),
+    ("NetworkPolicy", "default-deny"), ("NetworkPolicy", "gateway"),
     ("Deployment", "gateway"), ("Service", "gateway"), ("HorizontalPodAutoscaler", "gateway"),
     ("PodDisruptionBudget", "gateway"), ("Job", "train"), ("ServiceMonitor", "gateway"),
     ("ServiceMonitor", "tfserving"), ("ConfigMap", "tfserving-models"),

@@ -1,0 +1,33 @@
+"""TensorFlow Serving's own API, served by the gateway so TF Serving's clients work unchanged.
+
+gRPC (`grpc.py`): `tensorflow.serving.PredictionService` (Predict, GetModelMetadata;
+Classify, Regress and MultiInference answer UNIMPLEMENTED) and
+`tensorflow.serving.ModelService` (GetModelStatus; HandleReloadConfigRequest answers
+UNIMPLEMENTED), on the gateway's one gRPC port. TF Serving's REST API still lives in
+serving/rest/routes.py and codec.py; it moves here later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from serving.config import Settings
+from serving.core.service import InferenceService
+
+PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
+MODEL_SERVICE = "tensorflow.serving.ModelService"
+
+
+def add_grpc_services(server: Any, settings: Settings, service: InferenceService) -> list[str]:
+    """Register PredictionService and ModelService; returns their full names (reflection)."""
+    # Imported here, in the worker that runs the gRPC server: tensorflow-serving-api pulls
+    # in TensorFlow, which the REST app (mounted in gunicorn's master too) must not import.
+    from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+    from serving.protocols.tfserving.grpc import ModelServicer, PredictionServicer
+
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionServicer(settings, service), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+        ModelServicer(settings, service), server)
+    return [PREDICTION_SERVICE, MODEL_SERVICE]

@@ -1,0 +1,293 @@
+"""`tensorflow.serving.PredictionService` and `ModelService` over the gateway's core.
+
+A program written for TF Serving with `tensorflow-serving-api` works unchanged: the
+methods parse TF Serving's messages, call `InferenceService` (resolution, validation,
+batching, metrics with protocol="tfserving") and answer TF Serving's messages, with TF
+Serving's status codes (tensorflow_serving/model_servers/prediction_service_impl.cc and
+the files cited below):
+
+| case | code |
+| --- | --- |
+| no model_spec | INVALID_ARGUMENT "Missing ModelSpec" |
+| unknown model or version | NOT_FOUND (core/basic_manager.cc) |
+| unknown version label | INVALID_ARGUMENT (model_servers/server_core.cc) |
+| unknown signature | FAILED_PRECONDITION (servables/tensorflow/predict_util.cc) |
+| bad input / output_filter | INVALID_ARGUMENT, naming the input alias |
+| Classify, Regress, MultiInference, HandleReloadConfigRequest | UNIMPLEMENTED |
+
+Stricter than TF Serving where that helps the client: an input's dtype must equal the
+signature's (TF Serving's runtime reports "Expects arg[0] to be ...", a position, not
+the alias) and shapes are checked against the signature before the graph runs (the
+core's validation). Outputs are written in the typed `*_val` fields, as TF Serving does
+by default (kAsProtoField; `tf.make_ndarray` reads either encoding). Error messages are
+cut at 1024 characters (serving/grpc/status.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import numpy as np
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_management_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving import dtypes
+from serving.config import Settings
+from serving.core.service import InferenceService, PredictCall
+from serving.errors import DeadlineExceeded, GatewayError, InvalidInput, NotFound, Unimplemented
+from serving.grpc.status import handle_errors
+from serving.tensor_proto import array_to_proto, proto_to_array
+from serving.types import SignatureSpec, TensorSpec
+
+PROTOCOL = "tfserving"
+SIGNATURE_DEF = "signature_def"  # the one metadata field (get_model_metadata_impl.cc)
+_STATE = get_model_status_pb2.ModelVersionStatus.State
+_ERROR_CODE = (get_model_status_pb2.ModelVersionStatus.DESCRIPTOR.fields_by_name["status"]
+               .message_type.fields_by_name["error_code"].enum_type)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    version: int | None
+    label: str | None
+    signature: str
+
+
+def _model_spec(request: Any) -> _Spec:
+    """The request's ModelSpec; TF Serving's "Missing ModelSpec" when it is absent."""
+    if not request.HasField("model_spec"):
+        raise InvalidInput("Missing ModelSpec")
+    spec = request.model_spec
+    choice = spec.WhichOneof("version_choice")
+    label = spec.version_label if choice == "version_label" else None
+    if choice == "version_label" and not label:
+        raise InvalidInput("model_spec.version_label is set but empty; name a version label "
+                           "or leave version_choice unset for the newest version.")
+    return _Spec(spec.name, spec.version.value if choice == "version" else None, label,
+                 spec.signature_name)
+
+
+def _model_name(spec: _Spec) -> str:
+    if not spec.name:
+        raise InvalidInput("model_spec.name must name a model; it is empty.")
+    return spec.name
+
+
+def _timeout(context: grpc.ServicerContext, settings: Settings) -> float:
+    """The call's budget: the client's deadline, capped by REQUEST_TIMEOUT_S."""
+    remaining = context.time_remaining()
+    timeout = settings.request_timeout_s
+    if remaining is not None:
+        if remaining <= 0:
+            raise DeadlineExceeded("The client's deadline passed before the call started.")
+        timeout = min(timeout, remaining)
+    return timeout
+
+
+def _output_aliases(signature: SignatureSpec, output_filter: Sequence[str]) -> tuple[str, ...]:
+    """output_filter checked as TF Serving checks it (predict_util.cc, PreProcessPrediction):
+    every alias must be an output of the signature, and none may repeat."""
+    seen: list[str] = []
+    for alias in output_filter:
+        if alias not in signature.outputs:
+            expected = ",".join(sorted(signature.outputs))
+            raise InvalidInput(f"output tensor alias not found in signature: {alias} Outputs "
+                               f"expected to be in the set {{{expected}}}.")
+        if alias in seen:
+            raise InvalidInput(f"duplicate output tensor alias: {alias}")
+        seen.append(alias)
+    return tuple(seen)
+
+
+def _decode_inputs(model: str, signature: SignatureSpec,
+                   inputs: Mapping[str, tensor_pb2.TensorProto]) -> dict[str, np.ndarray]:
+    """TensorProtos -> arrays. A known alias must carry the signature's dtype exactly; names,
+    shapes and batch sizes are the core's validation (its messages name the alias too)."""
+    arrays = {}
+    for alias, proto in inputs.items():
+        field = f"inputs['{alias}']"
+        want = signature.inputs.get(alias)
+        if want is not None and dtypes.tf_name_for_enum(proto.dtype) != want.dtype:
+            raise InvalidInput(f"{field} has dtype {dtypes.tf_name_for_enum(proto.dtype)}; "
+                               f"signature '{signature.name}' of model '{model}' expects "
+                               f"{want.dtype}.")
+        arrays[alias] = proto_to_array(proto, field)
+    return arrays
+
+
+def _tensor_info(spec: TensorSpec, out: meta_graph_pb2.TensorInfo) -> None:
+    """A typed TensorSpec as SignatureDef's TensorInfo (dims -1 where unknown)."""
+    out.name = spec.tensor_name
+    known = dtypes.BY_TF.get(spec.dtype)
+    out.dtype = known.tf_enum if known is not None else _tf_enum(spec.dtype)
+    if spec.shape is None:
+        out.tensor_shape.unknown_rank = True
+        return
+    for dim in spec.shape:
+        out.tensor_shape.dim.add(size=-1 if dim is None else int(dim))
+
+
+def _tf_enum(name: str) -> int:
+    from tensorflow.core.framework import types_pb2
+
+    return types_pb2.DataType.Value(name) if name in types_pb2.DataType.keys() else 0
+
+
+def signature_def_map(signatures: Mapping[str, SignatureSpec]
+                      ) -> get_model_metadata_pb2.SignatureDefMap:
+    """Every signature of a version as TF Serving's SignatureDefMap."""
+    out = get_model_metadata_pb2.SignatureDefMap()
+    for name, sig in sorted(signatures.items()):
+        sig_def = out.signature_def[name]
+        sig_def.method_name = sig.method_name
+        for alias, spec in sorted(sig.inputs.items()):
+            _tensor_info(spec, sig_def.inputs[alias])
+        for alias, spec in sorted(sig.outputs.items()):
+            _tensor_info(spec, sig_def.outputs[alias])
+    return out
+
+
+def _unimplemented(method: str, instead: str) -> Unimplemented:
+    return Unimplemented(f"{method} is not implemented by this gateway; {instead}")
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, settings: Settings, service: InferenceService) -> None:
+        self._settings = settings
+        self._service = service
+
+    def _count_rejected(self, model: str, code: str, started: float) -> None:
+        """Count a call turned away before the core ran it (the core counts the others)."""
+        try:
+            known = model in self._service.backend.list_models()
+            self._service.metrics.record_request(model if known else "_unknown", "", PROTOCOL,
+                                                 code, time.perf_counter() - started)
+        except Exception:  # noqa: BLE001 - counting must never turn a 4xx into INTERNAL
+            pass
+
+    @handle_errors
+    def Predict(self, request: predict_pb2.PredictRequest,
+                context: grpc.ServicerContext) -> predict_pb2.PredictResponse:
+        started = time.perf_counter()
+        try:
+            spec = _model_spec(request)
+            name = _model_name(spec)
+            timeout = _timeout(context, self._settings)
+            # Resolved here (the label or newest to one version, then the signature) so the
+            # dtypes and output_filter are checked against what will run; the core gets the
+            # pinned version, so both see the same one.
+            mv = self._service.resolve(name, spec.version, spec.label)
+            signature = self._service.signature(mv, spec.signature)
+            aliases = _output_aliases(signature, request.output_filter)
+            inputs = _decode_inputs(mv.name, signature, request.inputs)
+        except GatewayError as exc:
+            self._count_rejected(request.model_spec.name, exc.code, started)
+            raise
+        result = self._service.predict(
+            PredictCall(model=mv.name, version=mv.version, signature=signature.name,
+                        inputs=inputs, output_filter=aliases, protocol=PROTOCOL),
+            timeout_s=timeout)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = result.model
+        response.model_spec.version.value = result.version
+        response.model_spec.signature_name = result.signature
+        # The core's filter brings a head's H_label along; TF Serving answers exactly the
+        # aliases asked for (all outputs when none are).
+        for alias in aliases or sorted(result.outputs):
+            array_to_proto(result.outputs[alias], typed_fields=True,
+                           out=response.outputs[alias])
+        return response
+
+    @handle_errors
+    def GetModelMetadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest,
+                         context: grpc.ServicerContext
+                         ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        # Checks and messages of model_servers/get_model_metadata_impl.cc.
+        spec = _model_spec(request)
+        if not request.metadata_field:
+            raise InvalidInput("GetModelMetadataRequest must specify at least one "
+                               "metadata_field")
+        for field in request.metadata_field:
+            if field != SIGNATURE_DEF:
+                raise InvalidInput(f"Metadata field {field} is not supported")
+        mv = self._service.resolve(_model_name(spec), spec.version, spec.label)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        # TF Serving echoes the name and the served version; signature_name stays empty.
+        response.model_spec.name = mv.name
+        response.model_spec.version.value = mv.version
+        response.metadata[SIGNATURE_DEF].Pack(signature_def_map(mv.signatures))
+        return response
+
+    @handle_errors
+    def Classify(self, request: Any, context: grpc.ServicerContext) -> Any:
+        raise _unimplemented("PredictionService.Classify",
+                             "the models export predict signatures only: call "
+                             "PredictionService.Predict (classification heads answer scores "
+                             "and an H_label output).")
+
+    @handle_errors
+    def Regress(self, request: Any, context: grpc.ServicerContext) -> Any:
+        raise _unimplemented("PredictionService.Regress",
+                             "the models export predict signatures only: call "
+                             "PredictionService.Predict.")
+
+    @handle_errors
+    def MultiInference(self, request: Any, context: grpc.ServicerContext) -> Any:
+        raise _unimplemented("PredictionService.MultiInference",
+                             "call PredictionService.Predict, which answers every head "
+                             "of a model in one call (output_filter chooses heads).")
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, settings: Settings, service: InferenceService) -> None:
+        self._settings = settings
+        self._service = service
+
+    @handle_errors
+    def GetModelStatus(self, request: get_model_status_pb2.GetModelStatusRequest,
+                       context: grpc.ServicerContext
+                       ) -> get_model_status_pb2.GetModelStatusResponse:
+        # As model_servers/get_model_status_impl.cc: a version answers only that version, a
+        # version_label is ignored (every version), and the NOT_FOUND messages are its own.
+        if not request.HasField("model_spec"):
+            raise InvalidInput("Missing ModelSpec")
+        name = request.model_spec.name
+        version = (request.model_spec.version.value
+                   if request.model_spec.WhichOneof("version_choice") == "version" else None)
+        try:
+            statuses = self._service.model_status(name, version)
+        except NotFound:
+            if version is None:
+                raise NotFound(f"Could not find any versions of model {name}") from None
+            raise NotFound(f"Could not find version {version} of model {name}") from None
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for status in statuses:
+            item = response.model_version_status.add(version=status.version)
+            item.state = _STATE.Value(status.state) if status.state in _STATE.keys() \
+                else _STATE.UNKNOWN
+            code = _ERROR_CODE.values_by_name.get(status.error_code)
+            item.status.error_code = code.number if code is not None else \
+                _ERROR_CODE.values_by_name["UNKNOWN"].number
+            item.status.error_message = status.error_message
+        return response
+
+    @handle_errors
+    def HandleReloadConfigRequest(self, request: model_management_pb2.ReloadConfigRequest,
+                                  context: grpc.ServicerContext) -> Any:
+        raise _unimplemented("ModelService.HandleReloadConfigRequest",
+                             "edit the model config file named by MULTIHEAD_MODEL_CONFIG "
+                             "(re-read when it changes) or add a version directory under "
+                             "MULTIHEAD_MODEL_DIR (loaded on its own).")
