@@ -125,10 +125,12 @@ def _vocab_size(kind: str, id_card: Mapping[str, Any],
     return int(size) if isinstance(size, int | float) and size > 0 else None
 
 
-def checked_shape(field: str, dims: Sequence[int], n_values: int | None = None) -> tuple:
+def checked_shape(field: str, dims: Sequence[int], n_values: int | None = None,
+                  shape_field: str = "shape") -> tuple:
     """A client-claimed tensor shape, checked before anything is allocated for it.
 
-    `n_values`: how many values came with it (None: not known yet). Sizes must be
+    `n_values`: how many values came with it (None: not known yet); `shape_field`: the
+    wire name of the shape (TensorProto's is `tensor_shape`). Sizes must be
     non-negative, the rank at most MAX_RANK, and the dims (zeros aside) may multiply
     to at most MAX_CLAIMED_ELEMENTS; a shape of [2**62, 0] holds no values but numpy
     still refuses it.
@@ -138,10 +140,11 @@ def checked_shape(field: str, dims: Sequence[int], n_values: int | None = None) 
         raise InvalidInput(f"{field} has rank {len(shape)}; at most {MAX_RANK} dimensions are "
                            "accepted.")
     if any(d < 0 for d in shape):
-        raise InvalidInput(f"{field}.shape must hold non-negative sizes, got {list(shape)}.")
+        raise InvalidInput(f"{field}.{shape_field} must hold non-negative sizes, got "
+                           f"{list(shape)}.")
     claimed = math.prod(d for d in shape if d)
     if claimed > MAX_CLAIMED_ELEMENTS:
-        raise InvalidInput(f"{field}.shape {_short_dims(shape)} claims more than "
+        raise InvalidInput(f"{field}.{shape_field} {_short_dims(shape)} claims more than "
                            f"{MAX_CLAIMED_ELEMENTS} elements.")
     expected = math.prod(shape)
     if n_values is not None and n_values != expected:

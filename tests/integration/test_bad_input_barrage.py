@@ -8,9 +8,11 @@ wrong dtypes, wrong ranks, huge shapes, lone surrogates, 400-digit numbers,
 NaN/Infinity, empty values; every request gets unknown, missing and surrogate
 names; the `ids` signature gets token ids outside the vocabulary. REST sends row
 and columnar :predict bodies and the task endpoints; gRPC sends Predict and the task
-RPCs, and raw bytes that are no protobuf message through a generic channel; raw
-sockets send broken HTTP (bad chunk sizes, Content-Length with chunked, oversized
-headers, a TLS ClientHello, an oversized body written before the answer is read).
+RPCs, and raw bytes that are no protobuf message through a generic channel; TF
+Serving's gRPC API (tensorflow.serving.PredictionService) gets claimed shapes,
+dtypes and token ids; raw sockets send broken HTTP (bad chunk sizes, Content-Length
+with chunked, oversized headers, a TLS ClientHello, an oversized body written before
+the answer is read, a request line that stalls).
 
 A case fails when it gets a 5xx / INTERNAL / UNKNOWN, hangs, gets an error that is
 not the JSON shape {"error": sentence, "code": gRPC code name}, or is accepted
@@ -476,11 +478,15 @@ RAW_BAD = {
     "open-group": b"\x0b",
 }
 RAW_METHODS = ("Predict", "GetModelMetadata", "ListModels", "Similarity", "Profile", "Answer")
+TFS_RAW_METHODS = ("/tensorflow.serving.PredictionService/Predict",
+                   "/tensorflow.serving.PredictionService/GetModelMetadata",
+                   "/tensorflow.serving.ModelService/GetModelStatus")
 
 
 def raw_grpc_cases(channel: grpc.Channel) -> list[GrpcCase]:
     cases = []
-    methods = [f"/multihead.v1.Gateway/{m}" for m in RAW_METHODS] + ["/grpc.health.v1.Health/Check"]
+    methods = [f"/multihead.v1.Gateway/{m}" for m in RAW_METHODS] + \
+        ["/grpc.health.v1.Health/Check", *TFS_RAW_METHODS]
     for method in methods:
         call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
         for what, raw in RAW_BAD.items():
@@ -488,6 +494,65 @@ def raw_grpc_cases(channel: grpc.Channel) -> list[GrpcCase]:
                 continue  # ListModelsRequest has no string field: the bytes are unknown fields
             cases.append(GrpcCase(f"grpc raw {method} {what}",
                                   lambda c=call, r=raw: c(r, timeout=CALL_TIMEOUT_S)))
+    return cases
+
+
+def tfserving_grpc_cases(channel: grpc.Channel, rest_meta: dict[str, Any],
+                         vocab: dict[tuple[str, str], int]) -> list[GrpcCase]:
+    """TF Serving's own gRPC API on the gateway (tensorflow.serving.PredictionService):
+    claimed shapes, dtypes and token ids, built from the REST metadata's signatures."""
+    from tensorflow.core.framework import tensor_pb2, types_pb2
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    enum = {"DT_STRING": types_pb2.DT_STRING, "DT_FLOAT": types_pb2.DT_FLOAT,
+            "DT_INT32": types_pb2.DT_INT32, "DT_INT64": types_pb2.DT_INT64}
+    typed = {types_pb2.DT_STRING: ("string_val", b"hello world"),
+             types_pb2.DT_FLOAT: ("float_val", 0.5), types_pb2.DT_INT32: ("int_val", 2),
+             types_pb2.DT_INT64: ("int64_val", 2)}
+
+    def proto(dtype: int, dims: list[int], values: list[Any] | None = None) -> Any:
+        t = tensor_pb2.TensorProto(dtype=dtype)
+        for d in dims:
+            t.tensor_shape.dim.add(size=d)
+        field, good = typed.get(dtype, ("float_val", 0.5))
+        getattr(t, field).extend([good] * _n(dims) if values is None else values)
+        return t
+
+    cases = []
+    for model, sigs in sorted(rest_meta.items()):
+        for sig, sig_def in sorted(sigs.items()):
+            good = {}
+            for name, info in sig_def["inputs"].items():
+                dims = [1] + [d if d > 0 else 2 for d in _trailing(info)]
+                good[name] = (enum.get(info["dtype"], types_pb2.DT_FLOAT), dims)
+            for target, (dtype, dims) in sorted(good.items()):
+                mutations = [
+                    ("shape-2^62-no-values", proto(dtype, [2**62], [])),
+                    ("shape-2^62x0", proto(dtype, [2**62, 0], [])),
+                    ("shape-2^31x2^31", proto(dtype, [2**31, 2**31], [])),
+                    ("shape-rank-40", proto(dtype, [1] * 40)),
+                    ("dtype-invalid", proto(types_pb2.DT_INVALID, dims, [])),
+                    ("dtype-resource", proto(types_pb2.DT_RESOURCE, dims, [])),
+                    ("content-too-short", tensor_pb2.TensorProto(
+                        dtype=types_pb2.DT_FLOAT, tensor_content=b"\x00\x01\x02",
+                        tensor_shape={"dim": [{"size": 4}]})),
+                    ("too-many-values", proto(dtype, dims, [typed[dtype][1]] * (_n(dims) + 5))),
+                    ("rank+1", proto(dtype, [*dims, 1])),
+                ]
+                if sig == "ids" and dtype in (types_pb2.DT_INT32, types_pb2.DT_INT64):
+                    bad = [-1, 2**31 - 1] + ([vocab[(model, target)]]
+                                             if (model, target) in vocab else [])
+                    mutations += [(f"id-{v}", proto(dtype, dims, [v] * _n(dims))) for v in bad]
+                for what, tensor in mutations:
+                    request = predict_pb2.PredictRequest()
+                    request.model_spec.name = model
+                    request.model_spec.signature_name = sig
+                    for name, (dt, ds) in good.items():
+                        request.inputs[name].CopyFrom(tensor if name == target else proto(dt, ds))
+                    cases.append(GrpcCase(
+                        f"tfs-grpc {model}/{sig} {target} {what}",
+                        lambda r=request: stub.Predict(r, timeout=CALL_TIMEOUT_S)))
     return cases
 
 
@@ -671,10 +736,15 @@ def test_bad_input_barrage_gets_no_5xx(gateway: Any, channel: grpc.Channel) -> N
     try:
         rest = rest_cases(client, vocab)
         grpc_list = grpc_cases(stub, channel, vocab)
+        rest_meta = {m["name"]: client.get(f"/v1/models/{m['name']}/metadata").json()[
+            "metadata"]["signature_def"]["signature_def"]
+            for m in client.get("/v1/models").json()["models"]}
+        tfs_list = tfserving_grpc_cases(channel, rest_meta, vocab)
         raw = raw_http_cases(address)
         outcomes = {
             "rest": _run(rest, lambda c: check_rest(client, c)),
             "grpc": _run(grpc_list, check_grpc),
+            "tfserving-grpc": _run(tfs_list, check_grpc),
             "http": _run(raw, lambda item: Outcome(item[0], item[1]())),
         }
     finally:
@@ -691,7 +761,8 @@ def test_bad_input_barrage_gets_no_5xx(gateway: Any, channel: grpc.Channel) -> N
     assert not failed, f"{len(failed)} of {sum(counts.values())} bad requests failed:\n" + \
         "\n".join(f"- {o.case}: {o.failure}" for o in failed[:40])
     # Hundreds of cases, or the barrage silently shrank.
-    assert counts["rest"] >= 500 and counts["grpc"] >= 200 and counts["http"] >= 12, counts
+    assert counts["rest"] >= 500 and counts["grpc"] >= 200 and counts["http"] >= 12 \
+        and counts["tfserving-grpc"] >= 100, counts
 
     # The gateway still serves good requests, on both protocols, on every model.
     for model, sample in SAMPLES.items():
