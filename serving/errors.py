@@ -39,8 +39,10 @@ _HTTP_BY_CODE: dict[str, int] = {
 }
 
 
-# What `quote` keeps of a client-chosen name before it marks the cut.
-QUOTE_LIMIT = 80
+# What `quote` keeps of a client-chosen name before it marks the cut: as much as TF
+# Serving keeps of a whole gRPC message (serving/grpc/status.py MESSAGE_LIMIT), so a
+# message echoing a longer name is cut the way TF Serving cuts it.
+QUOTE_LIMIT = 1024
 
 
 def safe_text(text: str) -> str:

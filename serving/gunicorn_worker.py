@@ -10,16 +10,17 @@ four changes, all on the HTTP/1.1 connection level, below Flask:
   byte: every socket read of the parser is bounded by that deadline, and a client
   that stalls gets 408 and a closed connection. Stock gthread reads a started
   request with no timeout at all, so a chunk size of 10^16 or a TLS ClientHello on
-  the plain port held a thread forever.
+  the plain port held a thread forever. (A connection that sends no byte at all is
+  gthread's own business: it waits 5 s in a thread, then `keepalive` s in the poller.)
 - A TLS handshake on the plain port is answered at once with a 400 saying so,
   as nginx answers plain HTTP on its TLS port.
-- A chunk announcing more than MAX_REQUEST_BYTES is a 413 as soon as its size line
-  is read, and a connection that closes after an early answer (413 while the client
-  is still sending) first reads and discards what the client is sending, up to
-  `LINGER_MAX_BYTES` / `LINGER_TOTAL_S` (nginx's lingering close, ngx_http_request.c
-  `ngx_http_set_lingering_close`): a client that writes its whole body before
-  reading (http.client, requests, httpx) then reads the 413 instead of a reset.
-  gunicorn itself drains only 64 KiB (`util.close_graceful`).
+- Chunks announcing more than MAX_REQUEST_BYTES in all are a 413 as soon as the size
+  line that crosses the limit is read. A connection that closes after an early
+  answer (a 413 while the client is still sending) first reads and discards what the
+  client sends, up to `LINGER_MAX_BYTES` / `LINGER_TOTAL_S` (nginx's lingering
+  close, ngx_http_request.c `ngx_http_set_lingering_close`): a client that writes its
+  whole body before reading (http.client, requests, httpx) then reads the 413
+  instead of a reset. gunicorn itself drains only 64 KiB (`util.close_graceful`).
 
 Select it with `worker_class = "serving.gunicorn_worker.GatewayWorker"`.
 """
@@ -127,15 +128,22 @@ class _DeadlineSocket:
 
 
 class _BoundedChunkedReader(ChunkedReader):
-    """gunicorn's chunked reader, refusing a chunk larger than the whole body may be."""
+    """gunicorn's chunked reader, refusing chunks that announce more than the whole body
+    may hold, as soon as their size line is read (before any of it is buffered).
+
+    werkzeug stops a chunked body at MAX_CONTENT_LENGTH without a word, so without this
+    an app would see the body cut; only a body whose chunks end exactly at the limit
+    still gets past here (serving/rest/routes.py `_body` checks that case).
+    """
 
     max_bytes = 0
 
     def parse_chunk_size(self, unreader: Any, data: Any = None) -> Any:
         size, rest = super().parse_chunk_size(unreader, data)
-        if self.max_bytes and size > self.max_bytes:
-            raise PayloadTooLarge(f"A chunk of the request body announces {size} bytes; the "
-                                  f"whole body may have at most {self.max_bytes} bytes "
+        self.announced = getattr(self, "announced", 0) + size
+        if self.max_bytes and self.announced > self.max_bytes:
+            raise PayloadTooLarge(f"The chunked request body announces {self.announced} "
+                                  f"bytes or more; at most {self.max_bytes} are accepted "
                                   "(max_request_bytes).")
         return size, rest
 

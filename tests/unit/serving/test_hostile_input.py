@@ -11,7 +11,7 @@ import pytest
 
 from serving.backends.base import ModelVersion, SignatureSpec, TensorSpec
 from serving.core.validation import MAX_CLAIMED_ELEMENTS, build_plan, checked_shape, validate
-from serving.errors import InvalidInput, NotFound, quote, safe_text
+from serving.errors import QUOTE_LIMIT, InvalidInput, NotFound, quote, safe_text
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc.decode import Undecodable, guard_handler
 from serving.rest import codec
@@ -23,8 +23,8 @@ def test_messages_never_carry_unencodable_text():
     json.dumps(err.to_json(), ensure_ascii=False).encode("utf-8")  # would raise before
     assert quote("posts") == "'posts'"
     assert quote("é✓") == "'é✓'"  # printable non-ASCII stays as it is
-    long = quote("x" * 500)
-    assert long.startswith("'" + "x" * 80 + "...(500 characters)")
+    long = quote("x" * 5000)
+    assert long == "'" + "x" * QUOTE_LIMIT + "...(5000 characters)'"
     assert safe_text("fine text") == "fine text"
 
 
