@@ -12,6 +12,11 @@ and gRPC status are derived from that code in one place (`http_status`, and
     ├── Unauthenticated               (UNAUTHENTICATED, 401)
     ├── Unavailable                   (UNAVAILABLE, 503)          runtime not ready / unreachable
     └── DeadlineExceeded              (DEADLINE_EXCEEDED, 504)
+        └── RequestTimeout            (DEADLINE_EXCEEDED, 408)    request not sent in time
+
+Every message passes through `safe_text`, and client-chosen names are quoted with
+`quote`: a message never carries a lone UTF-16 surrogate or a control character,
+so it can always be written as UTF-8 (JSON body, gRPC status details, log line).
 """
 
 from __future__ import annotations
@@ -34,6 +39,41 @@ _HTTP_BY_CODE: dict[str, int] = {
 }
 
 
+# What `quote` keeps of a client-chosen name before it marks the cut: as much as TF
+# Serving keeps of a whole gRPC message (serving/grpc/status.py MESSAGE_LIMIT), so a
+# message echoing a longer name is cut the way TF Serving cuts it.
+QUOTE_LIMIT = 1024
+
+
+def safe_text(text: str) -> str:
+    """`text` with lone surrogates and control characters written as escapes.
+
+    A JSON parser that accepts `"\\ud800"` (Python's json does) hands the gateway a
+    str that UTF-8 cannot encode; echoing it in an error used to turn a 400 into a
+    500. Newlines and tabs are escaped too, so a message stays one line.
+    """
+    if text.isprintable():  # fast path: isprintable() is False for surrogates and controls
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A client-chosen name (input, head, signature, model, label) quoted for a message:
+    escaped by `safe_text` and cut at `limit` characters."""
+    text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) \
+        else str(value)
+    text = safe_text(text)
+    if len(text) > limit:
+        text = text[:limit] + f"...({len(text)} characters)"
+    return f"'{text}'"
+
+
 def http_status_for_code(code: str) -> int:
     """HTTP status for a gRPC code name; anything unknown is a 500, as in TF Serving."""
     return _HTTP_BY_CODE.get(code, 500)
@@ -46,6 +86,7 @@ class GatewayError(Exception):
     http_status: int | None = None  # None: derived from `code`
 
     def __init__(self, message: str) -> None:
+        message = safe_text(message)
         super().__init__(message)
         self.message = message
 
@@ -88,6 +129,12 @@ class Unavailable(GatewayError):
 
 class DeadlineExceeded(GatewayError):
     code = "DEADLINE_EXCEEDED"
+
+
+class RequestTimeout(DeadlineExceeded):
+    """The client did not send its request (headers and body) within REQUEST_TIMEOUT_S."""
+
+    http_status = 408
 
 
 class Unimplemented(GatewayError):

@@ -29,7 +29,7 @@ _settings = Settings.from_env()
 bind = [f"{_settings.host}:{_settings.http_port}"]
 workers = _settings.workers
 threads = _settings.threads
-worker_class = "gthread"
+worker_class = "serving.gunicorn_worker.GatewayWorker"  # gthread + JSON HTTP errors, read deadlines
 preload_app = False
 # One listening socket, opened by the master and shared by every worker: connections
 # wait in its backlog until a worker that has loaded its models accepts them. With

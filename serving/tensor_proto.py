@@ -23,6 +23,7 @@ import numpy as np
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
 from serving import dtypes
+from serving.core.validation import checked_shape
 from serving.errors import InvalidInput
 
 # A tensor may claim more elements than it carries (the typed fields repeat their last
@@ -64,7 +65,8 @@ def proto_to_array(proto: tensor_pb2.TensorProto, field: str = "tensor") -> np.n
     dims = [d.size for d in proto.tensor_shape.dim]
     if any(d < 0 for d in dims):
         raise InvalidInput(f"{field}.tensor_shape must hold non-negative sizes, got {dims}.")
-    shape = tuple(dims)
+    # The shared check first: [2**62, 0] claims no element, yet numpy refuses it.
+    shape = checked_shape(field, dims, shape_field="tensor_shape")
     count = math.prod(shape)
     if count > MAX_ELEMENTS:
         raise InvalidInput(f"{field}.tensor_shape {dims} claims {count} elements; at most "

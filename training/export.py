@@ -150,8 +150,9 @@ def model_card(cfg: ModelConfig, version: int, vocab_size: int,
             mt = cfg.max_tokens[name]
             inputs.append({"name": name, "kind": "text", "dtype": "string", "max_tokens": mt,
                            "vocab_size": vocab_size, "description": spec["description"]})
+            # vocab_size: the gateway rejects ids outside [0, vocab_size) on `ids`.
             id_inputs.append({"name": name, "dtype": "int32", "padded_sequence": True,
-                              "max_tokens": mt})
+                              "max_tokens": mt, "vocab_size": vocab_size})
         elif spec["kind"] == "image":
             image = {"name": name, "kind": "image", "dtype": "string",
                      "formats": ["jpeg", "png"], "size": [cfg.image_size, cfg.image_size],

@@ -23,7 +23,7 @@ from serving.config import Settings
 from serving.core import tasks
 from serving.core.batching import Batcher
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
-from serving.errors import DeadlineExceeded, FailedPrecondition, GatewayError, NotFound
+from serving.errors import DeadlineExceeded, FailedPrecondition, GatewayError, NotFound, quote
 from serving.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class InferenceService:
         spec = mv.signatures.get(name)
         if spec is None:
             raise FailedPrecondition(
-                f"Signature '{name}' not found in model '{mv.name}' version {mv.version}; "
+                f"Signature {quote(name)} not found in model '{mv.name}' version {mv.version}; "
                 f"it has: {', '.join(sorted(mv.signatures)) or 'none'}.")
         return spec
 

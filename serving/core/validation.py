@@ -8,11 +8,18 @@ message is one sentence naming the field and what was expected.
 
 Text longer than an input's `max_tokens` is not rejected: the exported graph
 truncates it (docs/model-repository.md). Token-id sequences longer than
-`max_tokens` are rejected, since the client built them for another model.
+`max_tokens` are rejected, since the client built them for another model, and so
+are ids outside [0, vocab_size) (the card's `id_inputs[].vocab_size`, or the
+vocabulary of the text input of the same name): the graph would quietly map them
+to out-of-vocabulary and answer as if the request were fine.
+
+`checked_shape` is the one check of a shape a client claims on the wire (every
+gRPC codec calls it before it allocates anything).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +27,12 @@ from typing import Any
 import numpy as np
 
 from serving.backends.base import ModelVersion, SignatureSpec
-from serving.errors import InvalidInput
+from serving.errors import InvalidInput, quote
+
+# A wire shape may claim at most this many elements (zero-sized dims aside): numpy
+# refuses ("array is too big") shapes whose byte size overflows, long before this.
+MAX_CLAIMED_ELEMENTS = 2**31 - 1
+MAX_RANK = 32
 
 _NUMPY_DTYPES: dict[str, Any] = {
     "DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_HALF": np.float16,
@@ -41,6 +53,7 @@ class InputPlan:
     shape: tuple[int | None, ...] | None
     padded: bool = False             # ragged id rows allowed, padded with 0
     max_tokens: int | None = None
+    vocab_size: int | None = None    # token ids must lie in [0, vocab_size)
 
     @property
     def shape_text(self) -> str:
@@ -93,12 +106,56 @@ def build_plan(mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:
             and len(t.shape) == 2
         max_tokens = info.get("max_tokens")
         inputs[name] = InputPlan(name, t.dtype, kind, _NUMPY_DTYPES.get(t.dtype), t.shape,
-                                 padded, int(max_tokens) if max_tokens else None)
+                                 padded, int(max_tokens) if max_tokens else None,
+                                 _vocab_size(kind, info, text_cards.get(name, {})))
     tensors = list(spec.inputs.values()) + list(spec.outputs.values())
     batchable = all(t.shape is not None and len(t.shape) >= 1 and t.shape[0] is None
                     for t in tensors)
     return SignaturePlan(mv.name, mv.version, spec.name, spec, inputs,
                          tuple(sorted(spec.outputs)), batchable)
+
+
+def _vocab_size(kind: str, id_card: Mapping[str, Any],
+                text_card: Mapping[str, Any]) -> int | None:
+    """The vocabulary an id input indexes: the card's `id_inputs[].vocab_size`; cards
+    exported before that field carry it on the text input of the same name."""
+    if kind != "int" or not id_card.get("padded_sequence"):
+        return None
+    size = id_card.get("vocab_size") or text_card.get("vocab_size")
+    return int(size) if isinstance(size, int | float) and size > 0 else None
+
+
+def checked_shape(field: str, dims: Sequence[int], n_values: int | None = None,
+                  shape_field: str = "shape") -> tuple:
+    """A client-claimed tensor shape, checked before anything is allocated for it.
+
+    `n_values`: how many values came with it (None: not known yet); `shape_field`: the
+    wire name of the shape (TensorProto's is `tensor_shape`). Sizes must be
+    non-negative, the rank at most MAX_RANK, and the dims (zeros aside) may multiply
+    to at most MAX_CLAIMED_ELEMENTS; a shape of [2**62, 0] holds no values but numpy
+    still refuses it.
+    """
+    shape = tuple(int(d) for d in dims)
+    if len(shape) > MAX_RANK:
+        raise InvalidInput(f"{field} has rank {len(shape)}; at most {MAX_RANK} dimensions are "
+                           "accepted.")
+    if any(d < 0 for d in shape):
+        raise InvalidInput(f"{field}.{shape_field} must hold non-negative sizes, got "
+                           f"{list(shape)}.")
+    claimed = math.prod(d for d in shape if d)
+    if claimed > MAX_CLAIMED_ELEMENTS:
+        raise InvalidInput(f"{field}.{shape_field} {_short_dims(shape)} claims more than "
+                           f"{MAX_CLAIMED_ELEMENTS} elements.")
+    expected = math.prod(shape)
+    if n_values is not None and n_values != expected:
+        raise InvalidInput(f"{field} has shape {list(shape)} and needs {expected} values, got "
+                           f"{n_values}.")
+    return shape
+
+
+def _short_dims(shape: tuple[int, ...]) -> str:
+    text = str(list(shape))
+    return text if len(text) <= 120 else text[:117] + "...]"
 
 
 def resolve_filter(plan: SignaturePlan, heads: Sequence[str]) -> tuple[str, ...]:
@@ -108,7 +165,7 @@ def resolve_filter(plan: SignaturePlan, heads: Sequence[str]) -> tuple[str, ...]
     chosen = set()
     for head in heads:
         if head not in plan.spec.outputs:
-            raise InvalidInput(f"Unknown head '{head}' in the output filter; model "
+            raise InvalidInput(f"Unknown head {quote(head)} in the output filter; model "
                                f"'{plan.model}' has: {', '.join(plan.outputs)}.")
         chosen.add(head)
         if head + "_label" in plan.spec.outputs:
@@ -121,7 +178,7 @@ def validate(plan: SignaturePlan, inputs: Mapping[str, Any], max_batch_size: int
     expected = ", ".join(plan.inputs)
     for name in inputs:
         if name not in plan.inputs:
-            raise InvalidInput(f"Unknown input '{name}' for model '{plan.model}' signature "
+            raise InvalidInput(f"Unknown input {quote(name)} for model '{plan.model}' signature "
                                f"'{plan.signature}'; expected: {expected}.")
     for name in plan.inputs:
         if name not in inputs:
@@ -177,6 +234,13 @@ def _convert(ip: InputPlan, value: Any) -> np.ndarray:
         if longest > ip.max_tokens:
             raise InvalidInput(f"Input '{ip.name}' has a sequence of {longest} tokens; at most "
                                f"{ip.max_tokens} (max_tokens) are accepted.")
+    if ip.vocab_size is not None and arr.size:
+        low, high = int(arr.min()), int(arr.max())
+        if low < 0 or high >= ip.vocab_size:
+            bad = low if low < 0 else high
+            raise InvalidInput(f"Input '{ip.name}' holds token id {bad}, outside the vocabulary; "
+                               f"ids must be in [0, {ip.vocab_size}) (vocab_size of the model "
+                               "card).")
     return arr
 
 
@@ -236,11 +300,11 @@ def _cast(ip: InputPlan, arr: np.ndarray) -> np.ndarray:
     kind = arr.dtype.kind
     if ip.kind == "string":
         if kind == "U":
-            return _to_object(arr, lambda s: s.encode("utf-8"))
+            return _to_object(arr, lambda s: _utf8(ip, s))
         if kind == "S":
             return arr.astype(object)
         if kind == "O" and all(isinstance(x, (str, bytes)) for x in arr.ravel()):
-            return _to_object(arr, lambda s: s.encode("utf-8") if isinstance(s, str) else s)
+            return _to_object(arr, lambda s: _utf8(ip, s) if isinstance(s, str) else s)
         raise _wrong_type(ip, arr)
     if ip.kind == "bool":
         if kind == "b":
@@ -249,7 +313,11 @@ def _cast(ip: InputPlan, arr: np.ndarray) -> np.ndarray:
     if kind == "O":  # mixed ints and floats from JSON, say; never bools or strings
         if any(_offender(ip, x) for x in arr.ravel()):
             raise _wrong_type(ip, arr)
-        arr = arr.astype(np.float64)
+        try:
+            arr = arr.astype(np.float64)
+        except OverflowError:  # a Python int of hundreds of digits
+            raise InvalidInput(f"Input '{ip.name}' holds an integer too large for "
+                               f"{ip.dtype}.") from None
         kind = "f"
     if kind not in "iuf":
         raise _wrong_type(ip, arr)
@@ -267,6 +335,14 @@ def _cast(ip: InputPlan, arr: np.ndarray) -> np.ndarray:
         raise InvalidInput(f"Input '{ip.name}' holds values outside the {ip.dtype} range "
                            f"[{info.min}, {info.max}].")
     return arr.astype(ip.np_dtype)
+
+
+def _utf8(ip: InputPlan, text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") from a lenient JSON parser
+        raise InvalidInput(f"Input '{ip.name}' holds a lone UTF-16 surrogate, which is not "
+                           "Unicode text.") from None
 
 
 def _to_object(arr: np.ndarray, fn: Any) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from serving.core.validation import checked_shape
 from serving.errors import InvalidInput
 from serving.grpc._gen import gateway_pb2 as pb
 
@@ -71,9 +72,8 @@ def to_numpy(tensor: pb.Tensor, field: str = "tensor") -> np.ndarray:
         raise InvalidInput(
             f"{field} has dtype {DT.Name(tensor.dtype)} and must carry its values in "
             f"{value_field}, not {others[0]}.")
-    shape = tuple(tensor.shape)
-    if any(dim < 0 for dim in shape):
-        raise InvalidInput(f"{field}.shape must hold non-negative sizes, got {list(shape)}.")
+    # Before anything is allocated: [2**62, 0] holds no values, yet numpy refuses it.
+    shape = checked_shape(field, tensor.shape)
     values = getattr(tensor, value_field)
     expected = math.prod(shape)
     if len(values) != expected:

@@ -29,6 +29,7 @@ from serving.config import Settings
 from serving.core.service import InferenceService
 from serving.errors import Unauthenticated
 from serving.grpc._gen import gateway_pb2, gateway_pb2_grpc
+from serving.grpc.decode import DecodeInterceptor
 from serving.grpc.servicer import GatewayServicer
 from serving.grpc.status import to_status
 
@@ -176,7 +177,10 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),
-        options=server_options(settings), interceptors=interceptors)
+        options=server_options(settings),
+        # Decoding first: undecodable bytes are INVALID_ARGUMENT on every service
+        # (serving/grpc/decode.py), whatever the interceptors after it do.
+        interceptors=[DecodeInterceptor(), *interceptors])
     gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)
 
     extra_services: list[str] = []

@@ -16,7 +16,7 @@ import grpc
 from serving.backends.base import ModelVersion
 from serving.config import Settings
 from serving.core.service import InferenceService, PredictCall
-from serving.errors import DeadlineExceeded, InvalidInput
+from serving.errors import DeadlineExceeded, InvalidInput, quote
 from serving.grpc import codec
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc._gen import gateway_pb2_grpc
@@ -81,7 +81,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def Predict(self, request: pb.PredictRequest,
                 context: grpc.ServicerContext) -> pb.PredictResponse:
         spec = _spec_args(request.model_spec)
-        inputs = {name: codec.to_numpy(tensor, field=f"inputs['{name}']")
+        inputs = {name: codec.to_numpy(tensor, field=f"inputs[{quote(name)}]")
                   for name, tensor in request.inputs.items()}
         call = PredictCall(model=spec["name"], version=spec["version"], label=spec["label"],
                            signature=request.model_spec.signature_name, inputs=inputs,

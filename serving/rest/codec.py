@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from serving.backends.base import SignatureSpec
-from serving.errors import InvalidInput
+from serving.errors import InvalidInput, quote
 
 # Deeper lists than this are not tensors anybody sends; stop before Python's
 # recursion limit does.
@@ -36,17 +36,49 @@ _INTS = {"DT_INT8": np.int8, "DT_INT16": np.int16, "DT_INT32": np.int32,
          "DT_UINT32": np.uint32, "DT_UINT64": np.uint64}
 
 
+_LONE_SURROGATE = ("The request body is not valid JSON: a string holds a lone UTF-16 "
+                   "surrogate escape (such as \\ud800), which is not Unicode text.")
+
+
 def loads(raw: bytes) -> Any:
-    """Parse a request body; NaN and (-)Infinity literals are accepted as TF Serving does."""
+    """Parse a request body; NaN and (-)Infinity literals are accepted as TF Serving does.
+
+    A lone surrogate escape (`"\\ud800"`) is rejected, as TF Serving's rapidjson does
+    ("The surrogate pair in string is invalid"): such a str cannot be encoded, so it
+    must not get past the parser.
+    """
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" in str(exc):
+            raise InvalidInput(_LONE_SURROGATE) from None
     # orjson is strict RFC 8259; the stdlib parser also takes NaN/Infinity literals.
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"The request body is not valid JSON ({_short(exc)}).") from None
+    if _has_lone_surrogate(body):
+        raise InvalidInput(_LONE_SURROGATE)
+    return body
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a parsed document holds a str UTF-8 cannot encode (iterative: no depth limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and not item.isprintable():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return False
 
 
 def dumps(payload: Any) -> bytes:
@@ -168,11 +200,11 @@ def _decode_columns(inputs: Any, sig: SignatureSpec, names: list[str],
 def _check_names(obj: Mapping[str, Any], names: list[str], where: str) -> None:
     missing = [n for n in names if n not in obj]
     if missing:
-        raise InvalidInput(f"{where} is missing input '{missing[0]}'; "
+        raise InvalidInput(f"{where} is missing input {quote(missing[0])}; "
                            f"expected inputs: {', '.join(names)}.")
     unknown = sorted(k for k in obj if k not in names)
     if unknown:
-        raise InvalidInput(f"{where} has unknown input '{unknown[0]}'; "
+        raise InvalidInput(f"{where} has unknown input {quote(unknown[0])}; "
                            f"expected inputs: {', '.join(names)}.")
 
 
@@ -232,7 +264,11 @@ def _leaf_converter(dtype: str, name: str, path: str) -> Any:
 
 def _string_leaf(v: Any, where: str) -> bytes:
     if isinstance(v, str):
-        return v.encode("utf-8", "surrogatepass")
+        try:
+            return v.encode("utf-8")
+        except UnicodeEncodeError:  # only reachable when called without loads() first
+            raise InvalidInput(f"{where} holds a lone UTF-16 surrogate, which is not "
+                               "Unicode text.") from None
     if isinstance(v, dict) and _is_b64(v):
         try:
             return base64.b64decode(v["b64"], validate=True)
@@ -246,15 +282,25 @@ def _string_leaf(v: Any, where: str) -> bytes:
 def _float_leaf(v: Any, where: str, dtype: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise InvalidInput(f"{where} must be a number ({dtype}), got {kind_of(v)}.")
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an integer literal with hundreds of digits
+        raise InvalidInput(f"{where} is an integer of {_digits(v)} digits, too large for "
+                           f"{dtype}.") from None
 
 
 def _int_leaf(v: Any, where: str, dtype: str, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise InvalidInput(f"{where} must be an integer ({dtype}), got {kind_of(v)}.")
     if not lo <= v <= hi:
-        raise InvalidInput(f"{where} is {v}, outside the range of {dtype} [{lo}, {hi}].")
+        shown = v if abs(v) < 10**30 else f"an integer of {_digits(v)} digits"
+        raise InvalidInput(f"{where} is {shown}, outside the range of {dtype} [{lo}, {hi}].")
     return v
+
+
+def _digits(v: int) -> int:
+    # len(str(v)) would hit Python's int-to-str digit limit for the longest literals.
+    return max(1, math.ceil(abs(v).bit_length() * math.log10(2)))
 
 
 def _bool_leaf(v: Any, where: str) -> bool:

@@ -12,8 +12,13 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from serving.errors import GatewayError
+from serving.errors import GatewayError, safe_text
 from serving.rest.codec import dumps
+
+try:  # the errors gunicorn's parser raises while the app reads a request body
+    from gunicorn.http.errors import NoMoreData, ParseException
+except ImportError:  # pragma: no cover - gunicorn is a run-time dependency
+    ParseException = NoMoreData = ()  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +30,9 @@ _CODE_BY_STATUS = {
     404: "NOT_FOUND",
     405: "UNIMPLEMENTED",
     408: "DEADLINE_EXCEEDED",
+    411: "INVALID_ARGUMENT",
     413: "RESOURCE_EXHAUSTED",
+    414: "INVALID_ARGUMENT",
     415: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
     501: "UNIMPLEMENTED",
@@ -42,7 +49,9 @@ def json_response(payload: object, status: int = 200,
 
 def error_response(message: str, code: str, status: int,
                    headers: dict[str, str] | None = None, **extra: object) -> Response:
-    return json_response({"error": message, "code": code, **extra}, status, headers)
+    # safe_text: a message may quote what the client sent; it must stay encodable.
+    return json_response({"error": safe_text(message), "code": code, **extra}, status,
+                         headers)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -66,10 +75,24 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
+    if isinstance(exc, ParseException | NoMoreData):
+        return _bad_body(exc)
     # Kept for genuine bugs only: bad input is rejected as InvalidInput long before.
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(f"Internal error while serving {request.method} {request.path}; "
                           "see the gateway log.", "INTERNAL", 500)
+
+
+def _bad_body(exc: Exception) -> Response:
+    """A body gunicorn could not decode (bad chunk size, missing chunk terminator, bad
+    trailer, client gone mid-body): the client's fault, a 400. gunicorn closes the
+    connection after it (the body's end is unknown), whatever headers say."""
+    what = type(exc).__name__
+    detail = safe_text(str(exc))[:120]
+    log.info("%s %s: malformed request body (%s: %s)", request.method, request.path, what,
+             detail)
+    return error_response(f"The request body is not valid HTTP/1.1 ({what}: {detail}).",
+                          "INVALID_ARGUMENT", 400)
 
 
 def _sentence(exc: HTTPException, status: int) -> str:

@@ -20,7 +20,7 @@ from werkzeug.routing import PathConverter
 
 from serving.config import Settings
 from serving.core.service import InferenceService, PredictCall
-from serving.errors import GatewayError, InvalidInput
+from serving.errors import GatewayError, InvalidInput, PayloadTooLarge
 from serving.rest import codec
 from serving.rest.errors import error_response, json_response
 
@@ -257,7 +257,15 @@ def _task_spec(body: dict[str, Any], default_model: str) -> tuple[str, int | Non
 
 def _body() -> bytes:
     # Flask's MAX_CONTENT_LENGTH turns an oversized body into werkzeug's 413 here.
-    return request.get_data(cache=False)
+    data = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        # A chunked body: werkzeug stops reading at the limit without a word, so a larger
+        # body would arrive cut. One more byte from the server's stream tells.
+        if request.environ["wsgi.input"].read(1):
+            raise PayloadTooLarge(f"The request body is larger than the limit of {limit} "
+                                  "bytes (max_request_bytes).")
+    return data
 
 
 def _json_object() -> dict[str, Any]:

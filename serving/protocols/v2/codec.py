@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from serving.core.validation import checked_shape
 from serving.dtypes import BY_OIP, BY_TF, OIP_DATATYPES, DType, for_numpy
 from serving.errors import InvalidInput
 
@@ -53,7 +54,10 @@ def check_shape(shape: Any, where: str) -> tuple[int, ...]:
             isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
         raise InvalidInput(f"{where} must be a list of at most {MAX_RANK} non-negative "
                            "integers.")
-    return tuple(int(d) for d in shape)
+    # The claimed size is checked where every protocol checks it ([2**62, 0] holds no
+    # values, but numpy refuses to build it).
+    field, _, shape_field = where.rpartition(".")
+    return checked_shape(field or where, shape, shape_field=shape_field or "shape")
 
 
 def element_count(shape: Sequence[int], where: str) -> int:

@@ -167,6 +167,10 @@ def test_model_card_and_layout(model_repo, trained_runs, name):
     assert card["framework"]["tensorflow"].startswith("2.")
     for text in (i for i in card["inputs"] if i["kind"] == "text"):
         assert text["dtype"] == "string" and text["max_tokens"] > 0 and text["vocab_size"] > 2
+    ids = {i["name"]: i for i in card["id_inputs"]}
+    for text in (i for i in card["inputs"] if i["kind"] == "text"):
+        # The gateway rejects token ids outside [0, vocab_size) on the `ids` signature.
+        assert ids[text["name"]]["vocab_size"] == text["vocab_size"]
     if name == "profiler":
         assert heads["age"]["unit"] == "years" and heads["gender"]["labels"] == ["female", "male"]
         assert [heads[h]["loss_weight"] for h in ("age", "income", "gender")] == [0.25, 1, 10]
@@ -250,3 +254,18 @@ def test_a_batch_of_texts_without_tokens_is_answered(model_repo, name):
     for key, value in serve(**feed).items():
         if value.dtype != tf.string:
             assert np.isfinite(value.numpy()).all(), key
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_card_gives_each_id_input_its_vocabulary_size(name):
+    from training.config import default_config
+    from training.export import model_card
+
+    card = model_card(default_config(name), 1, 123, {})
+    texts = [i["name"] for i in card["inputs"] if i["kind"] == "text"]
+    assert texts
+    for item in card["id_inputs"]:
+        if item["name"] in texts:
+            assert item["vocab_size"] == 123 and item["padded_sequence"] is True
+        else:
+            assert "vocab_size" not in item
