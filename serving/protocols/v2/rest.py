@@ -82,16 +82,20 @@ def _json(payload: Any, status: int = 200) -> Response:
 def _error(exc: GatewayError) -> Response:
     if exc.status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.path, exc.code, exc.message)
-    response = _json({"error": _printable(exc.message)}, exc.status)
+    # Every GatewayError's message is already safe to encode (serving/errors.py).
+    response = _json({"error": exc.message}, exc.status)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
 
-def _printable(message: str) -> str:
-    """Client text quoted in a message may hold lone surrogates ("\\ud800" in JSON),
-    which no encoder writes; escape them rather than fail with a 500."""
-    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+def _encodable(text: str) -> bool:
+    """False for text UTF-8 cannot write (a lone surrogate from a "\\ud800" escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -205,7 +209,7 @@ def _bool_param(params: dict[str, Any], key: str, where: str) -> bool | None:
 
 def _decode_request(header: dict[str, Any], binary: memoryview) -> infer.Request:
     req_id = header.get("id", "")
-    if not isinstance(req_id, str) or _printable(req_id) != req_id:
+    if not isinstance(req_id, str) or not _encodable(req_id):
         raise InvalidInput("id must be a string of valid UTF-8 text.")
     params = _params(header, "")
     _bool_param(params, "binary_data_output", "")
