@@ -133,7 +133,7 @@ class _BoundedChunkedReader(ChunkedReader):
 
     werkzeug stops a chunked body at MAX_CONTENT_LENGTH without a word, so without this
     an app would see the body cut; only a body whose chunks end exactly at the limit
-    still gets past here (serving/rest/routes.py `_body` checks that case).
+    still gets past here (serving/rest/context.py `body` checks that case).
     """
 
     max_bytes = 0

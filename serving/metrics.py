@@ -42,11 +42,13 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "requests", "Requests answered, by model, version, protocol and gRPC code name.",
-            ["model", "version", "protocol", "code"], namespace=PREFIX, registry=r)
+            "requests", "Requests answered, by model, version, protocol (tfserving, v2, "
+            "multihead), transport (rest, grpc) and gRPC code name.",
+            ["model", "version", "protocol", "transport", "code"], namespace=PREFIX, registry=r)
         self.request_duration = Histogram(
             "request_duration_seconds", "Time from request to answer, validation and "
-            "batching included.", ["model", "protocol"], namespace=PREFIX, registry=r,
+            "batching included.", ["model", "protocol", "transport"], namespace=PREFIX,
+            registry=r,
             buckets=LATENCY_BUCKETS)
         self.backend_duration = Histogram(
             "backend_duration_seconds", "Time of one model runtime call (one merged batch).",
@@ -67,13 +69,13 @@ class Metrics:
             "model_loaded", "1 while a model version is AVAILABLE in this worker.",
             ["model", "version"], namespace=PREFIX, registry=r, multiprocess_mode="livemax")
 
-    def record_request(self, model: str, version: str, protocol: str, code: str,
-                       seconds: float | None = None) -> None:
+    def record_request(self, model: str, version: str, protocol: str, transport: str,
+                       code: str, seconds: float | None = None) -> None:
         """Count one answered request (transports call this for requests the service
         never saw, e.g. a body that is not JSON)."""
-        self.requests.labels(model, version, protocol, code).inc()
+        self.requests.labels(model, version, protocol, transport, code).inc()
         if seconds is not None:
-            self.request_duration.labels(model, protocol).observe(seconds)
+            self.request_duration.labels(model, protocol, transport).observe(seconds)
 
     def record_batch(self, model: str, size: int) -> None:
         self.batch_size.labels(model).observe(size)

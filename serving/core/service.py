@@ -38,7 +38,8 @@ class PredictCall:
     signature: str = ""                 # "" means serving_default
     inputs: Mapping[str, Any] = field(default_factory=dict)  # decoded from the wire
     output_filter: tuple[str, ...] = ()  # the "heads" extension / gRPC output_filter
-    protocol: str = "rest"              # metrics label: tfserving | v2 | multihead ...
+    protocol: str = "multihead"         # metrics label: tfserving | v2 | multihead
+    transport: str = "rest"             # metrics label: rest | grpc
     # A protocol that had to resolve the version itself (to check the input against the
     # signature first) hands it over, so a predict resolves its version once.
     resolved: ModelVersion | None = field(default=None, compare=False, repr=False)
@@ -174,15 +175,16 @@ class InferenceService:
             raise GatewayError(f"Internal error while serving model '{call.model}'.") from exc
         finally:
             self.metrics.inflight.dec()
-            self.metrics.record_request(model_label, version_label, call.protocol, code,
-                                        time.perf_counter() - started)
+            self.metrics.record_request(model_label, version_label, call.protocol,
+                                        call.transport, code, time.perf_counter() - started)
 
-    def record_rejected(self, model: str, protocol: str, code: str, seconds: float) -> None:
+    def record_rejected(self, model: str, protocol: str, transport: str, code: str,
+                        seconds: float) -> None:
         """Count a request a protocol turned away before `predict` saw it."""
         try:
             # Client-chosen names stay out of label values, as in `predict`.
             label = model if model in self.backend.list_models() else "_unknown"
-            self.metrics.record_request(label, "", protocol, code, seconds)
+            self.metrics.record_request(label, "", protocol, transport, code, seconds)
         except Exception:  # counting must never turn a 4xx into a 500
             log.exception("could not count a rejected request")
 
@@ -210,15 +212,19 @@ class InferenceService:
     # -- typed tasks ---------------------------------------------------------------
     def similarity(self, pairs: Sequence[Sequence[str]], model: str = "similarity",
                    version: int | None = None, label: str | None = None,
-                   protocol: str = "rest") -> tuple[int, list[float]]:
-        return tasks.similarity(self, pairs, model, version, label, protocol)
+                   protocol: str = "multihead", transport: str = "rest"
+                   ) -> tuple[int, list[float]]:
+        return tasks.similarity(self, pairs, model, version, label, protocol, transport)
 
     def profile(self, authors: Sequence[Sequence[str]], model: str = "profiler",
                 version: int | None = None, label: str | None = None,
-                protocol: str = "rest") -> tuple[int, list[dict[str, Any]]]:
-        return tasks.profile(self, authors, model, version, label, protocol)
+                protocol: str = "multihead", transport: str = "rest"
+                ) -> tuple[int, list[dict[str, Any]]]:
+        return tasks.profile(self, authors, model, version, label, protocol, transport)
 
     def answer(self, text: str, question: str, top_k: int = 5, model: str = "qa",
                version: int | None = None, label: str | None = None,
-               protocol: str = "rest") -> tuple[int, list[tuple[str, float]]]:
-        return tasks.answer(self, text, question, top_k, model, version, label, protocol)
+               protocol: str = "multihead", transport: str = "rest"
+               ) -> tuple[int, list[tuple[str, float]]]:
+        return tasks.answer(self, text, question, top_k, model, version, label, protocol,
+                            transport)

@@ -15,6 +15,10 @@ import numpy as np
 
 from serving.errors import InvalidInput
 
+# The task rules, the same on every protocol.
+DEFAULT_TOP_K = 5
+MAX_TOP_K = 1000
+
 if TYPE_CHECKING:
     from serving.core.service import InferenceService, PredictResult
 
@@ -42,7 +46,7 @@ def _string_list(field: str, value: Any, max_items: int) -> list[str]:
 
 def similarity(service: InferenceService, pairs: Any, model: str = "similarity",
                version: int | None = None, label: str | None = None,
-               protocol: str = "rest") -> tuple[int, list[float]]:
+               protocol: str = "multihead", transport: str = "rest") -> tuple[int, list[float]]:
     """Similarity score (0..1) for each [left, right] pair."""
     from serving.core.service import PredictCall
 
@@ -55,7 +59,7 @@ def similarity(service: InferenceService, pairs: Any, model: str = "similarity",
         lefts.append(pair[0])
         rights.append(pair[1])
     result = service.predict(PredictCall(
-        model=model, version=version, label=label, protocol=protocol,
+        model=model, version=version, label=label, protocol=protocol, transport=transport,
         inputs={"left": np.array(lefts, dtype=object), "right": np.array(rights, dtype=object)},
         output_filter=("similarity",)))
     return result.version, [float(x) for x in np.ravel(result.outputs["similarity"])]
@@ -80,7 +84,8 @@ def _labelled(result: PredictResult, head: str, i: int) -> dict[str, Any]:
 
 def profile(service: InferenceService, authors: Any, model: str = "profiler",
             version: int | None = None, label: str | None = None,
-            protocol: str = "rest") -> tuple[int, list[dict[str, Any]]]:
+            protocol: str = "multihead", transport: str = "rest"
+            ) -> tuple[int, list[dict[str, Any]]]:
     """Per author: age in years, income band and gender with probabilities."""
     from serving.core.service import PredictCall
 
@@ -92,7 +97,7 @@ def profile(service: InferenceService, authors: Any, model: str = "profiler",
             raise InvalidInput(f"Field 'authors[{i}]' must be a non-empty list of post strings.")
         texts.append("\n".join(posts))
     result = service.predict(PredictCall(model=model, version=version, label=label,
-                                         protocol=protocol,
+                                         protocol=protocol, transport=transport,
                                          inputs={"posts": np.array(texts, dtype=object)}))
     for head in ("age", "income", "gender"):
         if head not in result.outputs:
@@ -111,17 +116,18 @@ def profile(service: InferenceService, authors: Any, model: str = "profiler",
 
 def answer(service: InferenceService, text: Any, question: Any, top_k: Any = 5,
            model: str = "qa", version: int | None = None, label: str | None = None,
-           protocol: str = "rest") -> tuple[int, list[tuple[str, float]]]:
+           protocol: str = "multihead", transport: str = "rest"
+           ) -> tuple[int, list[tuple[str, float]]]:
     """The top_k most likely answer words with their probabilities, best first."""
     from serving.core.service import PredictCall
 
     for field, value in (("text", text), ("question", question)):
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"Field '{field}' must be a non-empty string.")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise InvalidInput("Field 'top_k' must be a positive integer.")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidInput(f"Field 'top_k' must be a positive integer, at most {MAX_TOP_K}.")
     result = service.predict(PredictCall(
-        model=model, version=version, label=label, protocol=protocol,
+        model=model, version=version, label=label, protocol=protocol, transport=transport,
         inputs={"text": np.array([text], dtype=object),
                 "question": np.array([question], dtype=object)},
         output_filter=("answer",)))

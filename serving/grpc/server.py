@@ -28,14 +28,11 @@ from grpc_reflection.v1alpha import reflection
 from serving.config import Settings
 from serving.core.service import InferenceService
 from serving.errors import Unauthenticated
-from serving.grpc._gen import gateway_pb2, gateway_pb2_grpc
 from serving.grpc.decode import DecodeInterceptor
-from serving.grpc.servicer import GatewayServicer
 from serving.grpc.status import to_status
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["Gateway"].full_name
 # Services whose methods need an API key when MULTIHEAD_API_KEYS is set: the gateway's own
 # and TF Serving's (serving/protocols/tfserving); health and reflection stay open.
 HEALTH_POLL_S = 0.5
@@ -63,7 +60,7 @@ class _AuthInterceptor(grpc.ServerInterceptor):
     def __init__(self, api_keys: tuple[str, ...], services: tuple[str, ...] = (),
                  open_methods: tuple[str, ...] = ()) -> None:
         self._keys = tuple(k.encode() for k in api_keys)
-        self._prefixes = tuple(f"/{s}/" for s in (SERVICE_NAME, *services))
+        self._prefixes = tuple(f"/{s}/" for s in services)
         self._open = frozenset(open_methods)
 
     def _problem(self, metadata: Any) -> str:
@@ -94,9 +91,11 @@ class _AuthInterceptor(grpc.ServerInterceptor):
 class _HealthWatcher(threading.Thread):
     """Mirrors `service.readiness()` into the health service."""
 
-    def __init__(self, service: InferenceService, servicer: health.HealthServicer) -> None:
+    def __init__(self, service: InferenceService, servicer: health.HealthServicer,
+                 names: tuple[str, ...]) -> None:
         super().__init__(name="grpc-health-watcher", daemon=True)
         self._service = service
+        self._names = names  # "" (the whole server) and every mounted service
         self._health = servicer
         self._stop_event = threading.Event()
         self._last: int | None = None
@@ -112,7 +111,7 @@ class _HealthWatcher(threading.Thread):
         if status != self._last:
             if reasons:
                 log.info("gRPC health NOT_SERVING: %s", "; ".join(reasons))
-            for name in ("", SERVICE_NAME):
+            for name in self._names:
                 self._health.set(name, status)
             self._last = status
 
@@ -181,29 +180,28 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         # Decoding first: undecodable bytes are INVALID_ARGUMENT on every service
         # (serving/grpc/decode.py), whatever the interceptors after it do.
         interceptors=[DecodeInterceptor(), *interceptors])
-    gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)
-
-    extra_services: list[str] = []
+    services: list[str] = []
     for package in packages:
         add = getattr(package, "add_grpc_services", None)
         if add is not None:
-            extra_services.extend(add(server, settings, service))
+            services.extend(add(server, settings, service))
+    names = ("", *services)
 
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
         experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=1))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in names:
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     reflection.enable_server_reflection(
-        (SERVICE_NAME, *extra_services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        (*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
 
     address = f"{settings.host}:{settings.grpc_port}"
     port = server.add_insecure_port(address)
     if not port:
         raise RuntimeError(f"gRPC server could not bind {address}")
-    watcher = _HealthWatcher(service, health_servicer)
+    watcher = _HealthWatcher(service, health_servicer, names)
     watcher.check()
     server.start()
     watcher.start()

@@ -24,7 +24,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-PROTOCOLS: tuple[str, ...] = ("tfserving", "v2", "multihead")
+# Mount order: multihead first, so its /v1/models/NAME/diagram routes are registered
+# before TF Serving's catch-all model path.
+PROTOCOLS: tuple[str, ...] = ("multihead", "tfserving", "v2")
 
 
 def chosen(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,4 +1,6 @@
-"""The gateway's REST API: `create_app(settings)` builds the Flask app.
+"""The REST transport: `create_app(settings)` builds the Flask app that hosts the
+protocols' REST routes (serving/protocols/: TF Serving's API, OIP v2, the typed task
+API), beside the transport's own probes, auth, OpenAPI, playground and error shape.
 
 Nothing is bound or loaded at import time; gunicorn calls the factory in each
 worker after fork (`serving/gunicorn.conf.py` then starts the service's backend),
@@ -23,11 +25,11 @@ METRICS_KEY = "multihead.metrics"
 def create_app(settings: Settings | None = None,
                service: InferenceService | None = None) -> Flask:
     """A Flask app serving `service` (built from `settings` when not given, not started)."""
+    from serving import protocols
     from serving.rest.auth import install_auth
-    from serving.rest.diagram import diagram_bp
     from serving.rest.errors import json_response, register_error_handlers
     from serving.rest.openapi import build_openapi
-    from serving.rest.routes import register_routes
+    from serving.rest.probes import register_probes
     from serving.ui import register_ui
 
     settings = settings if settings is not None else Settings.from_env()
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None,
 
     register_error_handlers(app)
     install_auth(app, settings.api_keys)
+
     def openapi_json() -> Response:
         # Built per call: cheap, and the examples name the models served right now.
         try:
@@ -51,15 +54,12 @@ def create_app(settings: Settings | None = None,
         return json_response(build_openapi(settings, names))
 
     app.add_url_rule("/openapi.json", "openapi", openapi_json, methods=["GET"])
-    from serving import protocols
-
+    register_probes(app)
+    register_ui(app, settings)  # / and /docs; nothing when settings.ui is off
     for package in protocols.packages(settings.protocols):
         blueprint = getattr(package, "rest_blueprint", None)
         if blueprint is not None:
             app.register_blueprint(blueprint(settings))
-    app.register_blueprint(diagram_bp)  # before the TF Serving path matcher
-    register_ui(app, settings)  # / and /docs; nothing when settings.ui is off
-    register_routes(app)
     return app
 
 

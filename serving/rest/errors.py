@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from serving.errors import GatewayError, safe_text
-from serving.rest.codec import dumps
+from serving.jsonio import dumps
 
 try:  # the errors gunicorn's parser raises while the app reads a request body
     from gunicorn.http.errors import NoMoreData, ParseException

@@ -1,5 +1,5 @@
 """Model diagrams: every export has `assets.extra/model.png` (plot_model with shapes), and
-`serving.rest.diagram`'s blueprint serves the resolved version's file as image/png
+`serving.protocols.multihead.diagram`'s blueprint serves the resolved version's file as image/png
 (here in-process, over a real embedded runtime; through gunicorn in
 test_price_serving.py)."""
 
@@ -29,7 +29,6 @@ def test_every_default_export_has_a_diagram(source_models: Path) -> None:
 def client(tmp_path_factory) -> Iterator:
     from serving.config import Settings
     from serving.rest import build_service, create_app
-    from serving.rest.diagram import diagram_bp
 
     root = tmp_path_factory.mktemp("diagram-models")
     shutil.copytree(trained_price().model_dir / "price", root / "price")
@@ -39,8 +38,6 @@ def client(tmp_path_factory) -> Iterator:
     settings = Settings(model_dir=str(root))
     service = build_service(settings)
     app = create_app(settings, service)
-    if "diagram" not in app.blueprints:  # create_app may already register it
-        app.register_blueprint(diagram_bp)
     service.start()
     try:
         deadline = time.monotonic() + 120

@@ -21,9 +21,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from serving.grpc import codec
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc._gen import gateway_pb2_grpc
+from serving.protocols.multihead import codec
 from tests.integration.conftest import MODELS, SAMPLES, assert_outputs_equal
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -308,10 +308,10 @@ def test_message_over_max_request_bytes_is_resource_exhausted(stub: Any) -> None
 
 
 def test_grpc_requests_are_counted_under_protocol_grpc(stub: Any, gateway: Any) -> None:
-    before = gateway.metric("multihead_requests_total", model="headline", protocol="grpc",
-                            code="OK")
+    before = gateway.metric("multihead_requests_total", model="headline", protocol="multihead",
+                            transport="grpc", code="OK")
     for _ in range(3):
         stub.Predict(predict_request("headline"), timeout=TIMEOUT_S)
-    after = gateway.metric("multihead_requests_total", model="headline", protocol="grpc",
-                           code="OK")
+    after = gateway.metric("multihead_requests_total", model="headline", protocol="multihead",
+                           transport="grpc", code="OK")
     assert after - before == 3

@@ -134,7 +134,9 @@ def test_config_is_what_perf_analyzer_needs(gateway: Any, model: str) -> None:
     client = http_client(gateway)
     meta = client.get_model_metadata(model)
     config = client.get_model_config(model)
-    assert config == gateway.get(f"/v2/models/{model}/versions/1/config").json()
+    # The newest version: other tests of the session add versions (hot reload).
+    newest = max(meta["versions"], key=int)
+    assert config == gateway.get(f"/v2/models/{model}/versions/{newest}/config").json()
     assert config["name"] == model and config["platform"] == "tensorflow_savedmodel"
     assert config["max_batch_size"] == 64  # the gateway's max_batch_size (default)
     meta_inputs = {t["name"]: t for t in meta["inputs"]}

@@ -3,13 +3,15 @@
 gRPC (`grpc.py`): `tensorflow.serving.PredictionService` (Predict, GetModelMetadata;
 Classify, Regress and MultiInference answer UNIMPLEMENTED) and
 `tensorflow.serving.ModelService` (GetModelStatus; HandleReloadConfigRequest answers
-UNIMPLEMENTED), on the gateway's one gRPC port. TF Serving's REST API still lives in
-serving/rest/routes.py and codec.py; it moves here later.
+UNIMPLEMENTED), on the gateway's one gRPC port; REST (`rest.py`, `codec.py`): TF Serving's
+REST API, `/v1/models/NAME[/versions/V | /labels/L][:predict | /metadata]`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from flask import Blueprint
 
 from serving.config import Settings
 from serving.core.service import InferenceService
@@ -18,6 +20,12 @@ PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"
 # Both need an API key when MULTIHEAD_API_KEYS is set (serving/grpc/server.py).
 GRPC_AUTH_SERVICES = (PREDICTION_SERVICE, MODEL_SERVICE)
+
+
+def rest_blueprint(settings: Settings) -> Blueprint:
+    from serving.protocols.tfserving.rest import blueprint
+
+    return blueprint()
 
 
 def add_grpc_services(server: Any, settings: Settings, service: InferenceService) -> list[str]:

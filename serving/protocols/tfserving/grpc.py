@@ -185,12 +185,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             aliases = _output_aliases(signature, request.output_filter)
             inputs = _decode_inputs(mv.name, signature, request.inputs)
         except GatewayError as exc:
-            self._service.record_rejected(request.model_spec.name, PROTOCOL, exc.code,
+            self._service.record_rejected(request.model_spec.name, PROTOCOL, "grpc", exc.code,
                                           time.perf_counter() - started)
             raise
         result = self._service.predict(
             PredictCall(model=mv.name, version=mv.version, signature=signature.name,
-                        inputs=inputs, output_filter=aliases, protocol=PROTOCOL, resolved=mv),
+                        inputs=inputs, output_filter=aliases, protocol=PROTOCOL, transport="grpc",
+                        resolved=mv),
             timeout_s=timeout)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = result.model

@@ -111,7 +111,8 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         if remaining is not None:
             timeout = min(timeout, max(remaining, 0.0))
         answer = infer.infer(self._service, request.model_name, request.model_version,
-                             lambda: _decode(request), timeout_s=timeout)
+                             lambda: _decode(request), timeout_s=timeout,
+                             transport="grpc")
         response = service_pb2.ModelInferResponse(
             model_name=answer.model, model_version=str(answer.version), id=request.id)
         for out in answer.outputs:

@@ -90,7 +90,8 @@ def is_ready(service: InferenceService, model: str, version: str | None) -> bool
 
 
 def infer(service: InferenceService, model: str, version: str | None,
-          decode: Callable[[], Request], timeout_s: float | None = None) -> Answer:
+          decode: Callable[[], Request], timeout_s: float | None = None,
+          transport: str = "rest") -> Answer:
     """Decode, check against the signature, run through the core."""
     started = time.perf_counter()
     try:
@@ -102,11 +103,12 @@ def infer(service: InferenceService, model: str, version: str | None,
         feeds = _check_inputs(mv, sig, req)
         requested = _check_outputs(mv, sig, req.outputs)
     except GatewayError as exc:
-        service.record_rejected(model, PROTOCOL, exc.code, time.perf_counter() - started)
+        service.record_rejected(model, PROTOCOL, transport, exc.code, time.perf_counter() - started)
         raise
     result = service.predict(
         PredictCall(model=mv.name, version=mv.version, signature=sig.name, inputs=feeds,
-                    output_filter=tuple(requested), protocol=PROTOCOL, resolved=mv),
+                    output_filter=tuple(requested), protocol=PROTOCOL, transport=transport,
+                    resolved=mv),
         timeout_s=timeout_s)
     names = requested or sorted(result.outputs)
     outputs = []

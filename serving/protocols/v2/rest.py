@@ -165,7 +165,7 @@ def model_infer(model: str, version: str | None = None) -> Response:
         return _decode_request(header, binary)
 
     answer = infer.infer(_service(), model, version, decode,
-                         timeout_s=_settings().request_timeout_s)
+                         timeout_s=_settings().request_timeout_s, transport="rest")
     return _encode_answer(answer, parsed)
 
 

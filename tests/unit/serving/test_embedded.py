@@ -72,7 +72,8 @@ def test_lookup_errors(exports: dict, make_service, tmp_path) -> None:
         service.model_status("nope")
     # The client-chosen name never becomes a metric label value.
     assert service.metrics.registry.get_sample_value("multihead_requests_total", {
-        "model": "_unknown", "version": "", "protocol": "rest", "code": "NOT_FOUND"}) == 1
+        "model": "_unknown", "version": "", "protocol": "multihead", "transport": "rest",
+        "code": "NOT_FOUND"}) == 1
 
 
 def test_hot_reload_without_failing_a_request(exports: dict, make_service, tmp_path) -> None:

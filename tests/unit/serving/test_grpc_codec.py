@@ -1,4 +1,4 @@
-"""multihead.v1.Tensor ⇄ numpy (serving/grpc/codec.py) and errors -> gRPC status
+"""multihead.v1.Tensor ⇄ numpy (serving/protocols/multihead/codec.py) and errors -> gRPC status
 (serving/grpc/status.py)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from serving import errors
-from serving.grpc import codec, status
+from serving.grpc import status
 from serving.grpc._gen import gateway_pb2 as pb
+from serving.protocols.multihead import codec
 
 DT = pb.DataType
 

@@ -9,12 +9,13 @@ import grpc
 import numpy as np
 import pytest
 
+from serving import jsonio
 from serving.backends.base import ModelVersion, SignatureSpec, TensorSpec
 from serving.core.validation import MAX_CLAIMED_ELEMENTS, build_plan, checked_shape, validate
 from serving.errors import QUOTE_LIMIT, InvalidInput, NotFound, quote, safe_text
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc.decode import Undecodable, guard_handler
-from serving.rest import codec
+from serving.protocols.tfserving import codec
 
 
 def test_messages_never_carry_unencodable_text():
@@ -32,12 +33,12 @@ def test_messages_never_carry_unencodable_text():
                                   b'{"instances": [NaN], "heads": ["\\ud800"]}'])
 def test_lone_surrogates_are_invalid_json(body):
     with pytest.raises(InvalidInput, match="lone UTF-16 surrogate"):
-        codec.loads(body)
+        jsonio.loads(body)
 
 
 def test_a_surrogate_pair_and_nan_literals_still_parse():
-    assert codec.loads(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
-    assert np.isnan(codec.loads(b"[NaN]")[0])
+    assert jsonio.loads(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
+    assert np.isnan(jsonio.loads(b"[NaN]")[0])
 
 
 def _sig(inputs: dict) -> SignatureSpec:

@@ -19,8 +19,8 @@ PROMTOOL = shutil.which("promtool")
 EXERCISE = """
 from serving.metrics import Metrics
 m = Metrics()
-m.record_request("pairs", "1", "rest", "OK", 0.01)
-m.record_request("pairs", "1", "grpc", "INVALID_ARGUMENT", 0.002)
+m.record_request("pairs", "1", "tfserving", "rest", "OK", 0.01)
+m.record_request("pairs", "1", "multihead", "grpc", "INVALID_ARGUMENT", 0.002)
 m.record_batch("pairs", 3)
 m.record_backend_call("pairs", "embedded", 0.004)
 m.record_labels("pairs", "match", ["yes", "no", "yes"])
@@ -43,11 +43,13 @@ def promtool_check(body: bytes) -> None:
 
 def test_each_metrics_object_has_its_own_registry() -> None:
     a, b = Metrics(), Metrics()  # a second one on the global registry would raise
-    a.record_request("m", "1", "rest", "OK")
+    a.record_request("m", "1", "tfserving", "rest", "OK")
     assert a.registry.get_sample_value("multihead_requests_total", {
-        "model": "m", "version": "1", "protocol": "rest", "code": "OK"}) == 1
+        "model": "m", "version": "1", "protocol": "tfserving", "transport": "rest",
+        "code": "OK"}) == 1
     assert b.registry.get_sample_value("multihead_requests_total", {
-        "model": "m", "version": "1", "protocol": "rest", "code": "OK"}) is None
+        "model": "m", "version": "1", "protocol": "tfserving", "transport": "rest",
+        "code": "OK"}) is None
 
 
 def test_exposition_names_and_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +89,7 @@ def test_multiprocess_exposition_sums_workers(tmp_path) -> None:
     body = subprocess.run([sys.executable, "-c", expose], cwd=ROOT, env=env, check=True,
                           capture_output=True, timeout=60).stdout
     text = body.decode()
-    assert ('multihead_requests_total{code="OK",model="pairs",protocol="rest",version="1"} 2.0'
-            in text)
+    assert ('multihead_requests_total{code="OK",model="pairs",protocol="tfserving",'
+            'transport="rest",version="1"} 2.0' in text)
     assert 'multihead_batch_size_count{model="pairs"} 2.0' in text
     promtool_check(body)

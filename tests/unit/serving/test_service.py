@@ -77,18 +77,22 @@ def test_head_metrics_and_request_counts(service) -> None:  # noqa: ANN001
     labels = {"model": "pairs", "head": "match", "label": "yes"}
     before_yes = sample(service, "multihead_head_predictions_total", labels)
     before_ok = sample(service, "multihead_requests_total", {
-        "model": "pairs", "version": "1", "protocol": "grpc", "code": "OK"})
+        "model": "pairs", "version": "1", "protocol": "multihead", "transport": "grpc",
+        "code": "OK"})
     before_size = sample(service, "multihead_head_value_count", {"model": "pairs", "head": "size"})
-    service.predict(PredictCall(model="pairs", inputs=PAIRS, protocol="grpc"))
+    service.predict(PredictCall(model="pairs", inputs=PAIRS, protocol="multihead",
+                                transport="grpc"))
     assert sample(service, "multihead_head_predictions_total", labels) == before_yes + 1
     assert sample(service, "multihead_head_value_count", {
         "model": "pairs", "head": "size"}) == before_size + 2
     assert sample(service, "multihead_requests_total", {
-        "model": "pairs", "version": "1", "protocol": "grpc", "code": "OK"}) == before_ok + 1
+        "model": "pairs", "version": "1", "protocol": "multihead", "transport": "grpc",
+        "code": "OK"}) == before_ok + 1
     with pytest.raises(InvalidInput):
         service.predict(PredictCall(model="pairs", inputs={**PAIRS, "aux": [[0] * 4] * 2}))
     assert sample(service, "multihead_requests_total", {
-        "model": "pairs", "version": "1", "protocol": "rest", "code": "INVALID_ARGUMENT"}) >= 1
+        "model": "pairs", "version": "1", "protocol": "multihead", "transport": "rest",
+        "code": "INVALID_ARGUMENT"}) >= 1
     assert sample(service, "multihead_inflight_requests", {}) == 0
     assert sample(service, "multihead_backend_duration_seconds_count", {
         "model": "pairs", "backend": "embedded"}) >= 1

@@ -1,7 +1,7 @@
 """`multihead.v1.Gateway`: thin methods over the transport-free `InferenceService`.
 
 Each method parses the request, calls the core (same validation, batching and
-metrics as REST, with protocol="grpc") and serializes the answer. Errors are
+metrics as REST, with protocol="multihead", transport="grpc") and serializes the answer. Errors are
 `serving.errors` types, turned into gRPC status codes by `status.handle_errors`.
 """
 
@@ -15,14 +15,15 @@ import grpc
 
 from serving.backends.base import ModelVersion
 from serving.config import Settings
+from serving.core import tasks
 from serving.core.service import InferenceService, PredictCall
 from serving.errors import DeadlineExceeded, InvalidInput, quote
-from serving.grpc import codec
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc._gen import gateway_pb2_grpc
 from serving.grpc.status import handle_errors
+from serving.protocols.multihead import codec
 
-PROTOCOL = "grpc"
+PROTOCOL = "multihead"
 
 
 def _spec_args(spec: pb.ModelSpec, default_model: str = "") -> dict[str, Any]:
@@ -85,7 +86,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
                   for name, tensor in request.inputs.items()}
         call = PredictCall(model=spec["name"], version=spec["version"], label=spec["label"],
                            signature=request.model_spec.signature_name, inputs=inputs,
-                           output_filter=tuple(request.output_filter), protocol=PROTOCOL)
+                           output_filter=tuple(request.output_filter), protocol=PROTOCOL,
+                           transport="grpc")
         result = self._service.predict(call, timeout_s=self._timeout(context))
         response = pb.PredictResponse(model_spec=pb.ModelSpec(
             name=result.model, version=result.version, signature_name=result.signature))
@@ -135,7 +137,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
                    context: grpc.ServicerContext) -> pb.SimilarityResponse:
         spec = _spec_args(request.model_spec, default_model="similarity")
         pairs = [(p.left, p.right) for p in request.pairs]
-        version, scores = self._service.similarity(pairs, protocol=PROTOCOL, **spec)
+        version, scores = self._service.similarity(pairs, protocol=PROTOCOL, transport="grpc",
+                                                   **spec)
         return pb.SimilarityResponse(scores=[float(s) for s in scores], model_version=version)
 
     @handle_errors
@@ -143,7 +146,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
                 context: grpc.ServicerContext) -> pb.ProfileResponse:
         spec = _spec_args(request.model_spec, default_model="profiler")
         authors = [list(a.posts) for a in request.authors]
-        version, profiles = self._service.profile(authors, protocol=PROTOCOL, **spec)
+        version, profiles = self._service.profile(authors, protocol=PROTOCOL, transport="grpc",
+                                                  **spec)
         response = pb.ProfileResponse(model_version=version)
         for item in profiles:
             profile = response.profiles.add(age=float(item["age"]))
@@ -162,11 +166,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def Answer(self, request: pb.AnswerRequest,
                context: grpc.ServicerContext) -> pb.AnswerResponse:
         spec = _spec_args(request.model_spec, default_model="qa")
-        if request.top_k < 0:
-            raise InvalidInput(f"top_k must be 0 (meaning 5) or positive, got {request.top_k}.")
-        version, answers = self._service.answer(request.text, request.question,
-                                                top_k=request.top_k or 5,
-                                                protocol=PROTOCOL, **spec)
+        # proto3 cannot tell 0 from unset: 0 asks for the default.
+        top_k = request.top_k or tasks.DEFAULT_TOP_K
+        version, answers = self._service.answer(request.text, request.question, top_k=top_k,
+                                                protocol=PROTOCOL, transport="grpc", **spec)
         return pb.AnswerResponse(
             answers=[pb.ScoredAnswer(answer=a, score=float(s)) for a, s in answers],
             model_version=version)
