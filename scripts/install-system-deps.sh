@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # System packages the tests and demo need: graphviz (plot_model), prometheus
 # (promtool and a real Prometheus server for the scrape test), wrk (the REST load
-# generator of `make bench` and its smoke test). kubectl is expected
+# generator of `make bench` and its smoke test), wordnet-base (WordNet 3.0's database
+# files in /usr/share/wordnet: the similarity model's default training data,
+# training/data/wordnet_pairs.py). kubectl is expected
 # on PATH for the Kubernetes tests (it ships on these machines).
 set -euo pipefail
 need=()
 command -v dot >/dev/null || need+=(graphviz)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v wrk >/dev/null || need+=(wrk)
+[ -f /usr/share/wordnet/data.noun ] || need+=(wordnet-base)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing system packages: ${need[*]} — install them with: sudo apt-get install ${need[*]}" >&2
