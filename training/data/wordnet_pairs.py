@@ -53,9 +53,22 @@ Hard negatives (target 0), keeping most words
   negatives).
 
 Seeded and deterministic: the same ``(n, seed)`` gives the same pairs (WordNet's
-files are fixed). `tests/unit/training/test_wordnet_pairs.py` checks the
-operations; `tests/data/similarity_eval.tsv` (written by hand, never generated)
-measures what a model trained on these pairs does on real sentences.
+files are fixed). A generated pair that is one of the hand-written evaluation pairs
+is dropped (`HELD_OUT`).
+
+What a small model reaches (measured once, seed 0): the default Siamese
+Embedding(64, started from WordNet synset vectors) + LSTM(32) on 60,000 pairs, 3
+epochs, ROC AUC 0.95 on held-out generated pairs and 0.78 on the 120 hand-written
+real pairs (the ~200-word synthetic task's model: 0.47). It gets the operations
+above right on real sentences ("how old are you" / "what is your age" 0.98, "learn to
+cook" / "learn to drive" 0.003) and misses what no operation makes: restructured
+paraphrases ("she sings beautifully" / "she has a beautiful singing voice") and
+synonyms WordNet keeps in different synsets. More pairs (40k -> 60k: 0.75 -> 0.78)
+helped; a larger LSTM, a lower learning rate or a frozen embedding did not.
+
+`tests/unit/training/test_wordnet_pairs.py` checks the operations;
+`tests/data/similarity_eval.tsv` (written by hand, never generated) measures what a
+model trained on these pairs does on real sentences.
 """
 
 from __future__ import annotations
