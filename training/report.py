@@ -5,7 +5,9 @@ Reads the run directory `training.train` leaves (`config.json`, `metrics.json`,
 next to the held-out test metrics and the input-ignoring baseline, the best
 epoch (lowest `val_loss`, the one `best.weights.h5` holds), and the paths of
 the plots and TensorBoard logs. Learning curves missing from an older run are
-drawn from its `history.csv` on the way.
+drawn from its `history.csv` on the way. For a `similarity` run it also scores the
+hand-written real-English pairs of `tests/data/similarity_eval.tsv` (ROC AUC), which
+no generator produced and no training saw.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.data.wordnet_pairs import HELD_OUT
 from training.monitoring import PLOTS_DIR, plot_learning_curves, read_history
 
 
@@ -28,6 +31,25 @@ class RunReport:
     epochs: int
     plots: list[Path] = field(default_factory=list)
     logs: Path | None = None
+    real_english_auc: float | None = None   # similarity: AUC on EVAL_PAIRS
+
+
+# Hand-written paraphrase / hard non-paraphrase pairs (Quora's columns), held out of
+# the WordNet training pairs.
+EVAL_PAIRS = HELD_OUT
+
+
+def real_english_auc(run_dir: str | Path, pairs: str | Path = EVAL_PAIRS) -> float:
+    """ROC AUC of a similarity run's best weights on the hand-written pairs."""
+    from training.data.loaders import load_file
+    from training.export import load_run
+    from training.text import make_vectorizer
+    from training.train import predict, roc_auc
+
+    cfg, model, vocab = load_run(Path(run_dir))
+    ex = load_file("similarity", pairs)
+    scores = predict(model, cfg, make_vectorizer(cfg.vocab_size, vocabulary=vocab), ex.inputs)
+    return roc_auc(ex.targets["similarity"], scores["similarity"])
 
 
 def build_report(run_dir: str | Path) -> RunReport:
@@ -61,8 +83,11 @@ def build_report(run_dir: str | Path) -> RunReport:
         plot_learning_curves(run_dir / "history.csv", heads, plot_dir, scales)
     plots = sorted(plot_dir.glob("*.png")) if plot_dir.is_dir() else []
     logs = run_dir / "logs"
+    auc = None
+    if model == "similarity" and (run_dir / "best.weights.h5").is_file() and EVAL_PAIRS.is_file():
+        auc = real_english_auc(run_dir)
     return RunReport(run_dir, model, rows, best_epoch, best_loss, len(history), plots,
-                     logs if logs.is_dir() else None)
+                     logs if logs.is_dir() else None, auc)
 
 
 def _heads(model: str) -> dict[str, dict]:
@@ -96,6 +121,9 @@ def format_report(rep: RunReport) -> str:
                      "best.weights.h5 holds it)")
     else:
         lines.append("best epoch: - (no history.csv)")
+    if rep.real_english_auc is not None:
+        lines.append(f"real English pairs ({EVAL_PAIRS.name}): ROC AUC "
+                     f"{rep.real_english_auc:.3f}")
     lines.append("plots:" if rep.plots else "plots: none")
     lines += [f"  {p}" for p in rep.plots]
     if rep.logs is not None:

@@ -80,7 +80,7 @@ def load_data(model: str, cfg: ModelConfig, data_path: str | Path | None) -> Exa
         return load_file(model, data_path)
     from training.data.synthetic import generate
 
-    return generate(model, cfg.examples, seed=cfg.seed)
+    return generate(model, cfg.examples, seed=cfg.seed, source=getattr(cfg, "source", None))
 
 
 def make_vectorize(cfg: ModelConfig, vectorizer: keras.layers.TextVectorization,
@@ -193,6 +193,11 @@ def train(model: str, *, cfg: ModelConfig | None = None, data: Examples | None =
     strategy = make_strategy(distribute)
     with strategy.scope():
         keras_model = build_model(model, cfg)
+        # A model may start some weights from its data (similarity: WordNet word
+        # vectors); a resumed run gets its weights from the backup instead.
+        initialize = getattr(module, "initialize", None)
+        if initialize is not None and not resuming:
+            initialize(keras_model, cfg, list(vectorizer.get_vocabulary()))
         compile_model(keras_model, cfg, heads)
     scales = {h: s[1] for h, s in cfg.target_scaling.items()}
     callbacks = cb.make_callbacks(run_dir, cfg, heads, scales,

@@ -39,6 +39,23 @@ def encode(inputs: dict[str, keras.KerasTensor], encoder: keras.Model) -> keras.
     return layers.Concatenate(name="merge")([ops.abs(a - b), a * b])
 
 
+def initialize(model: keras.Model, cfg: SimilarityConfig, vocabulary: list[str]) -> None:
+    """Start the shared embedding from WordNet synset vectors (cfg.embedding_init)."""
+    if cfg.embedding_init == "random":
+        return
+    if cfg.embedding_init != "wordnet":
+        raise ValueError(
+            f"embedding_init must be 'wordnet' or 'random', got {cfg.embedding_init!r}")
+    from training.data import wordnet
+    from training.data.wordnet_vectors import word_vectors
+
+    embedding = model.get_layer("encoder").get_layer("embedding")
+    (weights,) = embedding.get_weights()
+    vectors = word_vectors(wordnet.load(), vocabulary[: weights.shape[0]], weights.shape[1])
+    weights[: len(vectors)] = vectors
+    embedding.set_weights([weights])
+
+
 def build_model(cfg: SimilarityConfig) -> keras.Model:
     inputs = build_inputs(cfg)
     x = encode(inputs, build_encoder(cfg))

@@ -1,0 +1,146 @@
+"""The WordNet reader and the WordNet-backed similarity pairs (no TensorFlow, no model).
+
+Needs Debian's wordnet-base (scripts/install-system-deps.sh, part of `make setup`).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.data import wordnet, wordnet_pairs
+from training.data.english import Inflector
+from training.data.synthetic import generate
+from training.data.wordnet_vectors import lemmas
+
+pytestmark = pytest.mark.timeout(300)
+
+EVAL = Path(__file__).resolve().parents[2] / "data" / "similarity_eval.tsv"
+
+
+@pytest.fixture(scope="module")
+def wn() -> wordnet.WordNet:
+    return wordnet.load()
+
+
+def _norm(s: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", "", s.lower()).split())
+
+
+def test_reader_finds_synonyms_antonyms_and_attributes(wn) -> None:
+    old = wn.lemma_synsets("old", "a")[0]  # most frequent sense first
+    assert "how old are you?" in old.examples
+    assert wn.antonyms(old, old.words.index("old") + 1) == ["young"]
+    assert [wn.synset(k).words[0] for k in old.targets("=")] == ["age"]
+    tall = wn.lemma_synsets("tall", "a")[0]
+    assert "height" in wn.synset(tall.targets("=")[0]).words
+    movie = wn.lemma_synsets("movie", "n")[0]
+    assert "film" in movie.words
+    buy = wn.lemma_synsets("buy", "v")[0]
+    assert "purchase" in buy.words and 8 in buy.frames  # "Somebody ----s something"
+    assert wn.sense_counts[("buy", buy.key)] > wn.sense_counts.get(("purchase", buy.key), 0)
+
+
+def test_missing_wordnet_is_one_clear_error(tmp_path) -> None:
+    with pytest.raises(wordnet.WordNetMissing, match="wordnet-base"):
+        wordnet.load(str(tmp_path))
+
+
+def test_inflections(wn) -> None:
+    inf = Inflector(wn)
+    assert [inf.plural(w) for w in ("child", "box", "city", "dog")] == [
+        "children", "boxes", "cities", "dogs"]
+    assert [inf.past(w) for w in ("begin", "stop", "cook", "try")] == [
+        "began", "stopped", "cooked", "tried"]
+    assert [inf.ing(w) for w in ("make", "run", "cook")] == ["making", "running", "cooking"]
+    assert inf.third("go") == "goes" and inf.third("teach") == "teaches"
+
+
+def test_same_seed_same_pairs_other_seed_others() -> None:
+    a, b, c = (wordnet_pairs.wordnet_pairs(300, s) for s in (1, 1, 2))
+    assert a[0] == b[0] and a[1] == b[1] and np.array_equal(a[2], b[2])
+    assert a[0] != c[0]
+    ex = generate("similarity", 50, seed=1, source="wordnet")
+    assert ex.description["source"] == "wordnet" and len(ex) == 50
+    assert list(ex.inputs["left"]) == a[0][:50]
+
+
+def test_every_operation_occurs_and_half_are_paraphrases() -> None:
+    left, right, y, ops = wordnet_pairs.wordnet_pairs(3000, 0)
+    assert set(ops) == set(wordnet_pairs.OPERATIONS)
+    assert 0.45 < y.mean() < 0.55
+    for op, target in zip(ops, y, strict=True):
+        assert target == (op in wordnet_pairs.POSITIVE)
+    # hard negatives keep most words: half of them share at least half their words
+    def overlap(a: str, b: str) -> float:
+        sa, sb = set(a.split()), set(b.split())
+        return len(sa & sb) / len(sa | sb)
+
+    hard = [overlap(a, b) for a, b, o in zip(left, right, ops, strict=True)
+            if o in ("antonym", "sibling", "order")]
+    assert np.median(hard) >= 0.5
+
+
+def test_attribute_paraphrases_use_wordnet_attribute_relation() -> None:
+    left, right, _, ops = wordnet_pairs.wordnet_pairs(3000, 0)
+    pairs = {(a, b) for a, b, o in zip(left, right, ops, strict=True) if o == "attribute"}
+    # "how old are you" / "what is your age" itself is an eval pair, held out
+    assert any(("how old" in a and "age" in b.split()) or ("how old" in b and "age" in a.split())
+               for a, b in pairs)
+    noun_forms = 0
+    for a, b in pairs:
+        if ("how " in a) == ("how " in b):
+            continue  # "how large is the x" / "do you know how large the x is"
+        question, other = (a, b) if "how " in a else (b, a)
+        adjective = question.split("how ")[1].split()[0]
+        assert adjective not in other.split()  # the noun form replaces it
+        noun_forms += 1
+    assert noun_forms > len(pairs) / 3
+
+
+def test_antonym_negatives_swap_one_word_for_its_antonym(wn) -> None:
+    left, right, _, ops = wordnet_pairs.wordnet_pairs(2000, 3)
+    checked = 0
+    for a, b, o in zip(left, right, ops, strict=True):
+        wa, wb = _norm(a).split(), _norm(b).split()
+        if o != "antonym" or len(wa) != len(wb):
+            continue
+        diff = [(x, y) for x, y in zip(wa, wb, strict=True) if x != y]
+        if len(diff) != 1:
+            continue
+        x, y = diff[0]  # possibly inflected: "attracts" / "repels"
+
+        def opposites(word: str) -> set[str]:
+            """Antonyms of the words of every synset `word` is in ("race" is in the
+            synset of "rush", whose antonym is "linger")."""
+            return {ant for w in lemmas(wn, word) for s in wn.lemma_synsets(*w)
+                    for i in range(1, len(s.words) + 1) for ant in wn.antonyms(s, i)}
+
+        base = {lemma for lemma, _ in lemmas(wn, x)} | {lemma for lemma, _ in lemmas(wn, y)}
+        assert base & (opposites(x) | opposites(y)), (a, b)
+        checked += 1
+    assert checked > 20
+
+
+def test_eval_set_is_balanced_hand_written_and_never_generated() -> None:
+    rows = list(csv.DictReader(EVAL.open(encoding="utf-8"), delimiter="\t"))
+    assert len(rows) >= 100
+    labels = [int(r["is_duplicate"]) for r in rows]
+    assert sum(labels) == len(labels) - sum(labels)
+    # every hard non-paraphrase shares words with its pair
+    for r in rows:
+        if r["is_duplicate"] == "0":
+            assert set(_norm(r["question1"]).split()) & set(_norm(r["question2"]).split())
+    # the default model's training pairs (config examples, seed 0) hold no eval pair
+    from training.config import config_for
+
+    cfg = config_for("similarity")
+    left, right, _, _ = wordnet_pairs.wordnet_pairs(cfg.examples, cfg.seed)
+    generated = {frozenset((_norm(a), _norm(b))) for a, b in zip(left, right, strict=True)}
+    evals = {frozenset((_norm(r["question1"]), _norm(r["question2"]))) for r in rows}
+    assert evals == wordnet_pairs.held_out_pairs()
+    assert not generated & evals
