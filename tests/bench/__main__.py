@@ -209,7 +209,9 @@ def start_servers(needed: list[str], exports: dict[str, Path], runs: dict[str, P
         try:
             started[name] = starters[name]()
         except (RuntimeError, OSError) as exc:
-            say(f"SKIPPED {name}: it did not start ({str(exc)[-600:]})")
+            text = str(exc)
+            say(f"SKIPPED {name}: it did not start: {text.splitlines()[0] if text else exc!r}"
+                f"\n{text[-600:]}")
             continue
         say(f"{name} ready in {time.monotonic() - t0:.0f}s")
     return started

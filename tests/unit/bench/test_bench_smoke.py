@@ -412,14 +412,15 @@ def test_fastapi_baseline_answers_the_gateways_payload_as_the_signature_does(
 
 
 KSERVE_CHECK = """
-import json, pickle, sys
+import asyncio, json, pickle, sys
 sys.path.insert(0, sys.argv[1])
 from kserve_server import SignatureModel
 model = SignatureModel("profiler", sys.argv[2])
 assert model.load() and model.ready and model._fn is None  # the parent loads nothing
 sent = pickle.dumps(model)                                 # what KServe sends a worker
-arrived = pickle.loads(sent)
-loaded_on_arrival = arrived._fn is not None
+arrived = pickle.loads(sent)                               # starts loading, returns at once
+arrived._loader.join(120)
+loaded_on_arrival = arrived._fn is not None and asyncio.run(arrived.healthy())
 payload = {"instances": json.loads(sys.argv[3])}
 answer = arrived.predict(payload)
 again = pickle.loads(pickle.dumps(arrived))                # a loaded model still travels

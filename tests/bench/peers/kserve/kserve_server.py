@@ -14,15 +14,18 @@ every other contender.
 With `--workers 2` KServe spawns its REST workers (multiprocessing "spawn",
 kserve/protocol/rest/multiprocess/server.py) and pickles the registered models
 into them, so a loaded TensorFlow function cannot travel: `load()` only marks the
-model ready, pickling drops the signature and unpickling (in each spawned worker,
-before it accepts a connection) loads it anew; the first call loads it where no
-unpickling happened (one worker, or a test calling the class directly).
+model ready, pickling drops the signature, and unpickling (in each spawned worker)
+starts loading it anew in a thread -- not inline: KServe's parent pings each
+worker (5 s timeout) and kills one whose ping thread has not started yet. Until
+it has loaded, the worker's model reports not ready (`healthy`), so readiness
+checks wait for every worker; a call loads it where no unpickling happened.
 `predict` is a plain `def`, as KServe's own model examples write it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import threading
 from typing import Any
 
@@ -35,6 +38,8 @@ class SignatureModel(kserve.Model):
         self.export_dir = export_dir
         self._fn: Any = None
         self._lock = threading.Lock()
+        self._in_worker = False
+        self._loader: threading.Thread | None = None
 
     def load(self) -> bool:
         self.ready = True  # the signature itself loads in each serving process
@@ -42,13 +47,25 @@ class SignatureModel(kserve.Model):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_fn"], state["_lock"] = None, None
+        state.update(_fn=None, _lock=None, _loader=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
-        self.signature()  # a spawned worker: load before serving, not on the first request
+        self._in_worker = True
+        self._loader = threading.Thread(target=self._load_here, name="load", daemon=True)
+        self._loader.start()
+
+    def _load_here(self) -> None:
+        # A worker KServe respawns gets no --log_config_file (multiprocess/server.py,
+        # keep_subprocess_alive): quiet the per-request loggers here too.
+        for name in ("uvicorn.access", "kserve.trace"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self.signature()
+
+    async def healthy(self) -> bool:
+        return self.ready and (self._fn is not None or not self._in_worker)
 
     def signature(self) -> Any:
         with self._lock:
