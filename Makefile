@@ -13,14 +13,15 @@ MODEL_DIR ?= models
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup install lock image-requirements system-deps proto models demo serve test lint bench k8s tensorboard clean
+.PHONY: help setup install lock image-requirements system-deps proto models demo serve test lint bench bench-deps k8s tensorboard clean
 
 help:
 	@echo "make demo   - install, train+export the default models if models/ is empty, serve them"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make models - train and export the default models into $(MODEL_DIR)/"
 	@echo "make serve  - start the gateway on the models already in $(MODEL_DIR)/"
-	@echo "make bench  - benchmarks (gateway vs in-process vs naive Flask)"
+	@echo "make bench  - benchmarks: gateway vs FastAPI, KServe, framework floors, in-process limit"
+	@echo "              (BENCH_SECONDS=1 BENCH_REPEATS=1 for a short run; see README)"
 	@echo "make lock   - re-resolve uv.lock after a change to pyproject.toml (UPGRADE=1: newest)"
 	@echo "make k8s    - render the Kubernetes overlays into build/k8s/"
 	@echo "make clean  - remove build outputs (keeps .venv and models/)"
@@ -43,6 +44,7 @@ install: $(STAMP)
 # the newest releases the ranges allow. Then the image's pins follow the lock.
 lock: | $(UV)
 	$(UV) lock $(if $(UPGRADE),--upgrade,)
+	$(UV) lock --project $(KSERVE_PROJECT) $(if $(UPGRADE),--upgrade,)
 	$(MAKE) --no-print-directory image-requirements
 
 image-requirements:
@@ -79,10 +81,28 @@ test: setup
 
 lint: setup
 	$(UV) lock --check
+	$(UV) lock --check --project $(KSERVE_PROJECT)
 	$(PY) -m ruff check training serving clients tests scripts
 
-bench: setup
-	$(PY) -m tests.bench
+# The bench's peers run from environments of their own, each from its own lock (never the
+# project's): KServe's model server from tests/bench/peers/kserve/uv.lock.
+KSERVE_PROJECT := tests/bench/peers/kserve
+KSERVE_VENV := build/bench-venvs/kserve
+PERF_ANALYZER := build/tools/perf_analyzer/bin/perf_analyzer
+
+$(KSERVE_VENV)/.installed: $(KSERVE_PROJECT)/uv.lock $(KSERVE_PROJECT)/pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(KSERVE_VENV)) $(UV) sync --frozen --project $(KSERVE_PROJECT) --python $(PYTHON)
+	touch $@
+
+$(PERF_ANALYZER):
+	bash scripts/install-perf-analyzer.sh $(patsubst %/bin/perf_analyzer,%,$(PERF_ANALYZER))
+
+bench-deps: $(KSERVE_VENV)/.installed $(PERF_ANALYZER)
+
+# Options: BENCH_SECONDS, BENCH_REPEATS, BENCH_CONCURRENCY, BENCH_MODELS, BENCH_SKIP,
+# BENCH_WARMUP, BENCH_PRESET (or flags in BENCH_ARGS; `python -m tests.bench --help`).
+bench: setup bench-deps
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
 k8s: setup
 	$(PY) -m serving.tfserving_config --defaults --out k8s/base/tfserving

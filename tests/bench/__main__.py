@@ -1,14 +1,17 @@
-"""`python -m tests.bench` (`make bench`): the gateway against the model's own cost.
+"""`python -m tests.bench` (`make bench`): the gateway against what users would pick instead.
 
-In one run, on the same examples (each run's examples.json), for each model:
-limit (signature in-process), naive (Flask + keras predict under gunicorn),
-gateway REST and gRPC with micro-batching on, then off, at each concurrency.
-Prints a table, writes build/bench/results.json and build/bench/bench.png,
-and prints the four ratios last.
-
-Models come from finished training runs (`--runs`, default runs/); missing runs
-are trained into build/bench/runs. Each run is exported into build/bench/models
-so that the gateway and the naive app serve the very same weights.
+In one run, on the same examples (each training run's examples.json) and the same
+exported SavedModels, for each model: the limit (the signature in-process, batch
+1 and 32), the framework floors (an empty route on the gateway's gunicorn +
+Flask settings, an empty RPC on its gRPC server options), the gateway (REST,
+multihead gRPC, and OIP v2 / TF Serving gRPC through perf_analyzer where the
+gateway answers them; batching on and off; 32-example requests), FastAPI +
+uvicorn calling the signature, KServe's model server, and the naive Flask +
+keras predict app as a footnote. Every server runs for the whole run; the points
+are measured interleaved (A B C, A B C, ... per model and concurrency) with
+`--repeats` repetitions, and reported as median and min-max. Prints a table,
+writes build/bench/results.json and build/bench/bench.png, and prints the ratios
+last. Options default from BENCH_* environment variables (see --help).
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from serving.config import Settings
-from tests.bench import load, report
-from tests.bench.procs import REPO_ROOT, Server, start_gateway, start_naive
+from tests.bench import load, report, servers
+from tests.bench import perf_analyzer as pa
+from tests.bench.contenders import BATCH32, BY_NAME, CONTENDERS, Contender, Step, schedule
+from tests.bench.contenders import b32_concurrency as choose_b32
+from tests.bench.procs import REPO_ROOT, Server
 
 RUN_FILES = ("config.json", "vocab.txt", "best.weights.h5")
+GATEWAYS = ("gateway", "gateway-nobatch")
 _T0 = time.monotonic()
 
 
@@ -52,14 +59,14 @@ def finished(run: Path) -> bool:
     return all((run / f).is_file() for f in RUN_FILES)
 
 
-def prepare_runs(models: list[str], runs: Path, out: Path) -> dict[str, Path]:
+def prepare_runs(models: list[str], runs: Path, out: Path, preset: str) -> dict[str, Path]:
     """A finished run per model: --runs/NAME if there, else trained into out/runs."""
     chosen = {m: runs / m for m in models if finished(runs / m)}
     missing = [m for m in models if m not in chosen and not finished(out / "runs" / m)]
     if missing:
         say(f"training {', '.join(missing)} (no finished run under {runs}/; takes minutes, "
             "once: later runs reuse it)")
-        _py("-m", "training", "all", "--models", ",".join(missing),
+        _py("-m", "training", "all", "--models", ",".join(missing), "--preset", preset,
             "--model-dir", str(out / "trained-models"), "--out", str(out / "runs"), show=True)
     for m in models:
         chosen.setdefault(m, out / "runs" / m)
@@ -96,159 +103,305 @@ def example_rows(run: Path, export: Path) -> tuple[list[dict[str, Any]], list[st
 
 def _post(url: str, body: bytes) -> dict[str, Any]:
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
+    with urllib.request.urlopen(req, timeout=120) as resp:
         return json.loads(resp.read())
-
-
-def _first_heads(answer: dict[str, Any]) -> dict[str, Any]:
-    first = answer["predictions"][0]
-    return first if isinstance(first, dict) else {"": first}
-
-
-def check_same(model: str, naive: dict[str, Any], gateway: dict[str, Any]) -> None:
-    """Both services must answer the first example alike, or the comparison is moot."""
-    a, b = _first_heads(naive), _first_heads(gateway)
-    for head, value in b.items():
-        if head.endswith("_label") or head not in a:
-            continue
-        if abs(float(sum(_flat(value))) - float(sum(_flat(a[head])))) > 1e-3 * max(
-                1.0, abs(float(sum(_flat(value))))):
-            say(f"WARNING: {model} head {head}: gateway {value} != naive {a[head]}")
 
 
 def _flat(v: Any) -> list[float]:
     return [float(x) for x in (v if isinstance(v, list) else [v])]
 
 
+def check_same(model: str, name: str, reference: dict[str, Any], other: dict[str, Any]) -> None:
+    """A peer must answer the first example as the gateway does, or the comparison is moot."""
+    def heads(answer: dict[str, Any]) -> dict[str, Any]:
+        first = answer["predictions"][0]
+        return first if isinstance(first, dict) else {"": first}
+
+    a, b = heads(reference), heads(other)
+    for head, value in a.items():
+        if head.endswith("_label") or head not in b:
+            continue
+        want, got = sum(_flat(value)), sum(_flat(b[head]))
+        if abs(want - got) > 1e-3 * max(1.0, abs(want)):
+            say(f"WARNING: {model} head {head}: {name} answers {b[head]}, the gateway {value}")
+
+
 @dataclasses.dataclass
 class Plan:
     models: list[str]
     concurrency: list[int]
-    duration: float
+    seconds: float
     warmup: float
-    bodies: dict[str, Path]
-    rows: dict[str, Path]
+    b32_at: int
+    out: Path
+    rows: dict[str, Path] = dataclasses.field(default_factory=dict)
+    bodies: dict[tuple[str, int], Path] = dataclasses.field(default_factory=dict)
+    pa_data: dict[str, Path] = dataclasses.field(default_factory=dict)
+    pa_dims: dict[tuple[str, str], dict[str, list[int]]] = dataclasses.field(
+        default_factory=dict)
 
 
-def sweep(server: Server, plan: Plan, contender: str, protocol: str) -> list[dict[str, Any]]:
-    points = []
-    for model in plan.models:
-        path = f"/v1/models/{model}:predict"
-
-        def one(c: int, seconds: float, model: str = model, path: str = path) -> dict[str, Any]:
-            if protocol == "rest":
-                return load.run_wrk(server.http_url, path, plan.bodies[model], c, seconds)
-            return load.run_grpc(server.grpc_target, model, plan.rows[model], c, seconds)
-
-        if contender == "naive":
-            # Keras traces predict anew for each input shape it meets, in each worker:
-            # every example a few times per worker, one at a time, before any timing.
-            body = plan.bodies[model].read_text().splitlines()
-            for _ in range(3 * server.workers):
-                for line in body:
-                    _post(server.http_url + path, line.encode())
-        one(max(plan.concurrency), plan.warmup)  # every worker and thread; not recorded
-        load.drain(server)
-        for c in plan.concurrency:
-            p = load.measure(server, lambda c=c: one(c, plan.duration),
-                             model if contender != "naive" else None)
-            p.update(model=model, contender=contender, concurrency=c)
-            say(f"{model:<10} {contender:<13} c={c:<3} {p['rps']:8.1f} req/s  "
-                f"p50 {p['p50_ms']:7.2f} ms  p99 {p['p99_ms']:7.2f} ms  "
-                f"cpu {p['cpu_ms_per_req']:6.2f} ms/req  errors {p['errors'] + p['non_2xx']}"
-                + (f"  batch {p['mean_batch']:.1f}" if "mean_batch" in p else ""))
-            points.append(p)
-    return points
+def run_load(step: Step, server: Server, plan: Plan, seconds: float,
+             concurrency: int | None = None) -> dict[str, Any]:
+    """One load run of `step`'s contender against its server (no accounting)."""
+    k, m = step.contender, step.model
+    c = concurrency or step.concurrency
+    if k.load == "wrk":
+        return load.run_wrk(server.http_url or "", f"/v1/models/{m}:predict",
+                            plan.bodies[(m, k.batch)], c, seconds)
+    if k.load == "grpc":
+        return load.run_grpc(server.grpc_target or "", m, plan.rows[m], c, seconds)
+    target = (server.http_url or "").removeprefix("http://") if k.load == "v2-rest" \
+        else server.grpc_target or ""
+    return pa.run(k.load, target, m, plan.pa_data[m], plan.pa_dims[(k.load, m)], c, seconds,
+                  plan.out / "perf_analyzer" / f"{k.name}-{m}-c{c}.csv")
 
 
-def main(argv: list[str] | None = None) -> int:
+def probe(contender: Contender, server: Server, model: str, plan: Plan) -> str:
+    """"" when `contender` can load `model` on this gateway, else why not (printed, skipped)."""
+    if contender.load not in pa.KINDS:
+        return ""
+    if pa.binary() is None:
+        return f"perf_analyzer is not installed at {pa.BINARY} (make bench installs it)"
+    if contender.load == "tfs-grpc":
+        dims, why = pa.probe_tfs(server.grpc_target or "", model)
+    else:
+        meta, why = pa.probe_v2(server.http_url or "", model)
+        dims = pa.v2_dims(meta) if meta else None
+    if dims is not None:
+        plan.pa_dims[(contender.load, model)] = dims
+    return why
+
+
+def warm(contender: Contender, server: Server, model: str, plan: Plan) -> None:
+    """Every worker and thread has run this model before anything is timed."""
+    if contender.name == "naive":
+        # Keras traces predict anew for each input shape it meets, in each worker:
+        # every example a few times per worker, one at a time, before any timing.
+        path = f"{server.http_url}/v1/models/{model}:predict"
+        for _ in range(3 * server.workers):
+            for line in plan.bodies[(model, 1)].read_text().splitlines():
+                _post(path, line.encode())
+    run_load(Step(model, max(plan.concurrency), 0, contender), server, plan,
+             max(plan.warmup, 1.0))
+    load.drain(server)
+
+
+def start_servers(needed: list[str], exports: dict[str, Path], runs: dict[str, Path],
+                  out: Path, args: argparse.Namespace, extra_env: dict[str, str]
+                  ) -> dict[str, Server]:
+    starters = {
+        "gateway": lambda: servers.start_gateway(out / "models", args.workers, args.threads,
+                                                 extra_env),
+        "gateway-nobatch": lambda: servers.start_gateway(
+            out / "models", args.workers, args.threads,
+            {**extra_env, "MULTIHEAD_ENABLE_BATCHING": "false"}, name="gateway-nobatch"),
+        "fastapi": lambda: servers.start_fastapi(exports, args.workers),
+        "kserve": lambda: servers.start_kserve(exports, args.workers),
+        "floor-rest": lambda: servers.start_floor_rest(args.workers, args.threads),
+        "floor-grpc": lambda: servers.start_floor_grpc(args.workers, args.threads),
+        "naive": lambda: servers.start_naive(runs, args.workers, args.threads),
+    }
+    started: dict[str, Server] = {}
+    for name in needed:
+        say(f"starting {name}")
+        t0 = time.monotonic()
+        try:
+            started[name] = starters[name]()
+        except (RuntimeError, OSError) as exc:
+            text = str(exc)
+            say(f"SKIPPED {name}: it did not start: {text.splitlines()[0] if text else exc!r}"
+                f"\n{text[-600:]}")
+            continue
+        say(f"{name} ready in {time.monotonic() - t0:.0f}s")
+    return started
+
+
+def _env_default(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = Settings()
-    p = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--models", default="profiler,similarity")
+    p = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n")[0],
+                                epilog="Each option also reads the BENCH_* variable named in "
+                                       "its help; a flag wins over the variable.")
+    p.add_argument("--models", default=_env_default("BENCH_MODELS", "profiler,similarity"),
+                   help="models to measure (BENCH_MODELS)")
+    p.add_argument("--seconds", "--duration", dest="seconds", type=float,
+                   default=float(_env_default("BENCH_SECONDS", "3")),
+                   help="seconds per load point (BENCH_SECONDS; wrk rounds to whole seconds)")
+    p.add_argument("--repeats", type=int, default=int(_env_default("BENCH_REPEATS", "3")),
+                   help="repetitions of every point, interleaved (BENCH_REPEATS)")
+    p.add_argument("--warmup", type=float, default=float(_env_default("BENCH_WARMUP", "1")),
+                   help="seconds of warm-up per contender and model (BENCH_WARMUP)")
+    p.add_argument("--concurrency", default=_env_default("BENCH_CONCURRENCY", "1,8,32"),
+                   help="concurrency levels (BENCH_CONCURRENCY)")
+    p.add_argument("--batch32-concurrency", type=int, default=8,
+                   help="concurrency of the 32-example requests (the top one if not swept)")
+    p.add_argument("--limit-seconds", type=float, default=None,
+                   help="seconds per in-process limit measurement (default: --seconds)")
+    p.add_argument("--skip", default=_env_default("BENCH_SKIP", ""),
+                   help="comma list of contenders to leave out, or 'limit' (BENCH_SKIP); "
+                        f"contenders: {', '.join(BY_NAME)}")
     p.add_argument("--runs", default="runs", help="finished training runs (runs/NAME)")
+    p.add_argument("--preset", default=_env_default("BENCH_PRESET", "default"),
+                   choices=("default", "test"),
+                   help="training preset for missing runs (BENCH_PRESET)")
     p.add_argument("--out", default="build/bench")
-    p.add_argument("--concurrency", default="1,8,32")
-    p.add_argument("--duration", type=float, default=4.0, help="seconds per load point")
-    p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per sweep")
-    p.add_argument("--limit-duration", type=float, default=3.0)
     p.add_argument("--workers", type=int, default=defaults.workers)
     p.add_argument("--threads", type=int, default=defaults.threads)
     p.add_argument("--env", action="append", default=[], metavar="MULTIHEAD_X=V",
-                   help="extra gateway setting for both gateway runs (repeatable)")
+                   help="extra gateway setting for both gateways (repeatable)")
     p.add_argument("--name", default="results",
                    help="file names under --out: NAME.json and, for results, bench.png")
-    p.add_argument("--skip", default="", help="comma list of limit,naive,rest,grpc,nobatch to skip")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     out = (REPO_ROOT / args.out).resolve()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    skip = set(filter(None, args.skip.split(",")))
+    skip = set(filter(None, (s.strip() for s in args.skip.split(","))))
+    unknown = skip - set(BY_NAME) - {"limit"}
+    if unknown:
+        raise SystemExit(f"--skip names unknown contenders {sorted(unknown)}; known: "
+                         f"limit, {', '.join(BY_NAME)}")
     extra_env = dict(kv.split("=", 1) for kv in args.env)
-    say(f"models {', '.join(models)}; concurrency {args.concurrency}; {args.duration:g}s per "
-        f"point; workers {args.workers} x threads {args.threads}; load avg "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    concurrency = [int(c) for c in args.concurrency.split(",")]
+    plan = Plan(models, concurrency, args.seconds, args.warmup,
+                choose_b32(concurrency, args.batch32_concurrency), out)
+    say(f"models {', '.join(models)}; concurrency {args.concurrency}; {args.seconds:g}s per "
+        f"point x {args.repeats} interleaved repeats; workers {args.workers} x threads "
+        f"{args.threads}; load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
-    runs = prepare_runs(models, (REPO_ROOT / args.runs), out)
+    runs = prepare_runs(models, REPO_ROOT / args.runs, out, args.preset)
     exports = export_runs(runs, out / "models")
-    plan = Plan(models, [int(c) for c in args.concurrency.split(",")], args.duration,
-                args.warmup, {}, {})
     for m in models:
         rows, names = example_rows(runs[m], exports[m])
-        plan.rows[m], plan.bodies[m] = load.write_inputs(out / "inputs", m, rows, names)
+        plan.rows[m], plan.bodies[(m, 1)] = load.write_inputs(out / "inputs", m, rows, names)
+        plan.bodies[(m, BATCH32)] = load.write_batch_bodies(out / "inputs", m, rows, names,
+                                                            BATCH32)
+        plan.pa_data[m] = pa.write_input_data(out / "inputs" / f"{m}.perf_analyzer.json", rows)
     load.ensure_wrk()
+    (out / "perf_analyzer").mkdir(parents=True, exist_ok=True)
 
-    points: list[dict[str, Any]] = []
-    for m in models if "limit" not in skip else []:
-        say(f"limit: {m} signature in-process ({args.limit_duration:g}s batch 1, then batch 32)")
-        limit = json.loads(_py("-m", "tests.bench.limit", "--export", str(exports[m]),
-                               "--inputs", str(plan.rows[m]),
-                               "--duration", str(args.limit_duration), timeout=600))
-        for lp in report.limit_points(m, limit):
-            say(f"{m:<10} {lp['contender']:<13} {lp['rps']:8.1f} /s  p50 {lp['p50_ms']:.2f} ms")
-            points.append(lp)
-
-    first_body = {m: plan.bodies[m].read_text().splitlines()[0].encode() for m in models}
-    naive_answers: dict[str, Any] = {}
-    if "naive" not in skip:
-        say("naive: starting Flask + keras predict under gunicorn")
-        server = start_naive({m: runs[m] for m in models}, args.workers, args.threads)
-        try:
+    contenders = [k for k in CONTENDERS if k.name not in skip]
+    if servers.kserve_python() is None and any(k.server == "kserve" for k in contenders):
+        say(f"SKIPPED kserve: its environment {servers.KSERVE_VENV} is missing (make bench "
+            "builds it)")
+        contenders = [k for k in contenders if k.server != "kserve"]
+    needed = list(dict.fromkeys(k.server for k in contenders))
+    started = start_servers(needed, exports, runs, out, args, extra_env)
+    measurements: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    try:
+        idle = {name: s.worker_rss_mb() for name, s in started.items()}
+        for line in report.idle_lines(idle):
+            say(line)
+        contenders = [k for k in contenders if k.server in started]
+        broken: set[tuple[str, str]] = set()  # (contender, model) that failed: not retried
+        for k in contenders:
             for m in models:
-                naive_answers[m] = _post(f"{server.http_url}/v1/models/{m}:predict",
-                                         first_body[m])
-            points += sweep(server, plan, "naive", "rest")
-        finally:
-            server.stop()
+                why = probe(k, started[k.server], m, plan)
+                if why:
+                    say(f"SKIPPED {k.name} for {m}: {why}")
+                    skipped[f"{k.name}/{m}"] = why
+                    broken.add((k.name, m))
 
-    modes = [("", {})] + ([] if "nobatch" in skip else
-                          [("-nobatch", {"MULTIHEAD_ENABLE_BATCHING": "false"})])
-    for suffix, env in modes:
-        say(f"gateway{suffix}: starting python -m serving")
-        server = start_gateway(out / "models", args.workers, args.threads, {**extra_env, **env})
-        try:
+        if "limit" not in skip:
+            limit_s = args.limit_seconds or args.seconds
             for m in models:
-                answer = _post(f"{server.http_url}/v1/models/{m}:predict", first_body[m])
-                if m in naive_answers:
-                    check_same(m, naive_answers[m], answer)
-            for protocol in ("rest", "grpc"):
-                if protocol not in skip:
-                    points += sweep(server, plan, protocol + suffix, protocol)
-        finally:
-            server.stop()
+                say(f"limit: {m} signature in-process ({limit_s:g}s batch 1, then batch 32, "
+                    f"x {args.repeats})")
+                limit = json.loads(_py("-m", "tests.bench.limit", "--export", str(exports[m]),
+                                       "--inputs", str(plan.rows[m]), "--duration",
+                                       str(limit_s), "--repeats", str(args.repeats),
+                                       timeout=600))
+                for lp in report.limit_points(m, limit):
+                    measurements.append(lp)
+                    say(f"{m:<10} {lp['contender']:<13} rep {lp['rep'] + 1} "
+                        f"{lp['rps']:8.1f} /s  p50 {lp['p50_ms']:.2f} ms")
 
-    ratios = report.compute_ratios(points)
+        first = {m: plan.bodies[(m, 1)].read_text().splitlines()[0].encode() for m in models}
+        reference = {m: _post(f"{started['gateway'].http_url}/v1/models/{m}:predict", first[m])
+                     for m in models} if "gateway" in started else {}
+        for k in contenders:
+            for m in models:
+                if (k.name, m) in broken:
+                    continue
+                server = started[k.server]
+                if k.load == "wrk" and k.batch == 1 and m in reference and k.server in (
+                        "fastapi", "kserve", "naive", "gateway-nobatch"):
+                    check_same(m, k.name, reference[m],
+                               _post(f"{server.http_url}/v1/models/{m}:predict", first[m]))
+                say(f"warming up {k.name} for {m}")
+                try:
+                    warm(k, server, m, plan)
+                except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                    say(f"SKIPPED {k.name} for {m}: warm-up failed ({str(exc)[-400:]})")
+                    skipped[f"{k.name}/{m}"] = f"warm-up failed: {str(exc)[-400:]}"
+                    broken.add((k.name, m))
+
+        steps = [s for s in schedule(models, concurrency, contenders, args.repeats, plan.b32_at)
+                 if (s.contender.name, s.model) not in broken]
+        say(f"{len(steps)} measurements, interleaved; about "
+            f"{len(steps) * (args.seconds + 1.5) / 60:.0f} min")
+        t_start = time.monotonic()
+        for i, step in enumerate(steps):
+            k, m = step.contender, step.model
+            if (k.name, m) in broken:
+                continue
+            server = started[k.server]
+            try:
+                point = load.measure(server, lambda s=step, v=server: run_load(s, v, plan,
+                                                                               args.seconds),
+                                     m if k.server in GATEWAYS else None)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                say(f"FAILED {k.name} for {m} at c={step.concurrency}: {str(exc)[-400:]}; "
+                    "its remaining points are skipped")
+                skipped[f"{k.name}/{m}"] = f"failed: {str(exc)[-400:]}"
+                broken.add((k.name, m))
+                continue
+            point.update(model=m, contender=k.name, concurrency=step.concurrency, rep=step.rep,
+                         examples_per_s=point["rps"] * k.batch)
+            measurements.append(point)
+            done = time.monotonic() - t_start
+            eta = done / (i + 1) * (len(steps) - i - 1)
+            say(f"({i + 1}/{len(steps)}, ETA {eta / 60:4.1f} min) {m:<10} c={step.concurrency:<3}"
+                f" rep {step.rep + 1}/{args.repeats} {k.name:<13} {point['rps']:8.1f} req/s  "
+                f"p50 {point['p50_ms']:7.2f} ms  p99 {point['p99_ms']:7.2f} ms  "
+                f"cpu {point['cpu_ms_per_req']:6.2f} ms/req  "
+                f"errors {point['errors'] + point['non_2xx']}"
+                + (f"  batch {point['mean_batch']:.1f}" if "mean_batch" in point else ""))
+    finally:
+        for s in started.values():
+            s.stop()
+
+    points = report.aggregate(measurements)
+    ratios = report.compute_ratios(points, plan.b32_at)
     meta = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "host": platform.node(), "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
-            "duration_s": args.duration, "workers": args.workers, "threads": args.threads,
-            "gateway_env": extra_env, "settings": dataclasses.asdict(defaults),
-            "runs": {m: str(r) for m, r in runs.items()}}
+            "seconds": args.seconds, "repeats": args.repeats, "concurrency": concurrency,
+            "batch32_concurrency": plan.b32_at, "workers": args.workers,
+            "threads": args.threads, "gateway_env": extra_env,
+            "settings": dataclasses.asdict(Settings()), "idle_rss_mb_per_worker": idle,
+            "skipped": skipped, "contenders": {k.name: k.what for k in CONTENDERS},
+            "runs": {m: str(r) for m, r in runs.items()},
+            "wall_s": time.monotonic() - _T0}
     json_path = out / f"{args.name}.json"
     png_path = out / ("bench.png" if args.name == "results" else f"{args.name}.png")
-    report.write_json(json_path, meta, points, ratios)
+    report.write_json(json_path, meta, measurements, points, ratios)
     report.plot(png_path, points)
     print()
     print(report.table(points))
+    print()
+    for line in report.idle_lines(idle):
+        print(line)
+    for what, why in skipped.items():
+        print(f"skipped {what}: {why[:200]}")
     print(f"\nwrote {json_path} and {png_path} ({time.monotonic() - _T0:.0f}s)\n")
-    for line in report.ratio_lines(points, ratios):
+    for line in report.ratio_lines(points, ratios, plan.b32_at):
         print(line)
     return 0
 

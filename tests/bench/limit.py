@@ -1,11 +1,11 @@
 """The limit: the exported signature called in-process, nothing in between.
 
-`python -m tests.bench.limit --export DIR --inputs FILE --duration S` loads the
-SavedModel with `tf.saved_model.load`, then calls `serving_default` in a loop
-with one example per call (batch-1 latency), then with 32 examples per call
-(batch-32 throughput), on the same examples the load generators send, and
-prints one JSON object. Run in its own process so TensorFlow's thread pools
-are its own and nothing else runs beside it.
+`python -m tests.bench.limit --export DIR --inputs FILE --duration S --repeats N`
+loads the SavedModel with `tf.saved_model.load`, then calls `serving_default` in
+a loop with one example per call (batch-1 latency), then with 32 examples per
+call (batch-32 throughput), on the same examples the load generators send,
+alternating the two N times, and prints one JSON object (a list of N runs each).
+Run in its own process so TensorFlow's thread pools are its own.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def measure(fn: Any, feeds: list[Any], duration_s: float,
             "cpu_s": time.process_time() - cpu0, "calls": len(samples)}
 
 
-def run(export_dir: str, rows: list[dict[str, Any]], duration_s: float) -> dict[str, Any]:
+def run(export_dir: str, rows: list[dict[str, Any]], duration_s: float,
+        repeats: int = 1) -> dict[str, Any]:
     import tensorflow as tf
 
     fn = tf.saved_model.load(export_dir).signatures["serving_default"]
@@ -59,9 +60,11 @@ def run(export_dir: str, rows: list[dict[str, Any]], duration_s: float) -> dict[
 
     singles = [[r] for r in rows]
     wide = [[rows[(i + j) % len(rows)] for j in range(BATCH)] for i in range(len(rows))]
-    b1 = measure(call, singles, duration_s)
-    b32 = measure(call, wide, duration_s)
-    b32["examples"] = b32["calls"] * BATCH
+    b1, b32 = [], []
+    for _ in range(max(1, repeats)):
+        b1.append(measure(call, singles, duration_s))
+        b32.append(measure(call, wide, duration_s))
+        b32[-1]["examples"] = b32[-1]["calls"] * BATCH
     return {"batch1": b1, "batch32": b32,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "threads": {"intra": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -74,11 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inputs", required=True,
                    help="JSON file: a list of examples keyed by input name")
     p.add_argument("--duration", type=float, default=3.0)
+    p.add_argument("--repeats", type=int, default=1)
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with open(args.inputs, encoding="utf-8") as fh:
         rows = json.load(fh)
-    json.dump(run(args.export, rows, args.duration), sys.stdout)
+    json.dump(run(args.export, rows, args.duration, args.repeats), sys.stdout)
     print()
     return 0
 

@@ -42,6 +42,21 @@ def write_inputs(directory: Path, model: str, rows: list[dict[str, Any]],
     return rows_path, bodies_path
 
 
+def write_batch_bodies(directory: Path, model: str, rows: list[dict[str, Any]],
+                       inputs: list[str], batch: int) -> Path:
+    """JSON lines for wrk of `batch` examples each (row format), cycling over `rows`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{model}.bodies-b{batch}.jsonl"
+    lines = []
+    for start in range(len(rows)):
+        chosen = [rows[(start + j) % len(rows)] for j in range(batch)]
+        instances = [r[inputs[0]] if len(inputs) == 1 else {n: r[n] for n in inputs}
+                     for r in chosen]
+        lines.append(json.dumps({"instances": instances}) + "\n")
+    path.write_text("".join(lines))
+    return path
+
+
 def ensure_wrk() -> str:
     """Path of wrk; installs Debian's package when missing (root, apt) or says how."""
     found = shutil.which("wrk")

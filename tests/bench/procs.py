@@ -1,4 +1,6 @@
-"""Server processes for the benchmark: start on loopback, wait, measure from /proc, stop.
+"""Server processes of the benchmark: wait until ready, measure from /proc, stop.
+
+tests/bench/servers.py starts them (one function per contender's server).
 
 CPU time is read from `/proc/PID/stat` (utime + stime of every thread, summed
 over the server's whole process tree: gunicorn master and workers), so a point's
@@ -11,8 +13,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +23,9 @@ from tests.processes import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _TICK = os.sysconf("SC_CLK_TCK")
+# Seconds a server may take to load its models in every worker: about 15 on a quiet
+# 2-core machine, minutes on a busy one (BENCH_START_TIMEOUT).
+START_TIMEOUT_S = float(os.environ.get("BENCH_START_TIMEOUT") or 600)
 
 
 def free_port() -> int:
@@ -45,6 +48,14 @@ def children(pid: int) -> list[int]:
             continue
         out.extend(int(c) for c in text.split())
     return out
+
+
+def _is_helper(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"multiprocessing.resource_tracker" in cmdline or b"semaphore_tracker" in cmdline
 
 
 def tree(pid: int) -> list[int]:
@@ -83,11 +94,11 @@ def rss_mb(pid: int) -> float:
 
 @dataclass
 class Server:
-    """A server process group on loopback: `http_url`, `grpc_target` (gateway only)."""
+    """A server process group on loopback: `http_url` (REST), `grpc_target` (gRPC)."""
 
     name: str
     process: subprocess.Popen
-    http_url: str
+    http_url: str | None
     grpc_target: str | None
     log_path: Path
     workers: int
@@ -101,15 +112,17 @@ class Server:
         return tree_cpu_seconds(self.pid)
 
     def worker_rss_mb(self) -> list[float]:
-        return [rss_mb(p) for p in children(self.pid)]
+        return [rss_mb(p) for p in self.worker_pids()]
 
     def worker_pids(self) -> list[int]:
-        return children(self.pid)
+        """The server's workers: its children, less multiprocessing's helper processes
+        (uvicorn and KServe spawn their workers, which starts a resource tracker)."""
+        return [p for p in children(self.pid) if not _is_helper(p)]
 
     def log(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def wait_ready(self, path: str, timeout_s: float = 240.0) -> None:
+    def wait_ready(self, path: str, timeout_s: float = START_TIMEOUT_S) -> None:
         """`path` answers 200 on enough fresh connections that every worker has loaded."""
         deadline, streak = time.monotonic() + timeout_s, 0
         while time.monotonic() < deadline:
@@ -127,63 +140,22 @@ class Server:
             time.sleep(0.05 if ok else 0.5)
         raise RuntimeError(f"{self.name} not ready after {timeout_s:.0f}s:\n{self.log()}")
 
+    def wait_line(self, text: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        """The server's log shows `text` (servers that speak no HTTP say when they are up)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text in self.log_path.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n"
+                                   f"{self.log()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout_s:.0f}s:\n{self.log()}")
+
     def stop(self) -> None:
-        stop_process(self.process, grace_s=30)  # SIGTERM: gunicorn's graceful shutdown
+        stop_process(self.process, grace_s=30)  # SIGTERM: the server's graceful shutdown
+        try:  # a worker that outlived its parent (the group is this server's own session)
+            os.killpg(self.process.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
         self.log_path.unlink(missing_ok=True)
-
-
-def _clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MULTIHEAD_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                            os.environ.get("PYTHONPATH")]))})
-    env.update(extra)
-    return env
-
-
-def _spawn(name: str, argv: list[str], env: dict[str, str], http_port: int,
-           grpc_port: int | None, workers: int) -> Server:
-    log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
-    process = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    return Server(name, process, f"http://127.0.0.1:{http_port}",
-                  f"127.0.0.1:{grpc_port}" if grpc_port else None, Path(log.name), workers)
-
-
-def start_gateway(model_dir: Path, workers: int, threads: int,
-                  env: dict[str, str] | None = None) -> Server:
-    """`python -m serving` (gunicorn, embedded runtime) exactly as a user runs it."""
-    http_port, grpc_port = free_port(), free_port()
-    full = _clean_env({
-        "MULTIHEAD_BACKEND": "embedded", "MULTIHEAD_MODEL_DIR": str(model_dir),
-        "MULTIHEAD_HOST": "127.0.0.1", "MULTIHEAD_HTTP_PORT": str(http_port),
-        "MULTIHEAD_GRPC_PORT": str(grpc_port), "MULTIHEAD_WORKERS": str(workers),
-        "MULTIHEAD_THREADS": str(threads), "MULTIHEAD_LOG_LEVEL": "WARNING",
-        **(env or {})})
-    server = _spawn("gateway", [sys.executable, "-m", "serving"], full, http_port, grpc_port,
-                    workers)
-    try:
-        server.wait_ready("/readyz")
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
-def start_naive(runs: dict[str, Path], workers: int, threads: int) -> Server:
-    """tests/bench/naive_app.py under gunicorn with the gateway's worker settings."""
-    port = free_port()
-    full = _clean_env({"BENCH_NAIVE_RUNS": ",".join(f"{m}={p}" for m, p in runs.items())})
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-            "--timeout", "120", "--keep-alive", "5", "--log-level", "warning",
-            "tests.bench.naive_app:create_app()"]
-    server = _spawn("naive", argv, full, port, None, workers)
-    try:
-        server.wait_ready("/healthz")
-    except BaseException:
-        server.stop()
-        raise
-    return server

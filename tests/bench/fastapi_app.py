@@ -1,0 +1,64 @@
+"""The strong thirty-line baseline: FastAPI + uvicorn calling the loaded signature.
+
+What a user writes instead of installing a model server: each uvicorn worker
+loads every SavedModel once at start-up (`tf.saved_model.load(...)
+.signatures["serving_default"]`), and `POST /v1/models/NAME:predict` takes the
+same TF Serving row-format body as the gateway (`{"instances": [...]}`), builds
+one tensor per input and answers `{"predictions": [...]}` with every head per
+row. A plain `def` route: FastAPI runs it in its thread pool, so concurrent
+requests overlap in TensorFlow as they would in anyone's app.
+
+`uvicorn tests.bench.fastapi_app:app --workers 2` with
+`BENCH_FASTAPI_MODELS=name=export_dir,name=export_dir`.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, HTTPException
+
+MODELS: dict[str, Any] = {}
+
+
+def load(spec: str) -> None:
+    import tensorflow as tf
+
+    for part in filter(None, spec.split(",")):
+        name, _, path = part.partition("=")
+        MODELS[name] = tf.saved_model.load(path).signatures["serving_default"]
+
+
+def predict_rows(fn: Any, instances: list[Any]) -> list[dict[str, Any]]:
+    import tensorflow as tf
+
+    specs = fn.structured_input_signature[1]
+    names = list(specs)
+    rows = [i if isinstance(i, dict) else {names[0]: i} for i in instances]
+    feeds = {n: tf.constant([r[n] for r in rows], dtype=specs[n].dtype) for n in names}
+    out = {k: v.numpy() for k, v in fn(**feeds).items()}
+    return [{k: (v[i].decode() if isinstance(v[i], bytes) else v[i].tolist())
+             for k, v in out.items()} for i in range(len(rows))]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> Any:
+    load(os.environ.get("BENCH_FASTAPI_MODELS", ""))  # in each worker, after it starts
+    yield
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/v1/models/{name}:predict")
+def predict(name: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    if name not in MODELS:
+        raise HTTPException(404, f"Model '{name}' not found.")
+    return {"predictions": predict_rows(MODELS[name], body["instances"])}
