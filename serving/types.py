@@ -57,7 +57,7 @@ class ModelVersion:
     name: str
     version: int
     signatures: Mapping[str, SignatureSpec]
-    card: Mapping[str, Any] | None = None
+    card: ModelCard | None = None  # parsed once when the version loads
     labels: Mapping[str, int] = field(default_factory=dict)  # version label -> version
 
 

@@ -16,7 +16,6 @@ that must never initialise TF.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, VersionStatus
 from serving.backends.model_config import DEFAULT_POLICY, ModelEntry, parse_model_config
 from serving.config import Settings
@@ -40,7 +40,6 @@ from serving.errors import (
 )
 
 log = logging.getLogger(__name__)
-CARD_FILE = os.path.join("assets.extra", "model_card.json")
 StateListener = Callable[[str, int, str], None]
 
 
@@ -145,7 +144,7 @@ class EmbeddedBackend(Backend):
         for name, entry in entries.items():
             if self._stop.is_set():
                 return
-            on_disk = _version_dirs(entry.base_path)
+            on_disk = repository.version_dirs(entry.base_path)
             wanted = entry.policy.select(on_disk)
             with self._lock:
                 model = self._models.setdefault(name, _Model(entry))
@@ -153,7 +152,7 @@ class EmbeddedBackend(Backend):
             for v in sorted(wanted, reverse=True):  # newest first: ready sooner
                 path = on_disk[v]
                 current = model.versions.get(v)
-                fp = _fingerprint(path)
+                fp = repository.fingerprint(path)
                 if current is None or (current.state == "END" and (
                         current.error_code == "OK" or _retry_due(current, fp))):
                     self._load(name, model, _Version(v, path, fingerprint=fp, seen=fp))
@@ -190,8 +189,7 @@ class EmbeddedBackend(Backend):
         root = os.path.abspath(self._settings.model_dir)
         path = self._settings.model_config
         if not path:
-            names = sorted(n for n in _listdir(root)
-                           if not n.startswith(".") and os.path.isdir(os.path.join(root, n)))
+            names = repository.model_names(root)
             return {n: ModelEntry(n, os.path.join(root, n), DEFAULT_POLICY) for n in names}
         try:
             mtime = os.stat(path).st_mtime
@@ -414,7 +412,7 @@ def _load_export(path: str) -> tuple[_Loaded, dict, dict | None, int]:
         for sig, fn in functions.items()
     }
     loaded = _Loaded(obj, functions, input_dtypes)
-    card = _read_card(path)
+    card = repository.read_card(path)
     warmup = read_warmup_requests(path)
     for i, (sig, arrays) in enumerate(warmup):
         if sig not in functions:
@@ -424,19 +422,6 @@ def _load_export(path: str) -> tuple[_Loaded, dict, dict | None, int]:
         except GatewayError as exc:
             raise ValueError(f"warm-up request {i} failed: {exc.message}") from None
     return loaded, specs, card, len(warmup)
-
-
-def _read_card(path: str) -> dict | None:
-    card_path = os.path.join(path, CARD_FILE)
-    if not os.path.exists(card_path):
-        return None
-    try:
-        with open(card_path, encoding="utf-8") as fh:
-            card = json.load(fh)
-        return card if isinstance(card, dict) else None
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable model card %s: %s", card_path, exc)
-        return None
 
 
 def _configure_tensorflow(settings: Settings) -> None:
@@ -452,47 +437,6 @@ def _configure_tensorflow(settings: Settings) -> None:
             tf.config.threading.set_intra_op_parallelism_threads(intra)
     except RuntimeError as exc:  # TF already initialised in this process
         log.warning("thread pool sizes not applied: %s", exc)
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
-
-
-def _version_dirs(base_path: str) -> dict[int, str]:
-    """Integer version directories that hold a saved_model.pb.
-
-    A directory without one is not a version yet; one that has it but is still being
-    copied is tried, fails, and is tried again once its files change (`_retry_due`).
-    """
-    found = {}
-    for entry in _listdir(base_path):
-        if entry.isascii() and entry.isdigit():
-            path = os.path.join(base_path, entry)
-            if os.path.isfile(os.path.join(path, "saved_model.pb")):
-                found[int(entry)] = path
-    return found
-
-
-def _fingerprint(path: str) -> tuple:
-    """(relative path, size, mtime_ns) of every file under a version directory, sorted.
-
-    Every file, not only saved_model.pb: a copy that writes saved_model.pb first and
-    variables/ (or assets/, assets.extra/) later changes the fingerprint when they land.
-    Symlinked files count by their target; a file that vanishes mid-walk is left out.
-    """
-    files = []
-    for root, _dirs, names in os.walk(path):
-        for n in names:
-            full = os.path.join(root, n)
-            try:
-                st = os.stat(full)
-            except OSError:
-                continue
-            files.append((os.path.relpath(full, path), st.st_size, st.st_mtime_ns))
-    return tuple(sorted(files))
 
 
 def _retry_due(ver: _Version, fp: tuple) -> bool:

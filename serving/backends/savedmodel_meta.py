@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from serving.backends.base import SignatureSpec, TensorSpec
+from serving.backends.repository import WARMUP_FILE
 
 # TF2 exports carry this pseudo-signature; it runs initializers, is not callable
 # through `loaded.signatures`, and is no use to a client, so it is not served.
@@ -82,7 +83,6 @@ def specs_from_functions(functions: Mapping[str, Any]) -> dict[str, SignatureSpe
     return out
 
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # TF Serving reads at most this many warm-up records
 # (tensorflow_serving/servables/tensorflow/saved_model_warmup_util.cc).
 MAX_WARMUP_RECORDS = 1000

@@ -19,18 +19,16 @@ backoff on UNAVAILABLE only; TF Serving's status codes map to `serving.errors`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf import text_format
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import (
@@ -40,10 +38,11 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-from tensorflow_serving.config import model_server_config_pb2
 
 from serving import errors
+from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, TensorSpec, VersionStatus
+from serving.backends.model_config import ModelConfigError, parse_model_config
 from serving.config import Settings
 from serving.tensor_proto import array_to_proto, proto_to_array
 
@@ -139,24 +138,19 @@ class TFServingBackend(Backend):
     def _model_names(self) -> list[str]:
         names = set(self._configured) | self._discovered
         if self._settings.model_config:
-            config = model_server_config_pb2.ModelServerConfig()
+            # The same parser the embedded runtime uses (TF Serving's own protos).
             try:
-                text_format.Parse(Path(self._settings.model_config).read_text(), config)
-            except (OSError, text_format.ParseError) as exc:
-                log.warning("cannot read MULTIHEAD_MODEL_CONFIG %s: %s",
-                            self._settings.model_config, exc)
-            labels = {}
-            for entry in config.model_config_list.config:
-                names.add(entry.name)
-                labels[entry.name] = dict(entry.version_labels)
-            self._labels = labels
+                entries = parse_model_config(self._settings.model_config)
+            except ModelConfigError as exc:
+                log.warning("MULTIHEAD_MODEL_CONFIG not used: %s", exc)
+                entries = {}
+            names.update(entries)
+            self._labels = {n: dict(e.version_labels) for n, e in entries.items()}
         else:
-            try:
-                for child in Path(self._settings.model_dir).iterdir():
-                    if child.is_dir() and any(v.name.isdigit() for v in child.iterdir()):
-                        names.add(child.name)
-            except OSError:
-                pass  # the repository is TF Serving's, not necessarily visible here
+            # The repository is TF Serving's, not necessarily visible here.
+            root = self._settings.model_dir
+            names.update(n for n in repository.model_names(root)
+                         if repository.version_dirs(os.path.join(root, n)))
         return sorted(names)
 
     def _poll_loop(self) -> None:
@@ -238,13 +232,8 @@ class TFServingBackend(Backend):
         signatures = {k: _signature_spec(k, v) for k, v in sorted(sig_map.signature_def.items())
                       # the init op TF's exporter adds is not a servable signature
                       if not k.startswith("__")}
-        card = None
-        card_path = Path(self._settings.model_dir) / name / str(version) / "assets.extra" / \
-            "model_card.json"
-        try:
-            card = json.loads(card_path.read_text())
-        except (OSError, ValueError):
-            pass
+        card = repository.read_card(repository.version_path(self._settings.model_dir, name,
+                                                             version))
         return ModelVersion(name=name, version=version, signatures=signatures, card=card,
                             labels=self._labels.get(name, {}))
 

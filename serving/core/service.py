@@ -25,6 +25,7 @@ from serving.core.batching import Batcher
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
 from serving.errors import DeadlineExceeded, FailedPrecondition, GatewayError, NotFound, quote
 from serving.metrics import Metrics
+from serving.types import ModelCard
 
 log = logging.getLogger(__name__)
 DEFAULT_SIGNATURE = "serving_default"
@@ -51,7 +52,7 @@ class PredictResult:
     version: int
     signature: str                      # resolved name
     outputs: dict[str, np.ndarray]      # output name -> array, batch first
-    card: Mapping[str, Any] | None = None  # the version's model card, for formatting
+    card: ModelCard | None = None       # the version's model card, for formatting
 
 
 class InferenceService:
@@ -126,13 +127,12 @@ class InferenceService:
                 continue
             spec = mv.signatures.get(DEFAULT_SIGNATURE) or next(iter(mv.signatures.values()),
                                                                 None)
-            card = mv.card or {}
             item.update(
                 labels=dict(mv.labels),
                 signatures=sorted(mv.signatures),
                 inputs=tasks.list_inputs(mv.card, spec) if spec else [],
                 heads=tasks.list_heads(mv.card, list(spec.outputs) if spec else []),
-                description=card.get("description", "") if mv.card is not None else
+                description=mv.card.description if mv.card is not None else
                 "SavedModel without a model card; described from its signatures.",
             )
             out.append(item)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from serving.errors import InvalidInput
+from serving.types import InputCard, ModelCard
 
 # The task rules, the same on every protocol.
 DEFAULT_TOP_K = 5
@@ -23,12 +24,10 @@ if TYPE_CHECKING:
     from serving.core.service import InferenceService, PredictResult
 
 
-def head_labels(card: Mapping[str, Any] | None, head: str, width: int = 0) -> list[str]:
-    """Labels of a class head from the card; index names when the card has none."""
-    for h in (card or {}).get("heads") or []:
-        if isinstance(h, dict) and h.get("name") == head and h.get("labels"):
-            return [str(x) for x in h["labels"]]
-    return [str(i) for i in range(width)]
+def head_labels(card: ModelCard | None, head: str, width: int = 0) -> list[str]:
+    """Labels of a class head from the card; index names where the card has none."""
+    info = card.head(head) if card is not None else None
+    return info.label_names(width) if info is not None else [str(i) for i in range(width)]
 
 
 def _text(value: Any) -> str:
@@ -137,14 +136,14 @@ def answer(service: InferenceService, text: Any, question: Any, top_k: Any = 5,
     return result.version, [(labels[j], float(probs[j])) for j in order]
 
 
-def record_heads(service: InferenceService, model: str, card: Mapping[str, Any] | None,
+def record_heads(service: InferenceService, model: str, card: ModelCard | None,
                  outputs: Mapping[str, np.ndarray]) -> None:
     """Feed head_predictions_total / head_value from one result (card heads only)."""
     metrics = service.metrics
-    for h in (card or {}).get("heads") or []:
-        if not isinstance(h, dict) or h.get("name") not in outputs:
+    for h in card.heads if card is not None else ():
+        if h.name not in outputs:
             continue
-        name, labels = h["name"], h.get("labels") or []
+        name, labels = h.name, list(h.labels)
         values = np.asarray(outputs[name])
         if labels and values.dtype.kind == "f":
             if name + "_label" in outputs:
@@ -162,38 +161,36 @@ def record_heads(service: InferenceService, model: str, card: Mapping[str, Any] 
             metrics.record_values(model, name, values.ravel())
 
 
-def list_inputs(service_card: Mapping[str, Any] | None, spec: Any) -> list[dict[str, Any]]:
+def list_inputs(card: ModelCard | None, spec: Any) -> list[dict[str, Any]]:
     """The `inputs` entries of the model listing, from the signature and the card."""
-    cards = {c.get("name"): c for c in (service_card or {}).get("inputs") or []
-             if isinstance(c, dict)}
+    cards = dict(card.inputs) if card is not None else {}
     out = []
     # The card's order (the model's), then any input the card does not describe.
     names = [n for n in cards if n in spec.inputs] + [n for n in spec.inputs if n not in cards]
     for name in names:
-        t, card = spec.inputs[name], cards.get(name, {})
-        kind = card.get("kind") or {"DT_STRING": "string", "DT_BOOL": "bool"}.get(
+        t, info = spec.inputs[name], cards.get(name) or InputCard(name)
+        kind = info.kind or {"DT_STRING": "string", "DT_BOOL": "bool"}.get(
             t.dtype, "float" if t.dtype in ("DT_FLOAT", "DT_DOUBLE", "DT_HALF") else "int")
         item: dict[str, Any] = {
             "name": name, "dtype": t.dtype, "kind": kind,
             "shape": None if t.shape is None else [-1 if d is None else d for d in t.shape],
         }
-        if card.get("max_tokens"):
-            item["max_tokens"] = int(card["max_tokens"])
+        if info.max_tokens:
+            item["max_tokens"] = info.max_tokens
             item["truncation"] = (f"text longer than {item['max_tokens']} tokens is truncated "
                                   "by the model; it is not rejected")
-        if card.get("description"):
-            item["description"] = card["description"]
+        if info.description:
+            item["description"] = info.description
         out.append(item)
     return out
 
 
-def list_heads(card: Mapping[str, Any] | None, outputs: Sequence[str]) -> list[dict[str, Any]]:
+def list_heads(card: ModelCard | None, outputs: Sequence[str]) -> list[dict[str, Any]]:
     """The `heads` entries of the model listing: the card's, else one per output."""
-    heads = [h for h in (card or {}).get("heads") or [] if isinstance(h, dict)]
-    if heads:
+    if card is not None and card.heads:
         # `unit` (a regression head's, e.g. years, EUR) only where the card names one.
-        return [{"name": h.get("name"), "kind": h.get("kind"), "labels": h.get("labels"),
-                 **({"unit": str(h["unit"])} if h.get("unit") else {})} for h in heads]
+        return [{"name": h.name, "kind": h.kind, "labels": list(h.labels) or None,
+                 **({"unit": h.unit} if h.unit else {})} for h in card.heads]
     names = set(outputs)
     return [{"name": o, "kind": "output", "labels": None} for o in sorted(outputs)
             if not (o.endswith("_label") and o[:-len("_label")] in names)]

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from serving.backends.base import ModelVersion, SignatureSpec
 from serving.errors import InvalidInput, quote
+from serving.types import InputCard, ModelCard, ModelVersion, SignatureSpec
 
 # A wire shape may claim at most this many elements (zero-sized dims aside): numpy
 # refuses ("array is too big") shapes whose byte size overflows, long before this.
@@ -95,19 +95,16 @@ def _kind(dtype: str) -> str:
 
 
 def build_plan(mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:
-    card = mv.card or {}
-    id_cards = {c.get("name"): c for c in card.get("id_inputs") or [] if isinstance(c, dict)}
-    text_cards = {c.get("name"): c for c in card.get("inputs") or [] if isinstance(c, dict)}
+    card = mv.card or ModelCard()
     inputs = {}
     for name, t in spec.inputs.items():
         kind = _kind(t.dtype)
-        info = (id_cards if kind == "int" else text_cards).get(name, {})
-        padded = bool(info.get("padded_sequence")) and kind == "int" and t.shape is not None \
+        info = (card.id_inputs if kind == "int" else card.inputs).get(name) or InputCard(name)
+        padded = info.padded_sequence and kind == "int" and t.shape is not None \
             and len(t.shape) == 2
-        max_tokens = info.get("max_tokens")
         inputs[name] = InputPlan(name, t.dtype, kind, _NUMPY_DTYPES.get(t.dtype), t.shape,
-                                 padded, int(max_tokens) if max_tokens else None,
-                                 _vocab_size(kind, info, text_cards.get(name, {})))
+                                 padded, info.max_tokens,
+                                 _vocab_size(kind, info, card.inputs.get(name)))
     tensors = list(spec.inputs.values()) + list(spec.outputs.values())
     batchable = all(t.shape is not None and len(t.shape) >= 1 and t.shape[0] is None
                     for t in tensors)
@@ -115,14 +112,12 @@ def build_plan(mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:
                          tuple(sorted(spec.outputs)), batchable)
 
 
-def _vocab_size(kind: str, id_card: Mapping[str, Any],
-                text_card: Mapping[str, Any]) -> int | None:
+def _vocab_size(kind: str, id_card: InputCard, text_card: InputCard | None) -> int | None:
     """The vocabulary an id input indexes: the card's `id_inputs[].vocab_size`; cards
     exported before that field carry it on the text input of the same name."""
-    if kind != "int" or not id_card.get("padded_sequence"):
+    if kind != "int" or not id_card.padded_sequence:
         return None
-    size = id_card.get("vocab_size") or text_card.get("vocab_size")
-    return int(size) if isinstance(size, int | float) and size > 0 else None
+    return id_card.vocab_size or (text_card.vocab_size if text_card else None)
 
 
 def checked_shape(field: str, dims: Sequence[int], n_values: int | None = None,

@@ -106,7 +106,7 @@ def test_models_versions_labels_and_descriptions_match(backends: Any) -> None:
         assert (mine.version, dict(mine.labels)) == (theirs.version, dict(theirs.labels))
         # Signatures from TF Serving's metadata equal those read from saved_model.pb.
         assert dict(mine.signatures) == dict(theirs.signatures), name
-        assert mine.card == theirs.card and mine.card["name"] == name
+        assert mine.card == theirs.card and mine.card.raw["name"] == name
     for label in ("stable", "canary"):
         assert remote.resolve("similarity", label=label).version == \
             local.resolve("similarity", label=label).version

@@ -43,10 +43,8 @@ def _spec_args(spec: pb.ModelSpec, default_model: str = "") -> dict[str, Any]:
 
 def _heads(mv: ModelVersion) -> list[pb.Head]:
     """Heads from the model card; a model without one is described by its outputs."""
-    if mv.card and mv.card.get("heads"):
-        return [pb.Head(name=h["name"], kind=h.get("kind") or "",
-                        labels=[str(x) for x in (h.get("labels") or [])])
-                for h in mv.card["heads"]]
+    if mv.card is not None and mv.card.heads:
+        return [pb.Head(name=h.name, kind=h.kind, labels=list(h.labels)) for h in mv.card.heads]
     signature = mv.signatures.get("serving_default") or next(iter(mv.signatures.values()), None)
     outputs = signature.outputs if signature is not None else {}
     return [pb.Head(name=name) for name in sorted(outputs) if not name.endswith("_label")]
@@ -108,7 +106,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         response = pb.GetModelMetadataResponse(
             model_spec=pb.ModelSpec(name=mv.name, version=mv.version, signature_name=wanted),
             heads=_heads(mv),
-            model_card_json=json.dumps(mv.card, sort_keys=True) if mv.card else "")
+            model_card_json=json.dumps(dict(mv.card.raw), sort_keys=True) if mv.card else "")
         for sig_name, sig in signatures.items():
             info = response.signatures[sig_name]
             for name, spec_ in sig.inputs.items():

@@ -134,8 +134,8 @@ def predict(name: str, version: int | None, label: str | None) -> Response:
 
 def _padded_inputs(mv: Any, sig: Any) -> frozenset[str]:
     """Token-id inputs the model card declares as padded: ragged rows get zero-padded."""
-    declared = {i.get("name") for i in (mv.card or {}).get("id_inputs", []) or []
-                if isinstance(i, dict) and i.get("padded_sequence")}
+    declared = {n for n, c in mv.card.id_inputs.items() if c.padded_sequence} \
+        if mv.card is not None else set()
     return frozenset(n for n, t in sig.inputs.items()
                      if n in declared and dtypes.BY_TF.get(t.dtype, dtypes.BY_TF["DT_FLOAT"]).kind
                      == "int")

@@ -16,6 +16,7 @@ from serving.errors import QUOTE_LIMIT, InvalidInput, NotFound, quote, safe_text
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc.decode import Undecodable, guard_handler
 from serving.protocols.tfserving import codec
+from serving.types import ModelCard
 
 
 def test_messages_never_carry_unencodable_text():
@@ -68,7 +69,7 @@ CARD = {"inputs": [{"name": "text", "kind": "text", "vocab_size": 50}],
     ("text", [[2**31 - 1]], 2**31 - 1, 50), ("tags", [[7]], 7, 7)])
 def test_token_ids_outside_the_vocabulary_are_rejected(name, ids, bad, size):
     sig = _sig({"text": ("DT_INT32", (None, None)), "tags": ("DT_INT32", (None, None))})
-    plan = build_plan(ModelVersion("m", 1, {"s": sig}, card=CARD), sig)
+    plan = build_plan(ModelVersion("m", 1, {"s": sig}, card=ModelCard.from_json(CARD)), sig)
     inputs = {"text": [[1, 2]], "tags": [[1]]} | {name: ids}
     with pytest.raises(InvalidInput) as err:
         validate(plan, inputs, 8)

@@ -90,9 +90,10 @@ def test_pages_load_without_a_key_while_the_api_needs_one(tmp_path: Path) -> Non
 
 def test_model_listing_carries_the_cards_units_for_the_page() -> None:
     from serving.core.tasks import list_heads
+    from serving.types import ModelCard
 
     card = {"heads": [{"name": "price", "kind": "regression", "labels": None, "unit": "EUR"},
                       {"name": "match", "kind": "binary", "labels": ["no", "yes"]}]}
-    assert list_heads(card, ["price", "match"]) == [
+    assert list_heads(ModelCard.from_json(card), ["price", "match"]) == [
         {"name": "price", "kind": "regression", "labels": None, "unit": "EUR"},
         {"name": "match", "kind": "binary", "labels": ["no", "yes"]}]

@@ -8,6 +8,7 @@ import pytest
 from serving.backends.base import ModelVersion, SignatureSpec, TensorSpec
 from serving.core.validation import build_plan, resolve_filter, validate
 from serving.errors import InvalidInput
+from serving.types import ModelCard
 from tests.unit.serving.conftest import PAIRS_CARD
 
 
@@ -32,7 +33,7 @@ SIGS = {
         {"y": ("DT_FLOAT", (None,))}),
     "scalar": _spec("scalar", {"x": ("DT_FLOAT", (None,))}, {"y": ("DT_FLOAT", ())}),
 }
-MV = ModelVersion("pairs", 1, SIGS, card=PAIRS_CARD)
+MV = ModelVersion("pairs", 1, SIGS, card=ModelCard.from_json(PAIRS_CARD))
 MAX_BATCH = 4
 
 

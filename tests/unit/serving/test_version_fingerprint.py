@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.backends.embedded import _fingerprint, _version_dirs
+from serving.backends.repository import fingerprint as _fingerprint
+from serving.backends.repository import version_dirs as _version_dirs
 from serving.errors import NotFound
 from tests.unit.serving.conftest import install
 
