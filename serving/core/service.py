@@ -10,6 +10,7 @@ Every error is a `serving.errors` type.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, VersionStatus
 from serving.config import Settings
 from serving.core import tasks
@@ -107,6 +109,24 @@ class InferenceService:
                 f"Signature {quote(name)} not found in model '{mv.name}' version {mv.version}; "
                 f"it has: {', '.join(sorted(mv.signatures)) or 'none'}.")
         return spec
+
+    def diagram(self, name: str, version: int | None = None, label: str | None = None) -> bytes:
+        """The PNG architecture picture of the resolved version (repository.DIAGRAM_FILE)."""
+        mv = self.backend.resolve(name, version, label)
+        info = getattr(self.backend, "version_info", None)  # the runtime's own path, if any
+        try:
+            folder = info(mv.name, mv.version).get("path") if info is not None else None
+        except KeyError:  # unloaded since it was resolved: the repository's layout then
+            folder = None
+        path = os.path.join(folder or repository.version_path(self.settings.model_dir, mv.name,
+                                                              mv.version),
+                            repository.DIAGRAM_FILE)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            raise NotFound(f"Model '{mv.name}' version {mv.version} has no diagram: its export "
+                           f"lacks {repository.DIAGRAM_FILE}.") from None
 
     def list_models(self) -> list[dict[str, Any]]:
         out = []
