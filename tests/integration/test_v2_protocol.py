@@ -120,10 +120,10 @@ def test_model_metadata_over_http_and_grpc(gateway: Any) -> None:
                     "income_label": ("BYTES", [-1])}
     http_meta = http_client(gateway).get_model_metadata("profiler")
     assert http_meta["platform"] == "tensorflow_savedmodel"
-    assert http_meta["inputs"] == [{"name": "posts", "datatype": "BYTES", "shape": [-1]}]
+    assert http_meta["inputs"] == [{"name": "posts", "datatype": "BYTES", "shape": [-1, 1]}]
     assert {o["name"]: (o["datatype"], o["shape"]) for o in http_meta["outputs"]} == want_outputs
     grpc_meta = grpc_client(gateway).get_model_metadata("profiler", as_json=True)
-    assert grpc_meta["inputs"] == [{"name": "posts", "datatype": "BYTES", "shape": ["-1"]}]
+    assert grpc_meta["inputs"] == [{"name": "posts", "datatype": "BYTES", "shape": ["-1", "1"]}]
     assert grpc_meta["versions"] == http_meta["versions"] == ["1"]
 
 

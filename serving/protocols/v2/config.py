@@ -57,15 +57,26 @@ def batchable(sig: SignatureSpec) -> bool:
                                  for t in tensors)
 
 
-def _tensors(specs: Any) -> list[dict[str, Any]]:
-    return [{"name": name, "datatype": oip_datatype(t.dtype), "shape": shape_of(t)}
+def input_shape(t: TensorSpec, batched: bool) -> list[int]:
+    """An input's metadata shape. A batch-only input (`[-1]`) of a batching model is
+    `[-1, 1]`, as Triton describes a TF input whose config says `dims: [1]` with an empty
+    `reshape`: perf_analyzer drops the batch dim and must be left with a shape to fill
+    ("unable to set shape for the input" otherwise). Requests may send `[N, 1]` (reshaped
+    to `[N]`, as Triton does) or `[N]`."""
+    shape = shape_of(t)
+    return [-1, 1] if batched and shape == [-1] else shape
+
+
+def _tensors(specs: Any, batched: bool | None = None) -> list[dict[str, Any]]:
+    return [{"name": name, "datatype": oip_datatype(t.dtype),
+             "shape": input_shape(t, batched) if batched is not None else shape_of(t)}
             for name, t in sorted(specs.items())]
 
 
 def metadata(mv: ModelVersion, versions: list[int], sig: SignatureSpec) -> dict[str, Any]:
     """The OIP model metadata JSON (`GET /v2/models/M[/versions/V]`)."""
     return {"name": mv.name, "versions": [str(v) for v in versions], "platform": PLATFORM,
-            "inputs": _tensors(sig.inputs), "outputs": _tensors(sig.outputs)}
+            "inputs": _tensors(sig.inputs, batchable(sig)), "outputs": _tensors(sig.outputs)}
 
 
 def _triton_type(tf_dtype: str) -> int:

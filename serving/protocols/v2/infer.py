@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from serving.core.service import InferenceService, PredictCall
 from serving.dtypes import BY_TF
 from serving.errors import GatewayError, InvalidInput, NotFound, Unavailable
 from serving.protocols.v2.codec import oip_datatype
-from serving.protocols.v2.config import DEFAULT_SIGNATURE, default_signature
+from serving.protocols.v2.config import DEFAULT_SIGNATURE, batchable, default_signature
 from serving.types import ModelVersion, SignatureSpec
 
 PROTOCOL = "v2"
@@ -139,6 +139,12 @@ def _check_inputs(mv: ModelVersion, sig: SignatureSpec, req: Request) -> dict[st
             raise InvalidInput(f"{inp.where}.datatype is {inp.datatype} but input "
                                f"'{inp.name}' of {where_sig} expects {want.oip}.")
         shape = inp.array.shape
+        if spec.shape is not None and len(spec.shape) == 1 and len(shape) == 2 \
+                and shape[1] == 1 and batchable(sig):
+            # [N, 1] for a batch-only input: the shape the metadata describes (Triton's
+            # reshape of `dims: [1]` to `[]`, serving/protocols/v2/config.py).
+            inp = replace(inp, array=inp.array.reshape(shape[0]))
+            shape = inp.array.shape
         if spec.shape is not None and (len(shape) != len(spec.shape) or any(
                 d is not None and d != got for d, got in zip(spec.shape, shape, strict=True))):
             want_shape = [-1 if d is None else d for d in spec.shape]

@@ -115,7 +115,7 @@ def _exprs(dashboard: dict[str, Any]) -> dict[str, list[str]]:
 
 def test_dashboard_shows_what_the_issue_asks(rendered_all: dict[str, Rendered]) -> None:
     exprs = " ".join(e for es in _exprs(_dashboard(rendered_all["gpu"])).values() for e in es)
-    for needle in ("sum by (model, protocol) (rate(multihead_requests_total",
+    for needle in ("sum by (model, protocol, transport) (rate(multihead_requests_total",
                    "histogram_quantile(0.5, sum by (model, le) "
                    "(rate(multihead_request_duration_seconds_bucket",
                    "histogram_quantile(0.99, sum by (model, le) "

@@ -130,7 +130,7 @@ def test_config_drops_the_batch_dim_and_uses_the_setting() -> None:
     meta = config.metadata(_version(sig), [1, 3], sig)
     assert meta["versions"] == ["1", "3"]
     assert meta["inputs"] == [{"name": "aux", "datatype": "FP32", "shape": [-1, 5]},
-                              {"name": "text", "datatype": "BYTES", "shape": [-1]}]
+                              {"name": "text", "datatype": "BYTES", "shape": [-1, 1]}]
 
 
 def test_config_without_a_batch_dim_has_max_batch_size_zero() -> None:
