@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -37,28 +37,39 @@ def code_for(error: GatewayError) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, error.code, grpc.StatusCode.INTERNAL)
 
 
-def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """(code, message) a client sees for an exception raised while serving a call."""
+def to_status(exc: BaseException, remap: Mapping[str, grpc.StatusCode] | None = None
+              ) -> tuple[grpc.StatusCode, str]:
+    """(code, message) a client sees for an exception raised while serving a call.
+
+    `remap`: a protocol's own codes for some of ours (OIP v2 has no FAILED_PRECONDITION).
+    """
     if isinstance(exc, GatewayError):
-        return code_for(exc), truncate(exc.message)
+        code = (remap or {}).get(exc.code) or code_for(exc)
+        return code, truncate(exc.message)
     return (grpc.StatusCode.INTERNAL,
             "Internal error while serving the request; see the gateway log.")
 
 
-def handle_errors(method: F) -> F:
-    """Decorator for servicer methods: gateway errors become the matching gRPC status."""
+def error_handler(remap: Mapping[str, grpc.StatusCode] | None = None) -> Callable[[F], F]:
+    """A decorator for servicer methods: gateway errors become the matching gRPC status."""
 
-    @functools.wraps(method)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return method(self, request, context)
-        except GatewayError as exc:
-            code, message = to_status(exc)
-        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes INTERNAL
-            log.exception("unhandled error in %s", method.__name__)
-            code, message = to_status(exc)
-        # abort() raises; it is called outside the except blocks so the traceback
-        # of the gateway error does not chain into grpc's own exception.
-        context.abort(code, message)
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return method(self, request, context)
+            except GatewayError as exc:
+                code, message = to_status(exc, remap)
+            except Exception as exc:  # noqa: BLE001 - the one place a bug becomes INTERNAL
+                log.exception("unhandled error in %s", method.__name__)
+                code, message = to_status(exc, remap)
+            # abort() raises; it is called outside the except blocks so the traceback
+            # of the gateway error does not chain into grpc's own exception.
+            context.abort(code, message)
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+handle_errors = error_handler()

@@ -11,8 +11,6 @@ maps its own: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, UNIMPLEMENTED.
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,45 +19,17 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from serving.config import Settings
 from serving.core.service import InferenceService
-from serving.errors import GatewayError, InvalidInput
+from serving.errors import InvalidInput
+from serving.grpc.status import error_handler
 from serving.protocols.v2 import codec, config, infer
 from serving.protocols.v2.rest import EXTENSIONS, SERVER_NAME, server_version
 
-log = logging.getLogger(__name__)
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 IMPLEMENTED = ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",
                "ModelInfer", "ModelConfig")
-MESSAGE_LIMIT = 1024
-
-# Our code names -> the codes Triton answers; it has no FAILED_PRECONDITION (an unknown
-# signature is a bad argument there).
-_CODES = {"FAILED_PRECONDITION": grpc.StatusCode.INVALID_ARGUMENT}
-
-
-def _status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    if isinstance(exc, GatewayError):
-        code = _CODES.get(exc.code) or getattr(grpc.StatusCode, exc.code,
-                                               grpc.StatusCode.INTERNAL)
-        message = exc.message.encode("utf-8", "backslashreplace").decode("utf-8")
-        return code, message[:MESSAGE_LIMIT]
-    return grpc.StatusCode.INTERNAL, "Internal error while serving the request; see the log."
-
-
-def _abort(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The one place v2 gRPC errors become statuses."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return method(self, request, context)
-        except GatewayError as exc:
-            code, message = _status(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug, never client input
-            log.exception("unhandled error in %s", method.__name__)
-            code, message = _status(exc)
-        context.abort(code, message)
-
-    return wrapper
+# Triton has no FAILED_PRECONDITION: an unknown signature is a bad argument there
+# (src/grpc/grpc_utils.cc).
+_abort = error_handler({"FAILED_PRECONDITION": grpc.StatusCode.INVALID_ARGUMENT})
 
 
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
