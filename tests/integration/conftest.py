@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import numpy as np
 import pytest
@@ -359,3 +360,11 @@ def rows_to_columns(predictions: list[Any], single_output: str | None = None) ->
         return {k: [p[k] for p in predictions] for k in predictions[0]}
     assert single_output is not None
     return {single_output: predictions}
+
+
+@pytest.fixture(scope="module")
+def channel(gateway: Gateway) -> Iterator[grpc.Channel]:
+    """A gRPC channel to the session gateway's port (every protocol's services)."""
+    with grpc.insecure_channel(gateway.grpc_target) as ch:
+        grpc.channel_ready_future(ch).result(timeout=30)
+        yield ch

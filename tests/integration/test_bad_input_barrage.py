@@ -28,7 +28,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -708,13 +708,6 @@ def _vocabularies(stub: gateway_pb2_grpc.GatewayStub) -> dict[tuple[str, str], i
             if size and item.get("padded_sequence"):
                 out[(info.name, item["name"])] = int(size)
     return out
-
-
-@pytest.fixture(scope="module")
-def channel(gateway: Any) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(gateway.grpc_target) as ch:
-        grpc.channel_ready_future(ch).result(timeout=30)
-        yield ch
 
 
 def _run(items: list[Any], check: Callable[[Any], Outcome]) -> list[Outcome]:

@@ -32,7 +32,6 @@ from tests.integration.test_bad_input_barrage import (
     Outcome,
     _run,
     _vocabularies,
-    channel,  # noqa: F401 - the fixture
     check_grpc,
 )
 
@@ -261,7 +260,7 @@ def v2_grpc_cases(ch: grpc.Channel, client: httpx.Client,
     return cases
 
 
-def test_v2_bad_input_barrage_gets_no_5xx(gateway: Any, channel: grpc.Channel) -> None:  # noqa: F811
+def test_v2_bad_input_barrage_gets_no_5xx(gateway: Any, channel: grpc.Channel) -> None:
     started = time.monotonic()
     vocab = _vocabularies(gateway_pb2_grpc.GatewayStub(channel))
     client = httpx.Client(base_url=gateway.http_url, timeout=CALL_TIMEOUT_S)

@@ -9,7 +9,7 @@ the same SavedModel, and the task RPCs with the REST task endpoints.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -29,13 +29,6 @@ from tests.integration.conftest import MODELS, SAMPLES, assert_outputs_equal
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 SERVICE = "multihead.v1.Gateway"
 TIMEOUT_S = 30
-
-
-@pytest.fixture(scope="module")
-def channel(gateway: Any) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(gateway.grpc_target) as ch:
-        grpc.channel_ready_future(ch).result(timeout=30)
-        yield ch
 
 
 @pytest.fixture(scope="module")

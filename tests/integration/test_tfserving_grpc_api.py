@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +53,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 TIMEOUT_S = 30.0
 SIGNATURE_DEF_MAP_URL = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
 BAD_CODES = {grpc.StatusCode.OK, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
-
-
-@pytest.fixture(scope="module")
-def channel(gateway: Any) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(gateway.grpc_target) as ch:
-        grpc.channel_ready_future(ch).result(timeout=30)
-        yield ch
 
 
 @pytest.fixture(scope="module")
