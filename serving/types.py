@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # TF Serving's model version states (tensorflow_serving/apis/get_model_status.proto).
 VERSION_STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")
@@ -149,3 +149,56 @@ def _head(doc: dict[str, Any]) -> HeadInfo:
                     labels=tuple(str(x) for x in doc.get("labels") or []),
                     unit=str(doc.get("unit") or ""),
                     description=str(doc.get("description") or ""))
+
+
+# -- what the core answers (each protocol renders these in its own wire format) ------------
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """One input of a model's default signature, as the model listing describes it."""
+
+    name: str
+    dtype: str                                  # TF enum name
+    kind: str                                   # the card's word, else string | float | ...
+    shape: tuple[int, ...] | None               # -1 for any size; None for unknown rank
+    max_tokens: int | None = None               # text longer than this is truncated
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One served model: versions, labels, inputs, heads (the card's, else its outputs)."""
+
+    name: str
+    versions: tuple[VersionStatus, ...] = ()
+    labels: Mapping[str, int] = field(default_factory=dict)
+    inputs: tuple[InputInfo, ...] = ()
+    heads: tuple[HeadInfo, ...] = ()
+    signatures: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """A class head's answer for one example: the best label, its probability, all of them."""
+
+    label: str
+    probability: float
+    distribution: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The profiler's answer for one author."""
+
+    age: float                                  # years
+    income: ClassScore
+    gender: ClassScore
+
+
+class ScoredAnswer(NamedTuple):
+    """One answer word of the qa model with its probability (best first in a list)."""
+
+    answer: str
+    score: float

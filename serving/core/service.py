@@ -27,7 +27,7 @@ from serving.core.batching import Batcher
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
 from serving.errors import DeadlineExceeded, FailedPrecondition, GatewayError, NotFound, quote
 from serving.metrics import Metrics
-from serving.types import ModelCard
+from serving.types import ModelCard, ModelInfo, Profile, ScoredAnswer
 
 log = logging.getLogger(__name__)
 DEFAULT_SIGNATURE = "serving_default"
@@ -128,34 +128,27 @@ class InferenceService:
             raise NotFound(f"Model '{mv.name}' version {mv.version} has no diagram: its export "
                            f"lacks {repository.DIAGRAM_FILE}.") from None
 
-    def list_models(self) -> list[dict[str, Any]]:
+    def list_models(self) -> list[ModelInfo]:
         out = []
         for name in self.backend.list_models():
             try:
-                statuses = self.backend.model_status(name)
+                statuses = tuple(self.backend.model_status(name))
             except NotFound:  # removed between the two calls
                 continue
-            item: dict[str, Any] = {
-                "name": name,
-                "versions": [{"version": s.version, "state": s.state} for s in statuses],
-                "labels": {}, "inputs": [], "heads": [], "signatures": [], "description": "",
-            }
             try:
                 mv = self.backend.resolve(name)
-            except GatewayError:
-                out.append(item)
+            except GatewayError:  # no AVAILABLE version: what the status says, nothing more
+                out.append(ModelInfo(name, statuses))
                 continue
             spec = mv.signatures.get(DEFAULT_SIGNATURE) or next(iter(mv.signatures.values()),
                                                                 None)
-            item.update(
-                labels=dict(mv.labels),
-                signatures=sorted(mv.signatures),
-                inputs=tasks.list_inputs(mv.card, spec) if spec else [],
+            out.append(ModelInfo(
+                name, statuses, labels=dict(mv.labels),
+                inputs=tasks.list_inputs(mv.card, spec) if spec else (),
                 heads=tasks.list_heads(mv.card, list(spec.outputs) if spec else []),
+                signatures=tuple(sorted(mv.signatures)),
                 description=mv.card.description if mv.card is not None else
-                "SavedModel without a model card; described from its signatures.",
-            )
-            out.append(item)
+                "SavedModel without a model card; described from its signatures."))
         return out
 
     # -- predict -------------------------------------------------------------------
@@ -239,12 +232,12 @@ class InferenceService:
     def profile(self, authors: Sequence[Sequence[str]], model: str = "profiler",
                 version: int | None = None, label: str | None = None,
                 protocol: str = "multihead", transport: str = "rest"
-                ) -> tuple[int, list[dict[str, Any]]]:
+                ) -> tuple[int, list[Profile]]:
         return tasks.profile(self, authors, model, version, label, protocol, transport)
 
     def answer(self, text: str, question: str, top_k: int = 5, model: str = "qa",
                version: int | None = None, label: str | None = None,
                protocol: str = "multihead", transport: str = "rest"
-               ) -> tuple[int, list[tuple[str, float]]]:
+               ) -> tuple[int, list[ScoredAnswer]]:
         return tasks.answer(self, text, question, top_k, model, version, label, protocol,
                             transport)

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from serving.errors import InvalidInput
-from serving.types import InputCard, ModelCard
+from serving.types import (
+    ClassScore,
+    HeadInfo,
+    InputCard,
+    InputInfo,
+    ModelCard,
+    Profile,
+    ScoredAnswer,
+)
 
 # The task rules, the same on every protocol.
 DEFAULT_TOP_K = 5
@@ -64,8 +72,8 @@ def similarity(service: InferenceService, pairs: Any, model: str = "similarity",
     return result.version, [float(x) for x in np.ravel(result.outputs["similarity"])]
 
 
-def _labelled(result: PredictResult, head: str, i: int) -> dict[str, Any]:
-    """{"label", "probability", "distribution"} for example i of a class head."""
+def _labelled(result: PredictResult, head: str, i: int) -> ClassScore:
+    """The best label, its probability and the distribution for example i of a class head."""
     probs = np.asarray(result.outputs[head][i], dtype=np.float64)
     if probs.ndim == 0:  # binary head: the probability of labels[1]
         labels = head_labels(result.card, head, 2)
@@ -78,13 +86,13 @@ def _labelled(result: PredictResult, head: str, i: int) -> dict[str, Any]:
         best = _text(result.outputs[head + "_label"][i])
     else:
         best = max(dist, key=dist.__getitem__)
-    return {"label": best, "probability": float(dist.get(best, 0.0)), "distribution": dist}
+    return ClassScore(best, float(dist.get(best, 0.0)), dist)
 
 
 def profile(service: InferenceService, authors: Any, model: str = "profiler",
             version: int | None = None, label: str | None = None,
             protocol: str = "multihead", transport: str = "rest"
-            ) -> tuple[int, list[dict[str, Any]]]:
+            ) -> tuple[int, list[Profile]]:
     """Per author: age in years, income band and gender with probabilities."""
     from serving.core.service import PredictCall
 
@@ -102,21 +110,16 @@ def profile(service: InferenceService, authors: Any, model: str = "profiler",
         if head not in result.outputs:
             raise InvalidInput(f"Model '{model}' has no '{head}' head; profile needs age, "
                                "income and gender.")
-    profiles = []
-    for i in range(len(texts)):
-        gender = _labelled(result, "gender", i)
-        profiles.append({
-            "age": float(np.ravel(result.outputs["age"][i])[0]),
-            "income": _labelled(result, "income", i),
-            "gender": gender,
-        })
-    return result.version, profiles
+    return result.version, [Profile(age=float(np.ravel(result.outputs["age"][i])[0]),
+                                    income=_labelled(result, "income", i),
+                                    gender=_labelled(result, "gender", i))
+                            for i in range(len(texts))]
 
 
 def answer(service: InferenceService, text: Any, question: Any, top_k: Any = 5,
            model: str = "qa", version: int | None = None, label: str | None = None,
            protocol: str = "multihead", transport: str = "rest"
-           ) -> tuple[int, list[tuple[str, float]]]:
+           ) -> tuple[int, list[ScoredAnswer]]:
     """The top_k most likely answer words with their probabilities, best first."""
     from serving.core.service import PredictCall
 
@@ -133,7 +136,7 @@ def answer(service: InferenceService, text: Any, question: Any, top_k: Any = 5,
     probs = np.asarray(result.outputs["answer"][0], dtype=np.float64).ravel()
     labels = head_labels(result.card, "answer", probs.shape[0])
     order = np.argsort(-probs, kind="stable")[:min(top_k, probs.shape[0], len(labels))]
-    return result.version, [(labels[j], float(probs[j])) for j in order]
+    return result.version, [ScoredAnswer(labels[j], float(probs[j])) for j in order]
 
 
 def record_heads(service: InferenceService, model: str, card: ModelCard | None,
@@ -161,36 +164,25 @@ def record_heads(service: InferenceService, model: str, card: ModelCard | None,
             metrics.record_values(model, name, values.ravel())
 
 
-def list_inputs(card: ModelCard | None, spec: Any) -> list[dict[str, Any]]:
-    """The `inputs` entries of the model listing, from the signature and the card."""
+def list_inputs(card: ModelCard | None, spec: Any) -> tuple[InputInfo, ...]:
+    """The inputs of the model listing, from the signature and the card."""
     cards = dict(card.inputs) if card is not None else {}
-    out = []
     # The card's order (the model's), then any input the card does not describe.
     names = [n for n in cards if n in spec.inputs] + [n for n in spec.inputs if n not in cards]
+    out = []
     for name in names:
         t, info = spec.inputs[name], cards.get(name) or InputCard(name)
         kind = info.kind or {"DT_STRING": "string", "DT_BOOL": "bool"}.get(
             t.dtype, "float" if t.dtype in ("DT_FLOAT", "DT_DOUBLE", "DT_HALF") else "int")
-        item: dict[str, Any] = {
-            "name": name, "dtype": t.dtype, "kind": kind,
-            "shape": None if t.shape is None else [-1 if d is None else d for d in t.shape],
-        }
-        if info.max_tokens:
-            item["max_tokens"] = info.max_tokens
-            item["truncation"] = (f"text longer than {item['max_tokens']} tokens is truncated "
-                                  "by the model; it is not rejected")
-        if info.description:
-            item["description"] = info.description
-        out.append(item)
-    return out
+        shape = None if t.shape is None else tuple(-1 if d is None else d for d in t.shape)
+        out.append(InputInfo(name, t.dtype, kind, shape, info.max_tokens, info.description))
+    return tuple(out)
 
 
-def list_heads(card: ModelCard | None, outputs: Sequence[str]) -> list[dict[str, Any]]:
-    """The `heads` entries of the model listing: the card's, else one per output."""
+def list_heads(card: ModelCard | None, outputs: Sequence[str]) -> tuple[HeadInfo, ...]:
+    """The heads of the model listing: the card's, else one per output (not `H_label`)."""
     if card is not None and card.heads:
-        # `unit` (a regression head's, e.g. years, EUR) only where the card names one.
-        return [{"name": h.name, "kind": h.kind, "labels": list(h.labels) or None,
-                 **({"unit": h.unit} if h.unit else {})} for h in card.heads]
+        return tuple(card.heads)
     names = set(outputs)
-    return [{"name": o, "kind": "output", "labels": None} for o in sorted(outputs)
-            if not (o.endswith("_label") and o[:-len("_label")] in names)]
+    return tuple(HeadInfo(o) for o in sorted(outputs)
+                 if not (o.endswith("_label") and o[:-len("_label")] in names))

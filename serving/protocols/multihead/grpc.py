@@ -8,7 +8,6 @@ metrics as REST, with protocol="multihead", transport="grpc") and serializes the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -48,17 +47,6 @@ def _heads(mv: ModelVersion) -> list[pb.Head]:
     signature = mv.signatures.get("serving_default") or next(iter(mv.signatures.values()), None)
     outputs = signature.outputs if signature is not None else {}
     return [pb.Head(name=name) for name in sorted(outputs) if not name.endswith("_label")]
-
-
-def _head_from_dict(head: Any) -> pb.Head:
-    if isinstance(head, str):
-        return pb.Head(name=head)
-    return pb.Head(name=head.get("name", ""), kind=head.get("kind") or "",
-                   labels=[str(x) for x in (head.get("labels") or [])])
-
-
-def _names(items: Iterable[Any]) -> list[str]:
-    return [item if isinstance(item, str) else item.get("name", "") for item in items]
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
@@ -119,15 +107,15 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     def ListModels(self, request: pb.ListModelsRequest,
                    context: grpc.ServicerContext) -> pb.ListModelsResponse:
         response = pb.ListModelsResponse()
-        for item in self._service.list_models():
-            info = response.models.add(name=item["name"])
-            for v in item.get("versions", []):
-                info.versions.add(version=int(v["version"]), state=str(v.get("state", "")))
-            info.inputs.extend(_names(item.get("inputs", [])))
-            info.heads.extend(_head_from_dict(h) for h in item.get("heads", []))
-            labels: Mapping[str, Any] = item.get("version_labels") or item.get("labels") or {}
-            for label, version in labels.items():
-                info.version_labels[label] = int(version)
+        for m in self._service.list_models():
+            info = response.models.add(name=m.name)
+            for v in m.versions:
+                info.versions.add(version=v.version, state=v.state)
+            info.inputs.extend(i.name for i in m.inputs)
+            info.heads.extend(pb.Head(name=h.name, kind=h.kind, labels=list(h.labels))
+                              for h in m.heads)
+            for label, version in m.labels.items():
+                info.version_labels[label] = version
         return response
 
     @handle_errors
@@ -148,16 +136,11 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
                                                   **spec)
         response = pb.ProfileResponse(model_version=version)
         for item in profiles:
-            profile = response.profiles.add(age=float(item["age"]))
-            for head in ("income", "gender"):
-                value = item.get(head)
-                if value is None:
-                    continue
-                target = getattr(profile, head)
-                target.label = str(value.get("label", ""))
-                target.probability = float(value.get("probability", 0.0))
-                for label, p in (value.get("distribution") or {}).items():
-                    target.distribution[str(label)] = float(p)
+            profile = response.profiles.add(age=item.age)
+            for target, score in ((profile.income, item.income), (profile.gender, item.gender)):
+                target.label = score.label
+                target.probability = score.probability
+                target.distribution.update(score.distribution)
         return response
 
     @handle_errors
@@ -169,5 +152,5 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         version, answers = self._service.answer(request.text, request.question, top_k=top_k,
                                                 protocol=PROTOCOL, transport="grpc", **spec)
         return pb.AnswerResponse(
-            answers=[pb.ScoredAnswer(answer=a, score=float(s)) for a, s in answers],
+            answers=[pb.ScoredAnswer(answer=a.answer, score=a.score) for a in answers],
             model_version=version)

@@ -12,6 +12,7 @@ from serving.core import tasks
 from serving.errors import InvalidInput
 from serving.rest.context import json_object, service
 from serving.rest.errors import json_response
+from serving.types import ClassScore, HeadInfo, InputInfo, ModelInfo, Profile
 
 PROTOCOL = "multihead"
 INT64_MAX = 2**63 - 1
@@ -27,7 +28,44 @@ def blueprint() -> Blueprint:
 
 
 def list_models() -> Response:
-    return json_response({"models": service().list_models()})
+    return json_response({"models": [model_json(m) for m in service().list_models()]})
+
+
+# -- the typed core values as this API's JSON ---------------------------------------------
+
+
+def model_json(m: ModelInfo) -> dict[str, Any]:
+    return {"name": m.name,
+            "versions": [{"version": v.version, "state": v.state} for v in m.versions],
+            "labels": dict(m.labels), "inputs": [input_json(i) for i in m.inputs],
+            "heads": [head_json(h) for h in m.heads], "signatures": list(m.signatures),
+            "description": m.description}
+
+
+def input_json(i: InputInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": i.name, "dtype": i.dtype, "kind": i.kind,
+                           "shape": None if i.shape is None else list(i.shape)}
+    if i.max_tokens:
+        out["max_tokens"] = i.max_tokens
+        out["truncation"] = (f"text longer than {i.max_tokens} tokens is truncated by the "
+                             "model; it is not rejected")
+    if i.description:
+        out["description"] = i.description
+    return out
+
+
+def head_json(h: HeadInfo) -> dict[str, Any]:
+    # `unit` (a regression head's, e.g. years, EUR) only where the card names one.
+    return {"name": h.name, "kind": h.kind, "labels": list(h.labels) or None,
+            **({"unit": h.unit} if h.unit else {})}
+
+
+def profile_json(p: Profile) -> dict[str, Any]:
+    return {"age": p.age, "income": _score_json(p.income), "gender": _score_json(p.gender)}
+
+
+def _score_json(s: ClassScore) -> dict[str, Any]:
+    return {"label": s.label, "probability": s.probability, "distribution": dict(s.distribution)}
 
 
 def similarity() -> Response:
@@ -43,7 +81,8 @@ def profile() -> Response:
     model, version, label = _task_spec(body, "profiler")
     served, profiles = service().profile(body.get("authors"), model=model, version=version,
                                          label=label, protocol=PROTOCOL, transport="rest")
-    return json_response({"profiles": profiles, "model_version": served})
+    return json_response({"profiles": [profile_json(p) for p in profiles],
+                          "model_version": served})
 
 
 def answer() -> Response:
@@ -53,7 +92,7 @@ def answer() -> Response:
                                        top_k=body.get("top_k", tasks.DEFAULT_TOP_K),
                                        model=model, version=version, label=label,
                                        protocol=PROTOCOL, transport="rest")
-    return json_response({"answers": [{"answer": a, "score": float(s)} for a, s in answers],
+    return json_response({"answers": [{"answer": a.answer, "score": a.score} for a in answers],
                           "model_version": served})
 
 

@@ -48,7 +48,9 @@ def test_half_plus_two_serves_like_tf_serving(exports: dict, make_service, tmp_p
     assert (x.dtype, x.shape, x.tensor_name) == ("DT_FLOAT", (None,), "serving_default_x:0")
     assert (y.dtype, y.shape) == ("DT_FLOAT", (None,)) and y.tensor_name.endswith(":0")
     assert sig.method_name == "tensorflow/serving/predict"
-    [listing] = service.list_models()
+    from serving.protocols.multihead.rest import model_json
+
+    [listing] = map(model_json, service.list_models())
     assert listing["inputs"] == [{"name": "x", "dtype": "DT_FLOAT", "kind": "float",
                                   "shape": [-1]}]
     assert listing["heads"] == [{"name": "y", "kind": "output", "labels": None}]
@@ -205,7 +207,9 @@ def test_real_headline_export(make_service, model_repo, tmp_path) -> None:
     repo = str(tmp_path)
     shutil.copytree(os.path.join(model_repo, "headline"), os.path.join(repo, "headline"))
     service = make_service(repo, batch_timeout_micros=20_000)
-    [listing] = service.list_models()
+    [info] = service.list_models()
+    listing = {"inputs": [{"name": i.name} for i in info.inputs],
+               "versions": [{"version": v.version} for v in info.versions]}
     assert [i["name"] for i in listing["inputs"]] == ["headline", "aux"]
     version = listing["versions"][0]["version"]
     assert service.backend.version_info("headline", version)["warmup_requests"] >= 1

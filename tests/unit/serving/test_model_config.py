@@ -93,7 +93,7 @@ def test_embedded_honours_policy_and_labels(exports: dict, make_service, tmp_pat
     # A label may point only at an AVAILABLE version.
     with pytest.raises(Unavailable, match="points at version 3, which is not AVAILABLE"):
         service.resolve("pairs", label="next")
-    listing = {m["name"]: m for m in service.list_models()}
+    listing = {m.name: {"labels": dict(m.labels)} for m in service.list_models()}
     assert listing["pairs"]["labels"] == {"canary": 2, "stable": 1}
     assert any("model 'a' has no AVAILABLE version" in r for r in service.readiness())
 

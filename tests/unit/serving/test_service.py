@@ -43,7 +43,9 @@ def sample(svc, name: str, labels: dict) -> float:  # noqa: ANN001
 
 
 def test_list_models_payload(service) -> None:  # noqa: ANN001
-    models = {m["name"]: m for m in service.list_models()}
+    from serving.protocols.multihead.rest import model_json
+
+    models = {m["name"]: m for m in map(model_json, service.list_models())}
     assert sorted(models) == ["pairs", "profiler", "qa", "similarity"]
     pairs = models["pairs"]
     assert pairs["versions"] == [{"version": 1, "state": "AVAILABLE"}]
@@ -111,7 +113,10 @@ def test_similarity_task(service) -> None:  # noqa: ANN001
 
 
 def test_profile_task(service) -> None:  # noqa: ANN001
-    version, [short, long] = service.profile([["hi"], ["a" * 30, "b" * 29]])
+    from serving.protocols.multihead.rest import profile_json
+
+    version, profiles = service.profile([["hi"], ["a" * 30, "b" * 29]])
+    short, long = map(profile_json, profiles)
     assert version == 1
     assert short["age"] == pytest.approx(20.2) and long["age"] == pytest.approx(26.0)
     assert set(short["income"]["distribution"]) == {"low", "lower-middle", "upper-middle",

@@ -90,10 +90,11 @@ def test_pages_load_without_a_key_while_the_api_needs_one(tmp_path: Path) -> Non
 
 def test_model_listing_carries_the_cards_units_for_the_page() -> None:
     from serving.core.tasks import list_heads
+    from serving.protocols.multihead.rest import head_json
     from serving.types import ModelCard
 
     card = {"heads": [{"name": "price", "kind": "regression", "labels": None, "unit": "EUR"},
                       {"name": "match", "kind": "binary", "labels": ["no", "yes"]}]}
-    assert list_heads(ModelCard.from_json(card), ["price", "match"]) == [
+    assert [head_json(h) for h in list_heads(ModelCard.from_json(card), ["price", "match"])] == [
         {"name": "price", "kind": "regression", "labels": None, "unit": "EUR"},
         {"name": "match", "kind": "binary", "labels": ["no", "yes"]}]
