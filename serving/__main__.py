@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if settings.backend not in BACKENDS:
         parser.error(f"--backend must be one of {', '.join(BACKENDS)}; got {settings.backend!r}")
+    from serving import protocols
+
+    try:
+        protocols.chosen(settings.protocols)
+    except ValueError as exc:  # before any worker starts, not in each of them
+        parser.error(str(exc))
     if args.command == "demo":
         settings = settings.replace(host="127.0.0.1", http_port=8000)
         if not repository_models(settings.model_dir):

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from serving import dtypes
 from serving.errors import InvalidInput, quote
 from serving.types import InputCard, ModelCard, ModelVersion, SignatureSpec
 
@@ -34,12 +35,7 @@ from serving.types import InputCard, ModelCard, ModelVersion, SignatureSpec
 MAX_CLAIMED_ELEMENTS = 2**31 - 1
 MAX_RANK = 32
 
-_NUMPY_DTYPES: dict[str, Any] = {
-    "DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_HALF": np.float16,
-    "DT_INT8": np.int8, "DT_INT16": np.int16, "DT_INT32": np.int32, "DT_INT64": np.int64,
-    "DT_UINT8": np.uint8, "DT_UINT16": np.uint16, "DT_UINT32": np.uint32,
-    "DT_UINT64": np.uint64, "DT_BOOL": np.bool_, "DT_STRING": object,
-}
+_NUMPY_DTYPES: dict[str, Any] = {d.tf: d.numpy for d in dtypes.BY_TF.values()}
 _WHAT = {"string": "strings", "float": "numbers", "int": "integers",
          "bool": "booleans (true/false)"}
 
@@ -83,15 +79,8 @@ class Validated:
 
 
 def _kind(dtype: str) -> str:
-    if dtype == "DT_STRING":
-        return "string"
-    if dtype == "DT_BOOL":
-        return "bool"
-    if dtype in ("DT_FLOAT", "DT_DOUBLE", "DT_HALF"):
-        return "float"
-    if dtype in _NUMPY_DTYPES:
-        return "int"
-    return "unsupported"
+    found = dtypes.BY_TF.get(dtype)
+    return found.kind if found is not None else "unsupported"
 
 
 def build_plan(mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from serving import dtypes
 from serving.backends.base import SignatureSpec
 from serving.errors import InvalidInput, quote
 from serving.jsonio import kind_of, loads
@@ -28,11 +29,14 @@ from serving.jsonio import kind_of, loads
 # recursion limit does.
 MAX_RANK = 32
 
-_FLOATS = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_HALF": np.float16,
-           "DT_BFLOAT16": np.float32}
-_INTS = {"DT_INT8": np.int8, "DT_INT16": np.int16, "DT_INT32": np.int32,
-         "DT_INT64": np.int64, "DT_UINT8": np.uint8, "DT_UINT16": np.uint16,
-         "DT_UINT32": np.uint32, "DT_UINT64": np.uint64}
+
+
+def _decoded(dtype: str) -> tuple[str, Any]:
+    """(kind, numpy dtype) a JSON value of a TF dtype decodes to (serving/dtypes.py)."""
+    if dtype == "DT_BFLOAT16":  # numpy has no bfloat16: floats, which TF converts
+        return "float", np.float32
+    found = dtypes.BY_TF.get(dtype)
+    return (found.kind, found.numpy) if found is not None else ("", None)
 
 
 @dataclass(frozen=True)
@@ -194,10 +198,11 @@ def _leaf_converter(dtype: str, name: str, path: str) -> Any:
     where = f"Input '{name}' at"
     if dtype == "DT_STRING":
         return lambda v, p: _string_leaf(v, f"{where} {p}")
-    if dtype in _FLOATS:
+    kind, np_dtype = _decoded(dtype)
+    if kind == "float":
         return lambda v, p: _float_leaf(v, f"{where} {p}", dtype)
-    if dtype in _INTS:
-        info = np.iinfo(_INTS[dtype])
+    if kind == "int":
+        info = np.iinfo(np_dtype)
         lo, hi = int(info.min), int(info.max)
         return lambda v, p: _int_leaf(v, f"{where} {p}", dtype, lo, hi)
     if dtype == "DT_BOOL":
@@ -254,7 +259,7 @@ def _bool_leaf(v: Any, where: str) -> bool:
 
 
 def _np_dtype(dtype: str) -> Any:
-    return _FLOATS.get(dtype) or _INTS.get(dtype) or np.bool_
+    return _decoded(dtype)[1] or np.bool_
 
 
 def _is_b64(v: Any) -> bool:
