@@ -1,7 +1,8 @@
-"""The gateway's gRPC API: `multihead.v1.Gateway` (proto/multihead/v1/gateway.proto),
-the standard health service and reflection, over the same `InferenceService` as REST.
+"""The gRPC transport: one server per gunicorn worker on the shared gRPC port, hosting
+every mounted protocol's services (serving/protocols/*: `multihead.v1.Gateway`,
+`tensorflow.serving.PredictionService` / `ModelService`, `inference.GRPCInferenceService`),
+the standard health service and reflection.
 
-`server.serve(settings, service)` starts it (one server per gunicorn worker on a
-shared port); `servicer` holds the RPC methods, `codec` converts
-`multihead.v1.Tensor` ⇄ numpy and `status` maps gateway errors to gRPC codes.
+`server.serve(settings, service)` starts it; `status` maps gateway errors to gRPC codes
+in one place; `decode` turns undecodable request bytes into INVALID_ARGUMENT.
 """
