@@ -162,8 +162,10 @@ def test_runtime_errors_map_to_gateway_errors(backends: Any) -> None:
         remote.predict(mv, "", {"posts": np.array([1.0], np.float32)})
     with pytest.raises(errors.InvalidInput, match="alias not found"):
         remote.predict(mv, "", inputs_for("profiler", "serving_default"), output_filter=["x"])
+    # A budget spent before the call: 0.1 ms could still be met by a quiet machine and
+    # gRPC's millisecond timers (seen once), so the budget is 1 ns.
     with pytest.raises(errors.DeadlineExceeded, match="deadline"):
-        remote.predict(mv, "", inputs_for("profiler", "serving_default"), timeout_s=1e-4)
+        remote.predict(mv, "", inputs_for("profiler", "serving_default"), timeout_s=1e-9)
 
 
 def test_newest_follows_a_version_tf_serving_just_swapped(gateway_repo: Any,
