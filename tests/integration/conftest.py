@@ -368,3 +368,12 @@ def channel(gateway: Gateway) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(gateway.grpc_target) as ch:
         grpc.channel_ready_future(ch).result(timeout=30)
         yield ch
+
+
+def ready_on_fresh_connections(gw: Gateway, probes: int = 6, timeout_s: float = 2) -> bool:
+    """/readyz answers 200 on `probes` fresh connections (so, from whichever worker)."""
+    try:
+        return all(httpx.get(gw.http_url + "/readyz", timeout=timeout_s).status_code == 200
+                   for _ in range(probes))
+    except httpx.HTTPError:
+        return False

@@ -34,7 +34,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.fakes.tfserving_fake import FakeTFServing
-from tests.integration.conftest import GATEWAY_ENV, REPO_ROOT, SAMPLES, Gateway, free_port
+from tests.integration.conftest import (
+    GATEWAY_ENV,
+    REPO_ROOT,
+    SAMPLES,
+    Gateway,
+    free_port,
+    ready_on_fresh_connections,
+)
 from tests.integration.traffic import Traffic
 from tests.processes import stop_process
 
@@ -88,14 +95,6 @@ def worker_pids(master: int) -> set[int]:
     return pids
 
 
-def ready_on_fresh_connections(gw: Gateway, probes: int = 12) -> bool:
-    try:
-        return all(httpx.get(gw.http_url + "/readyz", timeout=5).status_code == 200
-                   for _ in range(probes))
-    except httpx.HTTPError:
-        return False
-
-
 def health_on_fresh_channels(gw: Gateway, probes: int = 8) -> list[str]:
     """gRPC health of the gateway service, one fresh channel per probe."""
     seen = []
@@ -119,7 +118,8 @@ def wait_until(check, timeout_s: float, what: str, gw: Gateway) -> None:
 
 
 def ensure_ready(gw: Gateway) -> set[int]:
-    wait_until(lambda: len(worker_pids(gw.process.pid)) == 2 and ready_on_fresh_connections(gw)
+    wait_until(lambda: len(worker_pids(gw.process.pid)) == 2
+               and ready_on_fresh_connections(gw, probes=12, timeout_s=5)
                and set(health_on_fresh_channels(gw, 4)) == {"SERVING"}, 120, "ready", gw)
     return worker_pids(gw.process.pid)
 

@@ -30,7 +30,13 @@ from serving.grpc._gen import gateway_pb2_grpc
 from serving.protocols.multihead import codec
 from tests.fakes import NO_BINARY_REASON, TFSERVING_BINARY, RealTFServing
 from tests.fakes.tfserving_fake import FakeTFServing
-from tests.integration.conftest import GATEWAY_ENV, REPO_ROOT, Gateway, free_port
+from tests.integration.conftest import (
+    GATEWAY_ENV,
+    REPO_ROOT,
+    Gateway,
+    free_port,
+    ready_on_fresh_connections,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 KEY = "test-key-1"
@@ -81,14 +87,6 @@ def health_everywhere(gw: Gateway, status: int, probes: int = 6) -> bool:
         if got.status != status:
             return False
     return True
-
-
-def ready_everywhere(gw: Gateway, probes: int = 6) -> bool:
-    try:
-        return all(httpx.get(gw.http_url + "/readyz", timeout=2).status_code == 200
-                   for _ in range(probes))
-    except httpx.HTTPError:
-        return False
 
 
 def predict_request() -> pb.PredictRequest:
@@ -160,7 +158,7 @@ def test_gateway_follows_tf_serving_down_and_up(rig: tuple[Gateway, Any]) -> Non
 
     # 2. TF Serving comes up: ready everywhere, traffic flows.
     fake.start()
-    eventually(lambda: ready_everywhere(gw) and health_everywhere(gw, SERVING), 30,
+    eventually(lambda: ready_on_fresh_connections(gw) and health_everywhere(gw, SERVING), 30,
                "ready after TF Serving started", gw)
     assert grpc_predict(gw)[0] == "OK" and rest_predict(gw)[0] == 200
 
@@ -186,7 +184,7 @@ def test_gateway_follows_tf_serving_down_and_up(rig: tuple[Gateway, Any]) -> Non
     fake.start()
     recovery = eventually(lambda: grpc_predict(gw)[0] == "OK" and rest_predict(gw)[0] == 200,
                           10, "serving again after the restart", gw)
-    eventually(lambda: ready_everywhere(gw) and health_everywhere(gw, SERVING), 10,
+    eventually(lambda: ready_on_fresh_connections(gw) and health_everywhere(gw, SERVING), 10,
                "ready again", gw)
     stop.set()
     worker.join(timeout=30)
@@ -204,7 +202,7 @@ def up(rig: tuple[Gateway, Any]) -> Gateway:
     gw, fake = rig
     if fake.process is None:
         fake.start()
-    eventually(lambda: ready_everywhere(gw), 60, "ready", gw)
+    eventually(lambda: ready_on_fresh_connections(gw), 60, "ready", gw)
     return gw
 
 
