@@ -1,7 +1,7 @@
 """gunicorn's threaded worker, hardened against clients that send nothing valid.
 
 `GatewayWorker` is gunicorn's `gthread` worker (gunicorn/workers/gthread.py) with
-four changes, all on the HTTP/1.1 connection level, below Flask:
+these changes, all on the HTTP/1.1 connection level, below Flask:
 
 - HTTP-level errors (bad request line, 431 headers too large, Content-Length with
   chunked, ...) answer the gateway's JSON error shape `{"error", "code"}`
@@ -22,6 +22,25 @@ four changes, all on the HTTP/1.1 connection level, below Flask:
   whole body before reading (http.client, requests, httpx) then reads the 413
   instead of a reset. gunicorn itself drains only 64 KiB (`util.close_graceful`).
 
+Two change the cost of a kept-alive request (make bench; the issue's profile had 32 %
+of a worker in gunicorn, 16 % of it in sends):
+
+- A thread keeps its kept-alive connection while the client sends its next request
+  within STICKY_S, as long as the worker has no more connections than threads. Stock
+  gthread hands every kept-alive connection back to the poller thread after each
+  answer (a pipe write, two epoll_ctl calls and two thread hand-offs a request); with
+  a thread per connection the next request is one blocking recv away. Beyond the
+  thread count, or when the client pauses, the stock path takes over.
+- The status line and headers go out in one send with the body (`_CoalescingSocket`),
+  not in two.
+- Connections are spread over the workers. They share one listening socket (see
+  serving/gunicorn.conf.py), and every worker's poller wakes for a new connection;
+  stock gthread accepts as fast as it can, so a burst of connections (a client pool
+  opening) often lands on one worker while the other idles: 8 connections split 8/0
+  serve half as fast. Here a worker that holds connections waits ACCEPT_BACKOFF_S per
+  connection (at most ACCEPT_BACKOFF_MAX_S) before it accepts again, so the worker
+  with fewer connections takes the next one; if it is busy, the wait is that short.
+
 Select it with `worker_class = "serving.gunicorn_worker.GatewayWorker"`.
 """
 
@@ -29,6 +48,7 @@ from __future__ import annotations
 
 import errno
 import json
+import select
 import socket
 import time
 from typing import Any
@@ -46,6 +66,12 @@ TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
 LINGER_MAX_BYTES = 64 * 1024 * 1024
 LINGER_TOTAL_S = 30.0          # nginx lingering_time
 LINGER_IDLE_S = 2.0            # nginx lingering_timeout is 5 s; gunicorn lingers 2 s
+# How long a thread waits for the next request on its kept-alive connection before it
+# hands the connection back to the poller: a client in a request loop sends the next
+# one within microseconds of reading the answer.
+STICKY_S = 0.02
+ACCEPT_BACKOFF_S = 0.0005
+ACCEPT_BACKOFF_MAX_S = 0.005
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 408: "Request Timeout",
             413: "Payload Too Large", 414: "URI Too Long", 417: "Expectation Failed",
@@ -234,6 +260,36 @@ class GatewayConn(TConn):
         super().close(graceful=graceful and not self.lingered)
 
 
+class _CoalescingSocket:
+    """The response's view of the client socket: gunicorn writes the head, then the body,
+    each with `sendall`; the head waits and leaves with the first body bytes (or when the
+    response ends without any). Any other use of the socket sends what waits first."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._head: bytes | None = None
+        self._first = True
+
+    def sendall(self, data: bytes, *args: Any) -> None:
+        if self._first:
+            self._first = False
+            if not args:
+                self._head = bytes(data)
+                return
+        if self._head is not None:
+            data, self._head = self._head + bytes(data), None
+        self._sock.sendall(data, *args)
+
+    def flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._sock.sendall(head)
+
+    def __getattr__(self, name: str) -> Any:  # sendfile, fileno, close ...
+        self.flush()
+        return getattr(self._sock, name)
+
+
 class GatewayWorker(ThreadWorker):
     """gthread with JSON HTTP errors, request read deadlines and lingering close."""
 
@@ -242,6 +298,8 @@ class GatewayWorker(ThreadWorker):
         self._read_timeout_s = float(settings.request_timeout_s)
         _BoundedChunkedReader.max_bytes = settings.max_request_bytes
         super().init_process()
+
+    _accept_resume = 0.0
 
     def accept(self, listener: socket.socket) -> None:
         # gthread's accept, building a GatewayConn.
@@ -255,16 +313,58 @@ class GatewayWorker(ThreadWorker):
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
+            return
+        if self.cfg.workers > 1:
+            self._accept_resume = time.monotonic() + min(self.nr_conns * ACCEPT_BACKOFF_S,
+                                                         ACCEPT_BACKOFF_MAX_S)
+            self.set_accept_enabled(False)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        # The run loop re-enables accepting on every turn; not before the backoff ends.
+        super().set_accept_enabled(enabled and time.monotonic() >= self._accept_resume)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        pause = self._accept_resume - time.monotonic()
+        if pause > 0 and not self._accepting and self.alive:
+            timeout = min(timeout, pause)
+        super().wait_for_and_dispatch_events(timeout)
 
     def handle(self, conn: TConn) -> Any:
-        # A new deadline for each request (keep-alive connections come back here).
-        conn.deadline = time.monotonic() + self._read_timeout_s
-        result = super().handle(conn)
-        if result is False and isinstance(conn, GatewayConn) and conn.initialized \
-                and not conn.is_http2:
-            conn.linger(LINGER_MAX_BYTES, min(LINGER_TOTAL_S, self._read_timeout_s),
-                        LINGER_IDLE_S)
-        return result
+        while True:
+            # A new deadline for each request (keep-alive connections come back here).
+            conn.deadline = time.monotonic() + self._read_timeout_s
+            result = super().handle(conn)
+            if result is False and isinstance(conn, GatewayConn) and conn.initialized \
+                    and not conn.is_http2:
+                conn.linger(LINGER_MAX_BYTES, min(LINGER_TOTAL_S, self._read_timeout_s),
+                            LINGER_IDLE_S)
+            if result is not True or not self._next_request_soon(conn):
+                return result
+
+    def _next_request_soon(self, conn: TConn) -> bool:
+        """Whether this thread serves the connection's next request itself (see STICKY_S)."""
+        if not self.alive or conn.is_http2 or self.nr_conns > self.cfg.threads:
+            return False
+        if conn.parser.unreader.buf.getvalue():
+            return True  # read ahead already (finish_request would re-enqueue it)
+        poller = select.poll()  # not select(): descriptors above 1023 are fine
+        try:
+            poller.register(conn.sock, select.POLLIN)
+            readable = poller.poll(STICKY_S * 1000)
+        except (OSError, ValueError):
+            return False
+        return bool(readable) and self.alive
+
+    def handle_request(self, req: Any, conn: TConn) -> Any:
+        sock = conn.sock
+        conn.sock = _CoalescingSocket(sock)  # what wsgi.create hands the response
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            try:
+                conn.sock.flush()
+            finally:
+                conn.sock = sock
 
     def _keepalive_after(self, conn: TConn, keepalive: bool) -> bool:
         # Draining an unread body after the answer may meet a bad chunk or the deadline:

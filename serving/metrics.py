@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -68,30 +69,40 @@ class Metrics:
         self.model_loaded = Gauge(
             "model_loaded", "1 while a model version is AVAILABLE in this worker.",
             ["model", "version"], namespace=PREFIX, registry=r, multiprocess_mode="livemax")
+        self._children: dict[tuple, Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # `labels()` validates and locks on every call (7 calls a request); the children
+        # are the same objects each time, so the hot path looks them up once.
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def record_request(self, model: str, version: str, protocol: str, transport: str,
                        code: str, seconds: float | None = None) -> None:
         """Count one answered request (transports call this for requests the service
         never saw, e.g. a body that is not JSON)."""
-        self.requests.labels(model, version, protocol, transport, code).inc()
+        self._child(self.requests, model, version, protocol, transport, code).inc()
         if seconds is not None:
-            self.request_duration.labels(model, protocol, transport).observe(seconds)
+            self._child(self.request_duration, model, protocol, transport).observe(seconds)
 
     def record_batch(self, model: str, size: int) -> None:
-        self.batch_size.labels(model).observe(size)
+        self._child(self.batch_size, model).observe(size)
 
     def record_backend_call(self, model: str, backend: str, seconds: float) -> None:
-        self.backend_duration.labels(model, backend).observe(seconds)
+        self._child(self.backend_duration, model, backend).observe(seconds)
 
     def record_labels(self, model: str, head: str, labels: Iterable[str]) -> None:
         counts: dict[str, int] = {}
         for label in labels:
             counts[label] = counts.get(label, 0) + 1
         for label, n in counts.items():
-            self.head_predictions.labels(model, head, label).inc(n)
+            self._child(self.head_predictions, model, head, label).inc(n)
 
     def record_values(self, model: str, head: str, values: Iterable[float]) -> None:
-        hist = self.head_value.labels(model, head)
+        hist = self._child(self.head_value, model, head)
         for v in values:
             hist.observe(float(v))
 

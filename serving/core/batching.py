@@ -5,10 +5,20 @@ batching_session.cc with the shared batch scheduler) and its knob names:
 
 - `max_batch_size`: the largest merged batch (in examples). A request joins the
   open batch of its key if it fits, else that batch closes and a new one opens.
-- `batch_timeout_micros`: how long an open batch waits for company before it runs.
-- `max_enqueued_batches`: batches (open or closed) that may wait across all keys;
-  a request that would need one more is refused with `Overloaded` (HTTP 429).
-- `num_batch_threads`: threads running batches.
+- `batch_timeout_micros`: how long a batch waits for company before it runs.
+  0 (the default) makes the batcher adaptive: it never waits, and merges what
+  queued while the model was busy.
+- `max_enqueued_batches`: batches that may wait across all keys; a request that
+  would need one more is refused with `Overloaded` (HTTP 429).
+- `num_batch_threads`: batches that may run at once (per process).
+
+There are no batch threads: the threads of the requests run the batches
+(leader/follower). A request that finds a free run slot runs at once, in its own
+thread, with no hand-off, so a lone request pays nothing for batching. Requests
+that arrive while every slot is busy wait in per-key batches; when a batch ends,
+the thread that ran it hands the oldest waiting batch to one of that batch's own
+requests, whose thread runs it. Under load the batches therefore grow to what
+arrived during one model call, and only when merging pays.
 
 A batch key is (model, version, signature, output filter, trailing shapes of
 the non-padded inputs), so inputs always concatenate along dim 0. Padded id
@@ -45,6 +55,7 @@ class _Task:
     result: dict[str, np.ndarray] | None = None
     error: BaseException | None = None
     abandoned: bool = False
+    lead: _Batch | None = None  # a batch this task's thread was handed to run
 
 
 @dataclass(eq=False)
@@ -56,10 +67,11 @@ class _Batch:
     tasks: list[_Task] = field(default_factory=list)
     size: int = 0
     closed: bool = False
+    queued: bool = True  # counted in max_enqueued_batches (not a leader's filling batch)
 
 
 class Batcher:
-    """Merges concurrent `submit` calls; threads start on first use (post-fork)."""
+    """Merges concurrent `submit` calls; the callers' threads run the merged batches."""
 
     def __init__(self, settings: Settings,
                  on_batch: Callable[[Hashable, int], None] | None = None) -> None:
@@ -71,7 +83,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._queues: dict[Hashable, deque[_Batch]] = {}
         self._enqueued = 0
-        self._threads: list[threading.Thread] = []
+        self._running = 0
         self._stopped = False
 
     def submit(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
@@ -84,88 +96,127 @@ class Batcher:
         task = _Task(inputs, size, deadline)
         with self._cond:
             if self._stopped:
-                raise GatewayError("The batcher has stopped.")
-            self._ensure_threads()
-            queue = self._queues.setdefault(key, deque())
+                raise Unavailable("The server is shutting down.")
+            queue = self._queues.get(key)
             batch = queue[-1] if queue and not queue[-1].closed else None
             if batch is not None and batch.size + size > self.max_batch_size:
                 batch.closed = True
                 batch = None
-            if batch is None:
+            if batch is not None:
+                batch.tasks.append(task)
+                batch.size += size
+                if batch.size >= self.max_batch_size:
+                    batch.closed = True
+                    self._cond.notify_all()  # a leader filling it stops waiting
+            elif self._running < self.num_threads:
+                self._running += 1
+                task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
+                                   queued=False)
+                if self.timeout_s > 0 and size < self.max_batch_size:
+                    self._queues.setdefault(key, deque()).append(task.lead)  # open to join
+            else:
                 if self._enqueued >= self.max_enqueued:
                     raise Overloaded(f"The batch queue is full ({self.max_enqueued} batches "
                                      "waiting, max_enqueued_batches); retry later.")
-                batch = _Batch(key, runner, padded, time.monotonic())
-                queue.append(batch)
+                batch = _Batch(key, runner, padded, time.monotonic(), [task], size)
+                batch.closed = size >= self.max_batch_size
+                self._queues.setdefault(key, deque()).append(batch)
                 self._enqueued += 1
-            batch.tasks.append(task)
-            batch.size += size
-            if batch.size >= self.max_batch_size:
-                batch.closed = True
-            self._cond.notify()
-        if not task.done.wait(max(deadline - time.monotonic(), 0.0)):
-            task.abandoned = True
-            raise DeadlineExceeded("The request deadline passed while it waited for its batch.")
+        if task.lead is None:
+            self._wait(task)
+        while task.lead is not None:  # this thread was handed a batch (its own among it)
+            batch, task.lead = task.lead, None
+            task.done.clear()  # set only to wake it; its own result is still to come
+            self._lead(batch)
+            if not task.done.is_set():  # dropped from that batch: wait for its own
+                self._wait(task)
         if task.error is not None:
             raise task.error
         assert task.result is not None
         return task.result
 
+    def _wait(self, task: _Task) -> None:
+        if task.done.wait(max(task.deadline - time.monotonic(), 0.0)):
+            return
+        with self._cond:
+            if task.done.is_set() or task.lead is not None:
+                return  # answered or handed a batch as the deadline passed
+            task.abandoned = True
+        raise DeadlineExceeded("The request deadline passed while it waited for its batch.")
+
     def stop(self) -> None:
-        """Stop the threads; requests still queued fail now rather than at their deadline."""
+        """Refuse new requests; queued ones fail now rather than at their deadline, and
+        running batches finish (waited for, up to 10 s)."""
         with self._cond:
             self._stopped = True
             for queue in self._queues.values():
                 for batch in queue:
-                    for t in batch.tasks:
-                        t.error = Unavailable("The server is shutting down.")
-                        t.done.set()
+                    if batch.queued:
+                        self._fail(batch, Unavailable("The server is shutting down."))
             self._queues.clear()
             self._enqueued = 0
             self._cond.notify_all()
-        for t in self._threads:
-            t.join(timeout=10)
-        self._threads = []
+            self._cond.wait_for(lambda: self._running == 0, timeout=10)
 
-    def _ensure_threads(self) -> None:
-        while len(self._threads) < self.num_threads:
-            t = threading.Thread(target=self._loop, daemon=True,
-                                 name=f"multihead-batch-{len(self._threads)}")
-            self._threads.append(t)
-            t.start()
+    @staticmethod
+    def _fail(batch: _Batch, error: BaseException) -> None:
+        for t in batch.tasks:
+            t.error = error
+            t.done.set()
 
-    def _next_ready(self) -> tuple[_Batch | None, float | None]:
-        """The oldest batch that is closed or timed out, else how long to wait."""
-        now = time.monotonic()
-        best: _Batch | None = None
-        wait: float | None = None
-        for queue in self._queues.values():
-            head = queue[0]
-            due = head.created + self.timeout_s
-            if head.closed or due <= now:
-                if best is None or head.created < best.created:
-                    best = head
-            else:
-                wait = due - now if wait is None else min(wait, due - now)
-        return best, wait
-
-    def _loop(self) -> None:
-        while True:
+    def _lead(self, batch: _Batch) -> None:
+        """Run `batch` (holding a run slot), then hand the slot to the next waiting batch."""
+        if not batch.queued:  # this thread's own batch: wait for company if configured
             with self._cond:
-                while True:
-                    if self._stopped:
-                        return
-                    batch, wait = self._next_ready()
-                    if batch is not None:
-                        break
-                    self._cond.wait(wait)
-                queue = self._queues[batch.key]
-                queue.popleft()
-                if not queue:
-                    del self._queues[batch.key]
+                if self.timeout_s > 0 and batch.size < self.max_batch_size:
+                    due = batch.created + self.timeout_s
+                    self._cond.wait_for(lambda: batch.closed or self._stopped
+                                        or time.monotonic() >= due,
+                                        timeout=max(due - time.monotonic(), 0.0))
+                    queue = self._queues.get(batch.key)
+                    if queue and batch in queue:
+                        queue.remove(batch)
+                        if not queue:
+                            del self._queues[batch.key]
                 batch.closed = True
-                self._enqueued -= 1
+        try:
             self._run(batch)
+        finally:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give this thread's run slot to the oldest waiting batch, or free it."""
+        with self._cond:
+            while True:
+                nxt = self._pop_waiting()
+                if nxt is None:
+                    self._running -= 1
+                    self._cond.notify_all()
+                    return
+                leader = next((t for t in nxt.tasks if not t.abandoned), None)
+                if leader is not None:
+                    leader.lead = nxt
+                    leader.done.set()  # wakes it; it runs `nxt` in its own thread
+                    return
+                # Every request of that batch gave up: nothing to run, try the next one.
+
+    def _pop_waiting(self) -> _Batch | None:
+        """The oldest queued batch (closed or not), removed from its queue."""
+        best: tuple[Hashable, _Batch] | None = None
+        for key, queue in self._queues.items():
+            head = queue[0]
+            if head.queued and (best is None or head.created < best[1].created):
+                best = (key, head)
+        if best is None:
+            return None
+        key, batch = best
+        queue = self._queues[key]
+        queue.popleft()
+        if not queue:
+            del self._queues[key]
+        batch.closed = True
+        self._enqueued -= 1
+        return batch
 
     def _run(self, batch: _Batch) -> None:
         now = time.monotonic()

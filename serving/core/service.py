@@ -175,7 +175,6 @@ class InferenceService:
             checked = validate(plan, call.inputs, self.settings.max_batch_size)
             wanted = resolve_filter(plan, call.output_filter)
             outputs = self._run(mv, plan, checked, wanted, deadline)
-            tasks.record_heads(self, mv.name, mv.card, outputs)
             return PredictResult(mv.name, mv.version, spec.name, outputs, mv.card)
         except GatewayError as exc:
             code = exc.code
@@ -204,12 +203,16 @@ class InferenceService:
     def _run(self, mv: ModelVersion, plan: SignaturePlan, checked: Validated,
              wanted: tuple[str, ...], deadline: float) -> dict[str, np.ndarray]:
         def runner(arrays: dict[str, np.ndarray], timeout_s: float) -> dict[str, np.ndarray]:
+            # Once per model call: for a merged batch the head counts of all its requests
+            # are recorded together (the same totals, a fraction of the updates).
             t0 = time.perf_counter()
             try:
-                return self.backend.predict(mv, plan.signature, arrays, wanted, timeout_s)
+                outputs = self.backend.predict(mv, plan.signature, arrays, wanted, timeout_s)
             finally:
                 self.metrics.record_backend_call(mv.name, self.backend.name,
                                                  time.perf_counter() - t0)
+            tasks.record_heads(self, mv.name, mv.card, outputs)
+            return outputs
 
         if self._batcher is not None and plan.batchable and checked.batch_size is not None:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)

@@ -178,3 +178,52 @@ def test_stop_fails_queued_requests_at_once() -> None:
         release.set()
         stopper.result(10)
         assert running.result(10)["y"].tolist() == [1.0]  # the running batch finishes
+
+
+def test_a_lone_request_runs_at_once_in_its_own_thread() -> None:
+    seen: list[int] = []
+
+    def model(arrays: dict, timeout_s: float) -> dict:
+        seen.append(threading.get_ident())
+        return {"y": arrays["x"] + 1}
+
+    # A timeout far longer than the test: the adaptive batcher (timeout 0) never waits.
+    batcher = Batcher(Settings(max_batch_size=8, batch_timeout_micros=0, num_batch_threads=1))
+    try:
+        started = time.monotonic()
+        for _ in range(50):
+            out = batcher.submit("k", {"x": np.ones(1)}, 1, model, time.monotonic() + 10)
+            assert out["y"].tolist() == [2.0]
+        assert time.monotonic() - started < 5
+    finally:
+        batcher.stop()
+    assert set(seen) == {threading.get_ident()}  # no hand-off to another thread
+
+
+def test_requests_arriving_during_a_call_merge_into_the_next() -> None:
+    sizes: list[int] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def model(arrays: dict, timeout_s: float) -> dict:
+        if not entered.is_set():
+            entered.set()
+            release.wait(10)
+        return {"y": arrays["x"] * 3}
+
+    batcher = Batcher(Settings(max_batch_size=64, batch_timeout_micros=0, num_batch_threads=1),
+                      on_batch=lambda key, n: sizes.append(n))
+    deadline = time.monotonic() + 20
+    try:
+        with ThreadPoolExecutor(7) as pool:
+            first = pool.submit(batcher.submit, "k", {"x": np.full(1, 1.0)}, 1, model, deadline)
+            assert entered.wait(10)
+            rest = [pool.submit(batcher.submit, "k", {"x": np.full(1, float(i))}, 1, model,
+                                deadline) for i in range(2, 8)]
+            time.sleep(0.3)  # all six wait in one batch while the first call runs
+            release.set()
+            assert first.result(10)["y"].tolist() == [3.0]
+            assert [f.result(10)["y"].tolist() for f in rest] == [[3.0 * i] for i in range(2, 8)]
+    finally:
+        release.set()
+        batcher.stop()
+    assert sizes == [1, 6]
