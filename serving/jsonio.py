@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -61,14 +62,23 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def dumps(payload: Any) -> bytes:
-    """Serialize a response; numpy arrays and scalars allowed; NaN/Infinity as literals."""
-    if not _has_nonfinite(payload):
+def dumps(payload: Any, finite: bool | None = None) -> bytes:
+    """Serialize a response; numpy arrays and scalars allowed; NaN/Infinity as literals.
+
+    `finite`: the caller checked the payload's numbers already (`all_finite` on whole
+    output arrays is one vectorised pass; the generic scan walks every row).
+    """
+    if finite or (finite is None and not _has_nonfinite(payload)):
         return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
     # orjson would write NaN as null; TF Serving writes the literal (rapidjson
     # kWriteNanAndInfFlag), so clients parsing with NaN support get the value back.
     return json.dumps(payload, default=_to_builtin, allow_nan=True,
                       separators=(",", ":")).encode()
+
+
+def all_finite(arrays: Iterable[Any]) -> bool:
+    """Whether no float array among `arrays` holds NaN or an infinity."""
+    return not any(_has_nonfinite(np.asarray(a)) for a in arrays)
 
 
 def kind_of(v: Any) -> str:

@@ -93,7 +93,6 @@ class Batcher:
 
         `deadline` is a `time.monotonic()` value.
         """
-        task = _Task(inputs, size, deadline)
         with self._cond:
             if self._stopped:
                 raise Unavailable("The server is shutting down.")
@@ -102,26 +101,33 @@ class Batcher:
             if batch is not None and batch.size + size > self.max_batch_size:
                 batch.closed = True
                 batch = None
-            if batch is not None:
+            alone = batch is None and self._running < self.num_threads
+            if alone:
+                self._running += 1
+                if self.timeout_s > 0 and size < self.max_batch_size:  # wait for company
+                    alone = False
+                    task = _Task(inputs, size, deadline)
+                    task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
+                                       queued=False)
+                    self._queues.setdefault(key, deque()).append(task.lead)  # open to join
+            elif batch is not None:
+                task = _Task(inputs, size, deadline)
                 batch.tasks.append(task)
                 batch.size += size
                 if batch.size >= self.max_batch_size:
                     batch.closed = True
                     self._cond.notify_all()  # a leader filling it stops waiting
-            elif self._running < self.num_threads:
-                self._running += 1
-                task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
-                                   queued=False)
-                if self.timeout_s > 0 and size < self.max_batch_size:
-                    self._queues.setdefault(key, deque()).append(task.lead)  # open to join
             else:
                 if self._enqueued >= self.max_enqueued:
                     raise Overloaded(f"The batch queue is full ({self.max_enqueued} batches "
                                      "waiting, max_enqueued_batches); retry later.")
+                task = _Task(inputs, size, deadline)
                 batch = _Batch(key, runner, padded, time.monotonic(), [task], size)
                 batch.closed = size >= self.max_batch_size
                 self._queues.setdefault(key, deque()).append(batch)
                 self._enqueued += 1
+        if alone:
+            return self._run_alone(key, inputs, size, runner, deadline)
         if task.lead is None:
             self._wait(task)
         while task.lead is not None:  # this thread was handed a batch (its own among it)
@@ -134,6 +140,21 @@ class Batcher:
             raise task.error
         assert task.result is not None
         return task.result
+
+    def _run_alone(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
+                   runner: Runner, deadline: float) -> dict[str, np.ndarray]:
+        """The common case when the model is idle: call it now, in this thread, with no
+        merge, no split and no hand-off; then pass the run slot on."""
+        try:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded("The request deadline passed before its batch ran.")
+            if self._on_batch is not None:
+                self._on_batch(key, size)
+            outputs = runner(dict(inputs), remaining)
+            return split(outputs, [size])[0]
+        finally:
+            self._hand_over()
 
     def _wait(self, task: _Task) -> None:
         if task.done.wait(max(task.deadline - time.monotonic(), 0.0)):

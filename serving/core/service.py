@@ -216,9 +216,8 @@ class InferenceService:
 
         if self._batcher is not None and plan.batchable and checked.batch_size is not None:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
-            padded = frozenset(n for n, ip in plan.inputs.items() if ip.padded)
             return self._batcher.submit(key, checked.arrays, checked.batch_size, runner,
-                                        deadline, padded)
+                                        deadline, plan.padded)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("The request deadline passed before the model ran.")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,11 @@ class SignaturePlan:
     inputs: Mapping[str, InputPlan]
     outputs: tuple[str, ...]
     batchable: bool                  # every input and output has a free leading batch dim
+
+    @cached_property
+    def padded(self) -> frozenset[str]:
+        """Inputs of right-padded id sequences (merged batches pad them to one length)."""
+        return frozenset(n for n, ip in self.inputs.items() if ip.padded)
 
 
 @dataclass(frozen=True)

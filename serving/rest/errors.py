@@ -42,8 +42,9 @@ _CODE_BY_STATUS = {
 
 
 def json_response(payload: object, status: int = 200,
-                  headers: dict[str, str] | None = None) -> Response:
-    return Response(dumps(payload), status=status, headers=headers,
+                  headers: dict[str, str] | None = None, finite: bool | None = None
+                  ) -> Response:
+    return Response(dumps(payload, finite), status=status, headers=headers,
                     mimetype="application/json")
 
 

@@ -21,6 +21,7 @@ from werkzeug.routing import PathConverter
 from serving import dtypes
 from serving.core.service import PredictCall
 from serving.errors import GatewayError, InvalidInput
+from serving.jsonio import all_finite
 from serving.protocols.tfserving import codec
 from serving.rest.context import body, raw_path, service, settings
 from serving.rest.errors import json_response
@@ -129,7 +130,8 @@ def predict(name: str, version: int | None, label: str | None) -> Response:
                     inputs=inputs, output_filter=heads, protocol=PROTOCOL, transport="rest",
                     resolved=mv),
         timeout_s=settings().request_timeout_s)
-    return json_response(codec.encode_outputs(result.outputs, form, keyed=bool(heads)))
+    return json_response(codec.encode_outputs(result.outputs, form, keyed=bool(heads)),
+                         finite=all_finite(result.outputs.values()))
 
 
 def _padded_inputs(mv: Any, sig: Any) -> frozenset[str]:
