@@ -59,6 +59,9 @@ def on_starting(server) -> None:
         server.log.warning("PROMETHEUS_MULTIPROC_DIR is not set: /metrics shows one "
                            "worker's counts only")
     settings = _master_settings(server)
+    gap = lifecycle.reload_gap(server.cfg.workers)
+    if gap:
+        server.log.info(gap)
     lifecycle.open_board(server.cfg.worker_tmp_dir)
     # A little longer than a worker waits for its own load, after which it serves anyway.
     lifecycle.hold_old_workers(server, settings.load_timeout_s + 10)

@@ -165,3 +165,26 @@ def _wait_for_successors(arbiter: Any, timeout_s: float) -> None:
             return
         arbiter.reap_workers()  # a successor that dies leaves WORKERS (and ends the wait)
         time.sleep(SUCCESSOR_POLL_S)
+
+
+MIGRATE_REQ_SYSCTL = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+
+def reload_gap(workers: int) -> str | None:
+    """Why a reload can still reset a gRPC connection here, if it can (README: Reliability).
+
+    Each worker has its own gRPC socket (SO_REUSEPORT); connections the kernel queued at a
+    stopping worker's socket move to the others only with net.ipv4.tcp_migrate_req=1.
+    """
+    if workers < 2:
+        return None
+    try:
+        with open(MIGRATE_REQ_SYSCTL) as f:
+            if f.read().strip() != "0":
+                return None
+    except OSError:  # not Linux >= 5.14: nothing to suggest
+        return None
+    return ("net.ipv4.tcp_migrate_req is 0: a gRPC connection that arrives at a worker in "
+            "the instant it stops (a reload) is reset; set it to 1 (sysctl, or the pod's "
+            "k8s/components/tcp-migrate-req) to move such connections to the other workers")
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -153,3 +154,22 @@ def test_dashboard_queries_parse_as_promql(rendered_all: dict[str, Rendered],
     done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tcp_migrate_req_component_sets_the_sysctl_on_the_gateway_only(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    rel = os.path.relpath(K8S, overlay)  # kustomize takes relative paths only
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{rel}/overlays/cpu]\ncomponents: [{rel}/components/tcp-migrate-req]\n")
+    objects = kustomize(overlay)
+    with_sysctls = {o["metadata"]["name"]: o["spec"]["template"]["spec"]["securityContext"]
+                    ["sysctls"] for o in objects if o["kind"] == "Deployment"
+                    and "sysctls" in o["spec"]["template"]["spec"].get("securityContext", {})}
+    assert with_sysctls == {"gateway": [{"name": "net.ipv4.tcp_migrate_req", "value": "1"}]}
+    for obj in objects:
+        validate(obj)
+    plain = [o for o in kustomize(K8S / "overlays" / "cpu") if o["kind"] == "Deployment"]
+    assert not any("sysctls" in o["spec"]["template"]["spec"].get("securityContext", {})
+                   for o in plain)  # opt-in: a default cluster would refuse the pod

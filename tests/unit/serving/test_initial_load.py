@@ -46,3 +46,17 @@ def test_model_not_loaded_yet_is_unavailable_not_not_found(exports, make_service
     for unknown in ("nope", "../models", ".hidden", "a/b", "\ud800", "nul\x00"):
         with pytest.raises(NotFound):
             service.resolve(unknown)
+
+
+def test_reload_gap_names_the_sysctl_only_when_it_is_off(tmp_path, monkeypatch) -> None:
+    from serving import lifecycle
+
+    sysctl = tmp_path / "tcp_migrate_req"
+    monkeypatch.setattr(lifecycle, "MIGRATE_REQ_SYSCTL", str(sysctl))
+    sysctl.write_text("0\n")
+    assert "tcp_migrate_req" in lifecycle.reload_gap(2)
+    assert lifecycle.reload_gap(1) is None  # one worker: no sibling socket to move to
+    sysctl.write_text("1\n")
+    assert lifecycle.reload_gap(2) is None
+    sysctl.unlink()
+    assert lifecycle.reload_gap(2) is None
