@@ -13,7 +13,7 @@ MODEL_DIR ?= models
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup install lock image-requirements system-deps proto models demo serve test lint bench bench-deps k8s tensorboard clean
+.PHONY: help setup install lock image-requirements system-deps proto models demo serve test lint bench bench-deps profile k8s tensorboard clean
 
 help:
 	@echo "make demo   - install, train+export the default models if models/ is empty, serve them"
@@ -21,6 +21,7 @@ help:
 	@echo "make models - train and export the default models into $(MODEL_DIR)/"
 	@echo "make serve  - start the gateway on the models already in $(MODEL_DIR)/"
 	@echo "make bench  - benchmarks: gateway vs FastAPI, KServe, framework floors, in-process limit"
+	@echo "make profile - py-spy flame graphs of the gateway's workers under wrk (PROFILE_ARGS)"
 	@echo "              (BENCH_SECONDS=1 BENCH_REPEATS=1 for a short run; see README)"
 	@echo "make lock   - re-resolve uv.lock after a change to pyproject.toml (UPGRADE=1: newest)"
 	@echo "make k8s    - render the Kubernetes overlays into build/k8s/"
@@ -103,6 +104,11 @@ bench-deps: $(KSERVE_VENV)/.installed $(PERF_ANALYZER)
 # BENCH_WARMUP, BENCH_PRESET (or flags in BENCH_ARGS; `python -m tests.bench --help`).
 bench: setup bench-deps
 	$(PY) -m tests.bench $(BENCH_ARGS)
+
+# Where a worker's time goes under load (`python -m tests.bench.profile --help`), e.g.
+# PROFILE_ARGS="--concurrency 32 --gil".
+profile: setup
+	$(PY) -m tests.bench.profile $(PROFILE_ARGS)
 
 k8s: setup
 	$(PY) -m serving.tfserving_config --defaults --out k8s/base/tfserving
