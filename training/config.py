@@ -124,6 +124,8 @@ class SimilarityConfig(ModelConfig):
     # "wordnet": the shared embedding starts from WordNet synset vectors
     # (training/data/wordnet_vectors.py); "random": Keras' default initializer.
     embedding_init: str = "wordnet"
+    pooling: str = "last"
+    embedding_trainable: bool = True
 
 
 @dataclass

@@ -26,11 +26,39 @@ def build_inputs(cfg: SimilarityConfig) -> dict[str, keras.KerasTensor]:
     return {name: keras.Input((None,), dtype="int32", name=name) for name in INPUTS}
 
 
+class MaskedMax(layers.Layer):
+    """Max over the unmasked time steps ([batch, time, d] -> [batch, d])."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), inputs, -1e4)
+        return ops.max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 def build_encoder(cfg: SimilarityConfig) -> keras.Model:
     ids = keras.Input((None,), dtype="int32", name="ids")
-    x = layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True,
-                         name="embedding")(ids)
-    x = layers.LSTM(cfg.units, name="lstm")(x)
+    emb = layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True,
+                           trainable=cfg.embedding_trainable, name="embedding")(ids)
+    pooling = cfg.pooling.split("+")
+    parts = []
+    if "max" in pooling:
+        seq, last, _ = layers.LSTM(cfg.units, return_sequences=True, return_state=True,
+                                   name="lstm")(emb)
+        parts += [last, MaskedMax(name="max")(seq)]
+    elif "bi" in pooling:
+        parts.append(layers.Bidirectional(layers.LSTM(cfg.units), name="lstm")(emb))
+    else:
+        parts.append(layers.LSTM(cfg.units, name="lstm")(emb))
+    if "mean" in pooling:
+        parts.append(layers.GlobalAveragePooling1D(name="mean")(emb))
+    x = parts[0] if len(parts) == 1 else layers.Concatenate(name="pool")(parts)
     return keras.Model(ids, x, name="encoder")
 
 
