@@ -6,9 +6,21 @@ words and sentences from WordNet 3.0 (training/data/wordnet.py reads Debian's
 `wordnet-base` files; nothing is downloaded): everyday sentence templates whose
 slots are filled with WordNet lemmas of the right kind (a `{job}` is a hyponym of
 *worker* or *professional*, a `{thing}` of *device*, *container*, *vehicle*,
-*clothing* or *furniture*, ...), sampled by how often the Semantic Concordance
-tagged them (so "phone" and "doctor" come up far more than "gyrocompass"), plus
-WordNet's own example sentences (about 48,000, e.g. "his mother is very old").
+*clothing* or *furniture*, a `{country}` an instance of *country*, ...), sampled
+by how often the Semantic Concordance tagged them (so "phone" and "doctor" come up
+far more than "gyrocompass"), plus WordNet's own example sentences (about 48,000,
+e.g. "his mother is very old").
+
+A synset is rendered only by the words for which it is an everyday sense: the
+word's first sense, or one tagged at least a fifth as often as its most tagged
+sense (`Lexicon.frequent`, from cntlist.rev's counts). "dull" renders *boring*
+(tagged 2 times against 5) but "slow" does not, nor does "sad" render *deplorable*
+(a sense never tagged), so that a rare sense's word never stands in for a synonym.
+Two kinds of near synonyms WordNet keeps in other synsets are added, rarer than the synset's
+own words: informal terms (the hyponym "an informal term for a mother" gives
+"mom", "mum" to *mother*) and the adjectives it says to "see also" ("smart" ->
+"intelligent").
+
 Every pair comes from one of these operations, chosen at random:
 
 Paraphrases (target 1)
@@ -32,6 +44,14 @@ Paraphrases (target 1)
   (and sometimes another word) exchanged for a synonym from the synset the example
   illustrates: "his mother is very old" / "his mother is very aged". Teaches
   synonyms inside real, longer English sentences.
+- ``negation``: an adjective and "not" with its direct antonym: "the room is big"
+  / "the room is not small", "i am happy" / "i am not unhappy". Teaches that a
+  sentence can change form (and the antonym appear) without changing meaning.
+- ``manner``: a verb with a manner adverb and the agent noun with the adjective
+  the adverb is made from (WordNet's derivation pointer to a noun.person synset and
+  its pertainym pointer): "she sings beautifully" / "she is a beautiful singer" /
+  "she sings in a beautiful way". Teaches restructured paraphrases, where the words
+  change class (adverb -> adjective, verb -> noun) and order.
 
 Hard negatives (target 0), keeping most words
 - ``antonym``: one adjective or verb exchanged for its WordNet antonym: "the
@@ -51,6 +71,17 @@ Hard negatives (target 0), keeping most words
   the dog". Teaches that word order matters.
 - ``unrelated``: two sentences of different intents and fillers (the easy
   negatives).
+- ``negated``: the same adjective with and without "not", or "not" with each of
+  two antonyms: "the room is big" / "the room is not big", "it is not long" / "it
+  is not short". Teaches that "not" reverses, the counterpart of ``negation``.
+- ``manner_swap``: the ``manner`` paraphrase with another verb or the antonym
+  adjective: "she sings beautifully" / "she is a beautiful dancer", "he works
+  carefully" / "he is a careless worker". Teaches that a restructured sentence is a
+  paraphrase only when its words still say the same.
+
+Named places are proper nouns under a shared hypernym, so ``sibling`` swaps them
+too: "i live in france" / "i live in spain" (both European countries),
+"my flight to paris was delayed" / "my flight to madrid was delayed".
 
 Seeded and deterministic: the same ``(n, seed)`` gives the same pairs (WordNet's
 files are fixed). A generated pair that is one of the hand-written evaluation pairs
@@ -866,8 +897,8 @@ class _Pairs:
 
     def manner_swap(self) -> tuple[str, str] | None:
         """The manner paraphrase with another verb, or the adjective's antonym: "she
-        sings beautifully" / "she is a beautiful dancer", "he drives carefully" / "he is a
-        careless driver"."""
+        sings beautifully" / "she is a beautiful dancer", "he works carefully" / "he is a
+        careless worker"."""
         found = self._manner()
         if found is None:
             return None
