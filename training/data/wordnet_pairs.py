@@ -114,7 +114,7 @@ import numpy as np
 from training.data import wordnet as wordnet_mod
 from training.data.english import Inflector, article
 from training.data.examples import Examples
-from training.data.wordnet import Synset, WordNet
+from training.data.wordnet import INFORMAL, Synset, WordNet
 
 # ------------------------------------------------------------ vocabulary classes
 
@@ -141,8 +141,9 @@ INSTANCE_CLASSES: dict[str, list[tuple[str, int]]] = {
 }
 # Verb sentence frames (wndb(5WN)): 2 = "Somebody ----s", 8 = "Somebody ----s something".
 VERB_CLASSES: dict[str, int] = {"act": 2, "do": 8}
-# verb.stative (42) and verb.weather (43) make odd activities; body (29) is mostly rare.
-_VERB_LEXNAMES = set(range(30, 42))
+# verb.stative (42) and verb.weather (43) make odd activities; verb.body (29) has the
+# everyday smile, sleep, cry, exercise / work out, dress, wash.
+_VERB_LEXNAMES = set(range(29, 42))
 _WEATHER_LEXNAME = 43
 _PERSON_LEXNAME = 18
 _GENERIC = ("noun", "verb", "adj")
@@ -152,7 +153,6 @@ _WORD = re.compile(r"^[a-z][a-z' -]*[a-z]$")
 SENSE_SHARE = 0.2
 # Sampling weight of a near synonym (a synset word never tagged has 0.3).
 NEAR_WEIGHT = 0.3
-_INFORMAL = re.compile(r"^(?:an? )?informal (?:british |american )?(?:terms?|words?|names?) for")
 
 
 @dataclass
@@ -209,7 +209,7 @@ class Lexicon:
         self.classes["weather"] = self._concepts(
             "weather", [s for s in verbs if s.lexname == _WEATHER_LEXNAME], min_count=1)
         adjectives = [s for s in wn.synsets.values() if s.pos == "a"]
-        self.classes["adj"] = self._concepts("adj", adjectives, min_count=3)
+        self.classes["adj"] = self._concepts("adj", adjectives, min_count=2)
         self.classes["manner"] = self._concepts(
             "manner", [s for s in wn.synsets.values() if s.pos == "r"
                        and any(w.endswith("ly") for w in s.words)], min_count=2)
@@ -279,7 +279,7 @@ class Lexicon:
     def _near_words(self) -> dict[tuple[str, int], list[str]]:
         near: dict[tuple[str, int], list[str]] = {}
         for syn in self.wn.synsets.values():
-            if syn.pos == "n" and _INFORMAL.search(syn.definition):
+            if syn.pos == "n" and INFORMAL.search(syn.definition):
                 for h in self.wn.hypernyms(syn):
                     near.setdefault(h.key, []).extend(
                         w for w in syn.words if _WORD.match(w) and " " not in w)
@@ -385,8 +385,10 @@ class Lexicon:
 
     def antonym(self, rng: np.random.Generator, c: Concept, word: str) -> str | None:
         syn = c.synset
-        idx = syn.words.index(word) + 1 if word in syn.words else 0
-        found = self.wn.antonyms(syn, idx) if idx else []
+        if word not in syn.words:  # a near synonym: its antonym is another synset's
+            return None
+        idx = syn.words.index(word) + 1
+        found = self.wn.antonyms(syn, idx)
         if not found:  # any word of the synset with an antonym, e.g. "shut" -> "open"
             found = [a for i in range(1, len(syn.words) + 1) for a in self.wn.antonyms(syn, i)]
         found = [a for a in found if _WORD.match(a)]
@@ -661,7 +663,8 @@ _NEGATION_SUBJECTS = ("noun", "thing", "food", "relative", "place")
 # pertains to, {g} the verb's agent noun.
 MANNER_FRAMES = (
     ("{s} {v:3} {m}", "{s} {v:3} in {j:a} way"), ("{s} {v:3} {m}", "{s} is {j:a} {g}"),
-    ("{s} {v:3} {m}", "{s} {v:3} in {j:a} manner"), ("{s} {v:past} {m}", "{s} {v:past} in {j:a} way"),
+    ("{s} {v:3} {m}", "{s} {v:3} in {j:a} manner"),
+    ("{s} {v:past} {m}", "{s} {v:past} in {j:a} way"),
     ("{s} is {j:a} {g}", "{s} {v:3} {m}"), ("{s} always {v:3} {m}", "{s} is always {j:a} {g}"),
 )
 _MANNER_SUBJECTS = ("she", "he", "my {r}", "my friend", "the {r}", "your {r}")

@@ -109,10 +109,14 @@ def test_antonym_negatives_swap_one_word_for_its_antonym(wn) -> None:
         wa, wb = _norm(a).split(), _norm(b).split()
         if o != "antonym" or len(wa) != len(wb):
             continue
-        diff = [(x, y) for x, y in zip(wa, wb, strict=True) if x != y]
+        diff = [i for i, (x, y) in enumerate(zip(wa, wb, strict=True)) if x != y]
         if len(diff) != 1:
             continue
-        x, y = diff[0]  # possibly inflected: "attracts" / "repels"
+        i = diff[0]
+        x, y = wa[i], wb[i]  # possibly inflected: "attracts" / "repels"
+        if (i and (f"{wa[i - 1]} {x}", "v") in wn.senses
+                and (f"{wb[i - 1]} {y}", "v") in wn.senses):
+            x, y = f"{wa[i - 1]} {x}", f"{wb[i - 1]} {y}"  # "pull out" / "pull in"
 
         def opposites(word: str) -> set[str]:
             """Antonyms of the words of every synset `word` is in ("race" is in the
