@@ -34,13 +34,12 @@ import numpy as np
 from training.data import synthetic_qa
 from training.data.examples import Examples
 
-# attribute noun -> (how-question adjective, question phrasings); {n} the thing, {h} the
-# how-adjective, {a} the attribute noun
 # property noun -> the adjective English asks "how ... is" with (it must be one of the
 # adjectives WordNet links to the property)
 PROPERTIES = {"size": "big", "temperature": "hot", "age": "old", "weight": "heavy",
               "speed": "fast", "length": "long", "width": "wide", "strength": "strong",
               "wetness": "wet", "cleanness": "clean"}
+# {n} the thing, {h} the how-adjective, {a} the property noun
 _PROPERTY_QUESTIONS = ("how {h} is the {n}", "what is the {a} of the {n}",
                        "what {a} is the {n}")
 _COLOUR_QUESTIONS = ("what colour is the {n}", "what color is the {n}",
@@ -50,9 +49,9 @@ _FACTS = ("the {n} is {v}", "the {n} is very {v}", "the {n} looks {v}")
 _THING_CLASSES = ("thing", "food", "animal")
 DISTRACTOR_RATE = 0.2
 LIKE_RATE = 0.15
-MIN_COUNT = 20  # an answer adjective tagged at least this often in the Concordance
-
-
+# An answer adjective is tagged at least this often in the Concordance (so "mature" and
+# "dirty" are left out, and with "dirty" the cleanness property).
+MIN_COUNT = 20
 
 
 @functools.lru_cache(maxsize=1)
