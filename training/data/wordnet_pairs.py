@@ -644,10 +644,10 @@ OPERATIONS = ("rephrase", "synonym", "attribute", "request", "example", "negatio
               "manner_swap")
 POSITIVE = {"rephrase", "synonym", "attribute", "request", "example", "negation", "manner"}
 # Sampling weights of the operations; positives sum to one half.
-WEIGHTS = {"rephrase": 0.13, "synonym": 0.14, "attribute": 0.07, "request": 0.04,
-           "example": 0.06, "negation": 0.03, "manner": 0.03,
-           "antonym": 0.09, "sibling": 0.17, "question": 0.08, "topic": 0.06, "order": 0.02,
-           "unrelated": 0.04, "negated": 0.02, "manner_swap": 0.02}
+WEIGHTS = {"rephrase": 0.13, "synonym": 0.13, "attribute": 0.07, "request": 0.04,
+           "example": 0.06, "negation": 0.04, "manner": 0.03,
+           "antonym": 0.09, "sibling": 0.15, "question": 0.07, "topic": 0.07, "order": 0.02,
+           "unrelated": 0.06, "negated": 0.02, "manner_swap": 0.02}
 # Copular frames for the negation operations: (affirmative, negated) with {s} the subject
 # noun phrase, {a} the adjective and {n} its negated form's adjective.
 NEGATION_FRAMES = (
