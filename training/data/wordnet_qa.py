@@ -47,8 +47,8 @@ _COLOUR_QUESTIONS = ("what colour is the {n}", "what color is the {n}",
 _LIKE_QUESTIONS = ("what is the {n} like", "what can you tell me about the {n}")
 _FACTS = ("the {n} is {v}", "the {n} is very {v}", "the {n} looks {v}")
 _THING_CLASSES = ("thing", "food", "animal")
-DISTRACTOR_RATE = 0.2
-LIKE_RATE = 0.15
+DISTRACTOR_RATE = 0.15
+LIKE_RATE = 0.1
 # An answer adjective is tagged at least this often in the Concordance (so "mature" and
 # "dirty" are left out, and with "dirty" the cleanness property).
 MIN_COUNT = 20

@@ -1,7 +1,7 @@
 """The `qa` model's real-word snippets (training/data/wordnet_qa.py) and the default model.
 
 The generator tests need only Debian's wordnet-base. The last test trains the default
-`qa` preset once (synthetic and real-word snippets mixed; about half a minute on two
+`qa` preset once (synthetic and real-word snippets mixed; about 30-40 s on two
 idle cores) and asks it questions about real things written here by hand, with words
 and sentences the generator does not use ("The tea is hot" is not one of its facts:
 it says "the tea is hot" only if it draws "tea", and never "The ... and the ...").
@@ -73,13 +73,25 @@ def test_default_qa_answers_real_word_questions(tmp_path) -> None:
     from training.train import predict, train
 
     run = train("qa", cfg=config_for("qa"), out=tmp_path, verbose=False)
-    # the synthetic snippets are still answered (the old default reached 0.84)
-    assert run.metrics["test"]["answer_accuracy"] > 0.7
+    # held-out mixed snippets: measured 0.75 (the majority answer scores about 0.05)
+    assert run.metrics["test"]["answer_accuracy"] > 0.65
     cfg, model, vocab = load_run(run.run_dir)
+    vec = make_vectorizer(cfg.vocab_size, vocabulary=vocab)
+
+    def answer(texts, questions) -> list[str]:
+        probs = predict(model, cfg, vec, {"text": np.array(texts, dtype=object),
+                                          "question": np.array(questions, dtype=object)})
+        return [cfg.labels["answer"][i] for i in np.argmax(probs["answer"], axis=-1)]
+
+    # the synthetic snippets are still answered (measured 0.83; the synthetic-only
+    # default reached 0.84)
+    syn = synthetic_qa.qa(300, seed=99)
+    truth = [syn.labels["answer"][i] for i in syn.targets["answer"]]
+    got = answer(syn.inputs["text"], syn.inputs["question"])
+    assert np.mean([g == t for g, t in zip(got, truth, strict=True)]) > 0.65
+    # the hand-written real ones: measured 7 of 8 (the synthetic-only default: 2, the
+    # colours it guesses from "colour")
     texts, questions, expected = zip(*REAL_QUESTIONS, strict=True)
-    probs = predict(model, cfg, make_vectorizer(cfg.vocab_size, vocabulary=vocab),
-                    {"text": np.array(texts, dtype=object),
-                     "question": np.array(questions, dtype=object)})["answer"]
-    got = [cfg.labels["answer"][i] for i in np.argmax(probs, axis=-1)]
+    got = answer(texts, questions)
     right = sum(g == e for g, e in zip(got, expected, strict=True))
-    assert right >= len(REAL_QUESTIONS) - 1, list(zip(questions, got, strict=True))
+    assert right >= 6, list(zip(questions, got, strict=True))
