@@ -12,17 +12,25 @@ of them, the way a person would:
     answer:   "long"                          "black"          "hot"
 
 The things are WordNet nouns of everyday kinds (devices, vehicles, food, animals,
-buildings, ...: the `similarity` lexicon's classes, drawn by how often the Semantic
+...: the `similarity` lexicon's classes, drawn by how often the Semantic
 Concordance tagged them). Each fact of a snippet is of a different property, so the
 answer is the word in the text of the property the question names ("how long" ->
-length); in 20 % of the snippets a second fact of the asked property, about another
-thing, makes the model find the thing too (which "what is the X like" always
-needs). Colours are WordNet's chromatic and achromatic colours that are also
-adjectives ("red", "grey").
+length); in 15 % of the snippets a second fact of the asked property, about another
+thing, makes the model find the thing too (as "what is the X like", 10 % of the
+questions, always does). Colours are WordNet's chromatic and achromatic colours that
+are also adjectives ("red", "gray").
 
-`mixed` interleaves these with the synthetic snippets, so that the default `qa`
-model answers both; its answer vocabulary is the union of both generators'.
-Seeded and deterministic.
+`mixed` interleaves these with the synthetic snippets (2,000 real among 5,000 in the
+default preset), so that the default `qa` model answers both; its answer vocabulary is
+the union of both generators' (56 words). Seeded and deterministic.
+
+What the default model reaches (measured once, seed 0, about 30 s on 2 cores): 0.75
+accuracy on held-out mixed snippets (the majority answer 0.03), 0.83 on synthetic ones
+(the synthetic-only default: 0.84), 0.70 on real-word ones; 7 of the 8 hand-written
+questions of tests/unit/training/test_qa_real_words.py. The hard part is telling two
+values of one property apart ("hot" or "cold" in the text), and "what is the X like",
+which needs the thing found, not the property. Glosses are not used as facts: their
+answers would not be single words of a small answer vocabulary.
 """
 
 from __future__ import annotations
