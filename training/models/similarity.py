@@ -4,7 +4,11 @@ The encoder is a model of its own (`build_encoder`) and one instance of it is
 called on `left` and on `right`, so both sides are encoded by the same weights.
 Because similarity is symmetric, the encodings a and b are merged with
 symmetric operations, |a - b| and a * b, rather than concatenated: swapping the
-inputs gives exactly the same output.
+inputs gives exactly the same output. The encoder's sentence vector is the LSTM's
+last state, by default concatenated with the mean of the word vectors
+(`cfg.pooling`, "last+mean"): the default model's vectors start from WordNet's
+synsets, and their mean keeps what the LSTM's last state blurs, which words, and so
+which synonyms, a sentence holds.
 """
 
 from __future__ import annotations
