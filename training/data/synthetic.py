@@ -6,7 +6,8 @@ structure from word lists and a seeded numpy ``Generator``, so the same
 ones. Each generator's module docstring says how the targets depend on the
 inputs and what a small model reaches on held-out examples:
 
-- `qa`: snippets of facts and a question about one (synthetic_qa.py);
+- `qa`: snippets of facts and a question about one (synthetic_qa.py); the default `qa`
+  model also trains on snippets about real things (wordnet_qa.py, `source="mixed"`);
 - `profiler`: an author's posts -> age, income band, gender (synthetic_profiler.py);
 - `similarity`: paraphrase / unrelated / near-miss question pairs (synthetic_similarity.py);
   the default `similarity` model trains on WordNet-backed everyday English instead
@@ -26,6 +27,7 @@ from training.data.synthetic_profiler import profiler
 from training.data.synthetic_qa import qa
 from training.data.synthetic_similarity import similarity
 from training.data.wordnet_pairs import similarity as wordnet_similarity
+from training.data.wordnet_qa import mixed as mixed_qa
 
 __all__ = ["GENERATORS", "generate", "headline", "price", "profiler", "qa", "similarity"]
 
@@ -41,6 +43,7 @@ GENERATORS: dict[str, Callable[[int, int], Examples]] = {
 # Other generators of a model's default data, by source name (config field `source`).
 SOURCES: dict[str, dict[str, Callable[[int, int], Examples]]] = {
     "similarity": {"synthetic": similarity, "wordnet": wordnet_similarity},
+    "qa": {"synthetic": qa, "mixed": mixed_qa},
 }
 
 

@@ -29,6 +29,9 @@ POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 # Adjective syntactic markers: "galore(ip)", "elect(p)".
 _MARKER = re.compile(r"\((?:a|p|ip)\)$")
 _EXAMPLE = re.compile(r'"([^"]+)"')
+# The gloss of a synset of informal words for its hypernym ("informal terms for a
+# mother": mom, mum, ...).
+INFORMAL = re.compile(r"^(?:an? )?informal (?:british |american )?(?:terms?|words?|names?) for")
 
 
 class WordNetMissing(FileNotFoundError):

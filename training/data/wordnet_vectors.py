@@ -22,7 +22,7 @@ import zlib
 
 import numpy as np
 
-from training.data.wordnet import WordNet
+from training.data.wordnet import INFORMAL, WordNet
 
 # morphy's detachment rules: (suffix, replacement) per part of speech
 _RULES = {
@@ -78,8 +78,14 @@ def word_vectors(wn: WordNet, vocab: list[str], dim: int, scale: float = 0.05) -
             for k, w in zip(keys, weights, strict=True):
                 v = v + w * _direction(f"synset:{k[0]}{k[1]}", dim)
                 # An adjective satellite ("excellent", "great") leans towards its head
-                # synset ("good"), which its similar satellites share.
-                for head in wn.synset(k).targets("&") if pos == "a" else []:
+                # synset ("good"), which its similar satellites share, and an adjective
+                # towards those WordNet says to "see also" ("smart" -> "intelligent");
+                # an informal term ("mom") towards what it names (*mother*).
+                syn = wn.synset(k)
+                near = syn.targets("&") + syn.targets("^") if pos == "a" else []
+                if pos == "n" and INFORMAL.search(syn.definition):
+                    near = syn.targets("@")
+                for head in near:
                     v = v + SIMILAR * w * _direction(f"synset:{head[0]}{head[1]}", dim)
         out[i] = v / np.linalg.norm(v)
     return (out * scale * np.sqrt(dim)).astype(np.float32)

@@ -109,10 +109,14 @@ def test_antonym_negatives_swap_one_word_for_its_antonym(wn) -> None:
         wa, wb = _norm(a).split(), _norm(b).split()
         if o != "antonym" or len(wa) != len(wb):
             continue
-        diff = [(x, y) for x, y in zip(wa, wb, strict=True) if x != y]
+        diff = [i for i, (x, y) in enumerate(zip(wa, wb, strict=True)) if x != y]
         if len(diff) != 1:
             continue
-        x, y = diff[0]  # possibly inflected: "attracts" / "repels"
+        i = diff[0]
+        x, y = wa[i], wb[i]  # possibly inflected: "attracts" / "repels"
+        if (i and (f"{wa[i - 1]} {x}", "v") in wn.senses
+                and (f"{wb[i - 1]} {y}", "v") in wn.senses):
+            x, y = f"{wa[i - 1]} {x}", f"{wb[i - 1]} {y}"  # "pull out" / "pull in"
 
         def opposites(word: str) -> set[str]:
             """Antonyms of the words of every synset `word` is in ("race" is in the
@@ -144,3 +148,41 @@ def test_eval_set_is_balanced_hand_written_and_never_generated() -> None:
     evals = {frozenset((_norm(r["question1"]), _norm(r["question2"]))) for r in rows}
     assert evals == wordnet_pairs.held_out_pairs()
     assert not generated & evals
+
+
+def test_rare_senses_do_not_render_a_concept_and_near_synonyms_do(wn) -> None:
+    lex = wordnet_pairs.lexicon()
+    boring = next(c for c in lex.classes["adj"] if "boring" in c.words)
+    # "dull" is tagged in the *boring* sense; "slow" (mostly: not fast) never is
+    assert "dull" in boring.words and "slow" not in boring.words
+    assert lex.frequent("sad", wn.lemma_synsets("sad", "a")[0])
+    assert not lex.frequent("sad", wn.lemma_synsets("sad", "a")[2])  # "deplorable, sad"
+    # informal terms ("an informal term for a mother") render their hypernym
+    mother = next(c for c in lex.classes["relative"] if c.words[0] == "mother")
+    assert {"mom", "mum"} <= set(mother.words)
+    assert mother.weights[mother.words.index("mom")] < mother.weights[0]
+    # WordNet's "see also" between adjectives
+    smart = next(c for c in lex.classes["adj"] if c.synset == wn.lemma_synsets("smart", "a")[0])
+    assert "intelligent" in smart.words
+    # named places are siblings under their hypernym (France / Spain: European countries)
+    france = next(c for c in lex.classes["country"] if c.words[0] == "france")
+    assert "spain" in {w for s in lex._siblings(france)[0] for w in s.words}
+
+
+def test_negation_and_manner_operations() -> None:
+    left, right, y, ops = wordnet_pairs.wordnet_pairs(4000, 5)
+    rows = [(a, b, o) for a, b, o in zip(left, right, ops, strict=True)]
+    negation = [(a, b) for a, b, o in rows if o == "negation"]
+    negated = [(a, b) for a, b, o in rows if o == "negated"]
+    assert negation and negated
+    for a, b in negation:  # one side negated, with the antonym: "big" / "not small"
+        neg = sum(bool(re.search(r"\bnot\b|n't\b", s)) for s in (a, b))
+        assert neg == 1 and set(a.split()) != set(b.split()), (a, b)
+    manner = [(a, b) for a, b, o in rows if o == "manner"]
+    agents = set(wordnet_pairs.lexicon().agents.values())
+    # "she sings beautifully" / "she is a beautiful singer" or "... in a beautiful way"
+    for a, b in manner:
+        assert any(re.search(r"\w+ly\b", s) for s in (a, b)), (a, b)
+        assert any(" way" in s or " manner" in s or set(s.split()) & agents
+                   for s in (a, b)), (a, b)
+    assert any(o == "manner_swap" for _, _, o in rows)
