@@ -22,7 +22,7 @@ these changes, all on the HTTP/1.1 connection level, below Flask:
   whole body before reading (http.client, requests, httpx) then reads the 413
   instead of a reset. gunicorn itself drains only 64 KiB (`util.close_graceful`).
 
-Two change the cost of a kept-alive request (make bench; the issue's profile had 32 %
+Three change what a request costs (make bench; the performance issue's profile had 32 %
 of a worker in gunicorn, 16 % of it in sends):
 
 - A thread keeps its kept-alive connection while the client sends its next request
@@ -291,15 +291,16 @@ class _CoalescingSocket:
 
 
 class GatewayWorker(ThreadWorker):
-    """gthread with JSON HTTP errors, request read deadlines and lingering close."""
+    """gthread with JSON HTTP errors, request read deadlines and lingering close, sticky
+    kept-alive connections, one send per response and accept backoff."""
+
+    _accept_resume = 0.0  # monotonic time before which this worker accepts nothing
 
     def init_process(self) -> None:
         settings = Settings.from_env()
         self._read_timeout_s = float(settings.request_timeout_s)
         _BoundedChunkedReader.max_bytes = settings.max_request_bytes
         super().init_process()
-
-    _accept_resume = 0.0
 
     def accept(self, listener: socket.socket) -> None:
         # gthread's accept, building a GatewayConn.
