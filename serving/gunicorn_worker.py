@@ -60,6 +60,7 @@ from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from serving.config import Settings
+from serving.core.batching import ARRIVALS
 from serving.errors import GatewayError, PayloadTooLarge, RequestTimeout, safe_text
 
 TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
@@ -360,7 +361,9 @@ class GatewayWorker(ThreadWorker):
         sock = conn.sock
         conn.sock = _CoalescingSocket(sock)  # what wsgi.create hands the response
         try:
-            return super().handle_request(req, conn)
+            # From its head on, the request may join a batch soon (serving/core/batching.py)
+            with ARRIVALS.request():
+                return super().handle_request(req, conn)
         finally:
             try:
                 conn.sock.flush()

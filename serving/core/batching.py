@@ -20,6 +20,15 @@ the thread that ran it hands the oldest waiting batch to one of that batch's own
 requests, whose thread runs it. Under load the batches therefore grow to what
 arrived during one model call, and only when merging pays.
 
+One more wait makes merging pay at moderate load. Closed-loop clients send their next
+requests together once a batch answers; the first to get through parsing would find
+the model idle and run alone, and the rest would form the next batch. So the
+transports count the requests they are reading and decoding (`ARRIVALS`): a request
+that finds the model idle while others are still on their way to the batcher lets
+them join, up to ARRIVAL_WAIT_S, and runs as soon as none is left on the way. A
+request with no other in flight still runs at once (make bench, profiler c=8: 1,693 ->
+1,858 req/s; c=1 and c=32 unchanged).
+
 A batch key is (model, version, signature, output filter, trailing shapes of
 the non-padded inputs), so inputs always concatenate along dim 0. Padded id
 sequences (`padded` inputs) of different lengths are right-padded with 0 to the
@@ -33,7 +42,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +54,62 @@ from serving.errors import DeadlineExceeded, GatewayError, Overloaded, Unavailab
 
 # runner(merged inputs, timeout_s) -> outputs with the merged batch first
 Runner = Callable[[dict[str, np.ndarray], float], dict[str, np.ndarray]]
+ARRIVAL_WAIT_S = 0.003
+
+
+class Arrivals:
+    """How many requests of this process have begun but have not reached the batcher.
+
+    A transport brackets each request with `request()` (REST: from its parsed head, in
+    serving/gunicorn_worker.py; gRPC: the handler, serving/grpc/server.py);
+    `Batcher.submit` calls `arrived()`, so a request stops counting as soon as it reaches
+    the batcher. Per thread (one thread serves a request from its head to `submit`);
+    `arrived()` counts once however often it is called. Counting from the head means a
+    client uploading a body slowly holds an idle model's requests back, by at most
+    ARRIVAL_WAIT_S each, while it uploads.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+        self._mine = threading.local()
+
+    def enter(self) -> None:
+        if getattr(self._mine, "on_the_way", False):
+            return
+        with self._cond:
+            self._count += 1
+        self._mine.on_the_way = True
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """`enter()` now, `arrived()` at the end."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.arrived()
+
+    def arrived(self) -> None:
+        """This thread's request reached the batcher (or ended): it counts no more."""
+        if getattr(self._mine, "on_the_way", False):
+            self._mine.on_the_way = False
+            with self._cond:
+                self._count -= 1
+                if self._count <= 0:
+                    self._cond.notify_all()
+
+    def others(self) -> int:
+        """Requests on their way besides this thread's own."""
+        return self._count - (1 if getattr(self._mine, "on_the_way", False) else 0)
+
+    def wait_settled(self, timeout_s: float) -> None:
+        """Until no request is on its way to the batcher, at most `timeout_s`."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._count <= 0, timeout=timeout_s)
+
+
+ARRIVALS = Arrivals()
 
 
 @dataclass(eq=False)
@@ -104,7 +170,9 @@ class Batcher:
             alone = batch is None and self._running < self.num_threads
             if alone:
                 self._running += 1
-                if self.timeout_s > 0 and size < self.max_batch_size:  # wait for company
+                # Wait for company: configured, or requests still on their way here.
+                if size < self.max_batch_size and (self.timeout_s > 0
+                                                   or ARRIVALS.others() > 0):
                     alone = False
                     task = _Task(inputs, size, deadline)
                     task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
@@ -126,6 +194,7 @@ class Batcher:
                 batch.closed = size >= self.max_batch_size
                 self._queues.setdefault(key, deque()).append(batch)
                 self._enqueued += 1
+        ARRIVALS.arrived()  # after joining: a leader waiting for it sees it in its batch
         if alone:
             return self._run_alone(key, inputs, size, runner, deadline)
         if task.lead is None:
@@ -187,18 +256,20 @@ class Batcher:
 
     def _lead(self, batch: _Batch) -> None:
         """Run `batch` (holding a run slot), then hand the slot to the next waiting batch."""
-        if not batch.queued:  # this thread's own batch: wait for company if configured
+        if not batch.queued:  # this thread's own batch: wait for company
+            if self.timeout_s <= 0:  # adaptive: for the requests on their way only
+                ARRIVALS.wait_settled(ARRIVAL_WAIT_S)
             with self._cond:
                 if self.timeout_s > 0 and batch.size < self.max_batch_size:
                     due = batch.created + self.timeout_s
                     self._cond.wait_for(lambda: batch.closed or self._stopped
                                         or time.monotonic() >= due,
                                         timeout=max(due - time.monotonic(), 0.0))
-                    queue = self._queues.get(batch.key)
-                    if queue and batch in queue:
-                        queue.remove(batch)
-                        if not queue:
-                            del self._queues[batch.key]
+                queue = self._queues.get(batch.key)
+                if queue and batch in queue:
+                    queue.remove(batch)
+                    if not queue:
+                        del self._queues[batch.key]
                 batch.closed = True
         try:
             self._run(batch)

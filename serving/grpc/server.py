@@ -26,6 +26,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from serving.config import Settings
+from serving.core.batching import ARRIVALS
 from serving.core.service import InferenceService
 from serving.errors import Unauthenticated
 from serving.grpc.decode import DecodeInterceptor
@@ -86,6 +87,23 @@ class _AuthInterceptor(grpc.ServerInterceptor):
             context.abort(code, message)
 
         return grpc.unary_unary_rpc_method_handler(deny)
+
+
+class _ArrivalInterceptor(grpc.ServerInterceptor):
+    """Counts each unary call as on its way to the batcher while its handler runs
+    (serving/core/batching.py `ARRIVALS`); the message is decoded whole by then."""
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behavior = handler.unary_unary
+
+        def counted(request: Any, context: grpc.ServicerContext) -> Any:
+            with ARRIVALS.request():
+                return behavior(request, context)
+
+        return handler._replace(unary_unary=counted)
 
 
 class _HealthWatcher(threading.Thread):
@@ -179,7 +197,7 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         options=server_options(settings),
         # Decoding first: undecodable bytes are INVALID_ARGUMENT on every service
         # (serving/grpc/decode.py), whatever the interceptors after it do.
-        interceptors=[DecodeInterceptor(), *interceptors])
+        interceptors=[DecodeInterceptor(), *interceptors, _ArrivalInterceptor()])
     services: list[str] = []
     for package in packages:
         add = getattr(package, "add_grpc_services", None)

@@ -227,3 +227,53 @@ def test_requests_arriving_during_a_call_merge_into_the_next() -> None:
         release.set()
         batcher.stop()
     assert sizes == [1, 6]
+
+
+def test_an_idle_model_waits_for_requests_on_their_way() -> None:
+    from serving.core.batching import ARRIVAL_WAIT_S, ARRIVALS
+
+    sizes: list[int] = []
+    batcher = Batcher(Settings(max_batch_size=8, batch_timeout_micros=0, num_batch_threads=1),
+                      on_batch=lambda key, n: sizes.append(n))
+    decoding, joined = threading.Event(), []
+
+    def later_request() -> None:  # received whole, still decoding when the first submits
+        with ARRIVALS.request():
+            decoding.set()
+            time.sleep(ARRIVAL_WAIT_S / 3)
+            joined.append(batcher.submit("k", {"x": np.full(1, 2.0)}, 1, affine_x,
+                                         time.monotonic() + 10))
+
+    try:
+        other = threading.Thread(target=later_request)
+        other.start()
+        assert decoding.wait(5)
+        first = batcher.submit("k", {"x": np.full(1, 1.0)}, 1, affine_x, time.monotonic() + 10)
+        other.join(5)
+        # One that never comes (a /metrics scrape, a rejected body) holds it back briefly.
+        release = threading.Event()
+
+        def never_batched() -> None:
+            with ARRIVALS.request():
+                decoding.set()
+                release.wait(5)
+
+        decoding.clear()
+        stray = threading.Thread(target=never_batched)
+        stray.start()
+        assert decoding.wait(5)
+        started = time.monotonic()
+        alone = batcher.submit("k", {"x": np.full(1, 3.0)}, 1, affine_x, time.monotonic() + 10)
+        waited = time.monotonic() - started
+        release.set()
+        stray.join(5)
+    finally:
+        batcher.stop()
+    assert first["y"].tolist() == [3.0] and joined[0]["y"].tolist() == [5.0]
+    assert alone["y"].tolist() == [7.0]
+    assert sizes == [2, 1]  # the first waited for the second and ran both at once
+    assert waited < 1.0  # bounded by ARRIVAL_WAIT_S (3 ms), not by the stray's 5 s
+
+
+def affine_x(arrays: dict, timeout_s: float) -> dict:
+    return {"y": arrays["x"] * 2.0 + 1.0}
