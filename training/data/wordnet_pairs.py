@@ -848,29 +848,31 @@ class _Pairs:
                 return w, found[int(self.rng.integers(len(found)))]
         return None
 
-    def _negation_frame(self) -> tuple[str, str, str]:
-        aff, neg = NEGATION_FRAMES[int(self.rng.integers(len(NEGATION_FRAMES)))]
-        cls = _NEGATION_SUBJECTS[int(self.rng.integers(len(_NEGATION_SUBJECTS)))]
-        subject = self.lex.word(self.rng, self.lex.sample(self.rng, cls))
-        return aff, neg, subject
-
-    def negation(self) -> tuple[str, str] | None:
-        """"the room is big" / "the room is not small": not + the antonym."""
+    def _negation_parts(self) -> tuple[str, str, str, str, str] | None:
+        """(affirmative frame, negated frame, subject, adjective, its antonym), or None."""
         found = self._adjective_with_antonym()
         if found is None:
             return None
-        aff, neg, subject = self._negation_frame()
-        word, opposite = found
+        aff, neg = NEGATION_FRAMES[int(self.rng.integers(len(NEGATION_FRAMES)))]
+        cls = _NEGATION_SUBJECTS[int(self.rng.integers(len(_NEGATION_SUBJECTS)))]
+        subject = self.lex.word(self.rng, self.lex.sample(self.rng, cls))
+        return aff, neg, subject, *found
+
+    def negation(self) -> tuple[str, str] | None:
+        """"the room is big" / "the room is not small": not + the antonym."""
+        parts = self._negation_parts()
+        if parts is None:
+            return None
+        aff, neg, subject, word, opposite = parts
         return (aff.format(s=subject, a=word, n=opposite),
                 neg.format(s=subject, a=word, n=opposite))
 
     def negated(self) -> tuple[str, str] | None:
         """"the room is big" / "the room is not big"; or both negated, antonyms."""
-        found = self._adjective_with_antonym()
-        if found is None:
+        parts = self._negation_parts()
+        if parts is None:
             return None
-        aff, neg, subject = self._negation_frame()
-        word, opposite = found
+        aff, neg, subject, word, opposite = parts
         if self.rng.random() < 0.3:  # "not big" / "not small"
             return (neg.format(s=subject, n=word), neg.format(s=subject, n=opposite))
         return aff.format(s=subject, a=word), neg.format(s=subject, n=word)
