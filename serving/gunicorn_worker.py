@@ -60,7 +60,7 @@ from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from serving.config import Settings
-from serving.core.batching import ARRIVALS
+from serving.core.batching import Arrivals
 from serving.errors import GatewayError, PayloadTooLarge, RequestTimeout, safe_text
 
 TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
@@ -297,11 +297,19 @@ class GatewayWorker(ThreadWorker):
 
     _accept_resume = 0.0  # monotonic time before which this worker accepts nothing
 
-    def init_process(self) -> None:
-        settings = Settings.from_env()
+    _arrivals: Arrivals | None = None
+    _read_timeout_s = Settings().request_timeout_s
+
+    def load_wsgi(self) -> None:
+        # The limits come from the app's own Settings (`python -m serving` flags included),
+        # never from the environment read again here. (An app that is not the gateway's,
+        # such as the bench's framework floor, gets the defaults.)
+        super().load_wsgi()
+        settings = self.wsgi.config.get("MULTIHEAD_SETTINGS") or Settings()
         self._read_timeout_s = float(settings.request_timeout_s)
         _BoundedChunkedReader.max_bytes = settings.max_request_bytes
-        super().init_process()
+        service = self.wsgi.extensions.get("multihead")
+        self._arrivals = getattr(service, "arrivals", None)
 
     def accept(self, listener: socket.socket) -> None:
         # gthread's accept, building a GatewayConn.
@@ -362,7 +370,9 @@ class GatewayWorker(ThreadWorker):
         conn.sock = _CoalescingSocket(sock)  # what wsgi.create hands the response
         try:
             # From its head on, the request may join a batch soon (serving/core/batching.py)
-            with ARRIVALS.request():
+            if self._arrivals is None:
+                return super().handle_request(req, conn)
+            with self._arrivals.request():
                 return super().handle_request(req, conn)
         finally:
             try:

@@ -26,7 +26,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from serving.config import Settings
-from serving.core.batching import ARRIVALS
+from serving.core.batching import Arrivals
 from serving.core.service import InferenceService
 from serving.errors import Unauthenticated
 from serving.grpc.decode import DecodeInterceptor
@@ -91,7 +91,10 @@ class _AuthInterceptor(grpc.ServerInterceptor):
 
 class _ArrivalInterceptor(grpc.ServerInterceptor):
     """Counts each unary call as on its way to the batcher while its handler runs
-    (serving/core/batching.py `ARRIVALS`); the message is decoded whole by then."""
+    (serving/core/batching.py `Arrivals`); the message is decoded whole by then."""
+
+    def __init__(self, arrivals: Arrivals) -> None:
+        self._arrivals = arrivals
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -100,7 +103,7 @@ class _ArrivalInterceptor(grpc.ServerInterceptor):
         behavior = handler.unary_unary
 
         def counted(request: Any, context: grpc.ServicerContext) -> Any:
-            with ARRIVALS.request():
+            with self._arrivals.request():
                 return behavior(request, context)
 
         return handler._replace(unary_unary=counted)
@@ -197,7 +200,7 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         options=server_options(settings),
         # Decoding first: undecodable bytes are INVALID_ARGUMENT on every service
         # (serving/grpc/decode.py), whatever the interceptors after it do.
-        interceptors=[DecodeInterceptor(), *interceptors, _ArrivalInterceptor()])
+        interceptors=[DecodeInterceptor(), *interceptors, _ArrivalInterceptor(service.arrivals)])
     services: list[str] = []
     for package in packages:
         add = getattr(package, "add_grpc_services", None)

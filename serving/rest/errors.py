@@ -12,7 +12,7 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from serving.errors import GatewayError, safe_text
+from serving.errors import GatewayError, InvalidInput, safe_text
 from serving.jsonio import dumps
 
 try:  # the errors gunicorn's parser raises while the app reads a request body
@@ -76,15 +76,18 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    if isinstance(exc, ParseException | NoMoreData):
-        return _bad_body(exc)
+    if isinstance(exc, BODY_ERRORS):
+        return _gateway_error(bad_body(exc))
     # Kept for genuine bugs only: bad input is rejected as InvalidInput long before.
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(f"Internal error while serving {request.method} {request.path}; "
                           "see the gateway log.", "INTERNAL", 500)
 
 
-def _bad_body(exc: Exception) -> Response:
+BODY_ERRORS = (ParseException, NoMoreData)
+
+
+def bad_body(exc: Exception) -> InvalidInput:
     """A body gunicorn could not decode (bad chunk size, missing chunk terminator, bad
     trailer, client gone mid-body): the client's fault, a 400. gunicorn closes the
     connection after it (the body's end is unknown), whatever headers say."""
@@ -92,8 +95,7 @@ def _bad_body(exc: Exception) -> Response:
     detail = safe_text(str(exc))[:120]
     log.info("%s %s: malformed request body (%s: %s)", request.method, request.path, what,
              detail)
-    return error_response(f"The request body is not valid HTTP/1.1 ({what}: {detail}).",
-                          "INVALID_ARGUMENT", 400)
+    return InvalidInput(f"The request body is not valid HTTP/1.1 ({what}: {detail}).")
 
 
 def _sentence(exc: HTTPException, status: int) -> str:

@@ -6,7 +6,8 @@
   BYTES elements are a 4-byte little-endian length followed by the bytes
   (Triton docs/protocol/extension_binary_data.md);
 - gRPC typed `InferTensorContents` -> arrays: `from_contents` (answers always go
-  raw: tritonclient's `as_numpy` reads only raw_output_contents, /work/shared/OIP.md).
+  raw: tritonclient's `as_numpy` reads only raw_output_contents,
+  triton-inference-server/client src/python/library/tritonclient/grpc/_infer_result.py).
 
 Datatypes come from the one table in serving/dtypes.py. Every failure is an
 `InvalidInput` whose message starts with the field (`inputs[0].data ...`).
