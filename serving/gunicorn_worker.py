@@ -51,6 +51,7 @@ import json
 import select
 import socket
 import time
+from http import HTTPStatus
 from typing import Any
 
 from gunicorn.http import errors as http_errors
@@ -61,7 +62,13 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from serving.config import Settings
 from serving.core.batching import Arrivals
-from serving.errors import GatewayError, PayloadTooLarge, RequestTimeout, safe_text
+from serving.errors import (
+    GatewayError,
+    PayloadTooLarge,
+    RequestTimeout,
+    code_for_http_status,
+    safe_text,
+)
 
 TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
 LINGER_MAX_BYTES = 64 * 1024 * 1024
@@ -74,13 +81,6 @@ STICKY_S = 0.02
 ACCEPT_BACKOFF_S = 0.0005
 ACCEPT_BACKOFF_MAX_S = 0.005
 
-_REASONS = {400: "Bad Request", 403: "Forbidden", 408: "Request Timeout",
-            413: "Payload Too Large", 414: "URI Too Long", 417: "Expectation Failed",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-            501: "Not Implemented"}
-_CODES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 408: "DEADLINE_EXCEEDED",
-          413: "RESOURCE_EXHAUSTED", 414: "INVALID_ARGUMENT", 417: "FAILED_PRECONDITION",
-          431: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "UNIMPLEMENTED"}
 
 
 class TlsOnPlainPort(http_errors.ParseException):
@@ -118,9 +118,9 @@ def describe(exc: BaseException, cfg: Any) -> tuple[int, str]:
 
 def json_error(status: int, message: str) -> bytes:
     """A complete HTTP/1.1 response carrying the gateway's error shape; closes."""
-    body = json.dumps({"error": safe_text(message), "code": _CODES.get(status, "UNKNOWN")},
+    body = json.dumps({"error": safe_text(message), "code": code_for_http_status(status)},
                       ensure_ascii=True).encode()
-    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n").encode("latin-1")

@@ -30,6 +30,7 @@ import numpy as np
 from serving import dtypes
 from serving.core.calls import OutputFilter
 from serving.errors import InvalidInput, quote
+from serving.jsonio import kind_of
 from serving.types import InputCard, ModelCard, ModelVersion, SignatureSpec
 
 # The gateway's limits on a tensor, whatever the wire: a wire shape may claim at most
@@ -265,11 +266,6 @@ def _offender(ip: InputPlan, x: Any) -> bool:
     return ip.kind == "bool" or not isinstance(x, (int, float, np.number))
 
 
-_NAMES = ((bool, "booleans"), (np.bool_, "booleans"), (int, "integers"), (float, "numbers"),
-          (np.number, "numbers"), (str, "strings"), (bytes, "bytes"), (type(None), "null"),
-          (list, "lists"), (dict, "objects"))
-
-
 def _describe(ip: InputPlan, arr: np.ndarray) -> str:
     kind = arr.dtype.kind
     if kind in "US":
@@ -281,8 +277,7 @@ def _describe(ip: InputPlan, arr: np.ndarray) -> str:
     if kind == "f":
         return "numbers with a fraction" if np.isfinite(arr).all() else "NaN or infinity"
     sample = next((x for x in arr.ravel() if _offender(ip, x)), None)
-    return next((name for t, name in _NAMES if isinstance(sample, t)),
-                type(sample).__name__ + " values")
+    return kind_of(sample, plural=True)
 
 
 def _wrong_type(ip: InputPlan, arr: np.ndarray) -> InvalidInput:

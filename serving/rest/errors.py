@@ -12,7 +12,7 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from serving.errors import GatewayError, InvalidInput, safe_text
+from serving.errors import GatewayError, InvalidInput, code_for_http_status, safe_text
 from serving.jsonio import dumps
 
 try:  # the errors gunicorn's parser raises while the app reads a request body
@@ -21,25 +21,6 @@ except ImportError:  # pragma: no cover - gunicorn is a run-time dependency
     ParseException = NoMoreData = ()  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
-
-# HTTP status -> gRPC code name, for errors werkzeug raises itself.
-_CODE_BY_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "UNIMPLEMENTED",
-    408: "DEADLINE_EXCEEDED",
-    411: "INVALID_ARGUMENT",
-    413: "RESOURCE_EXHAUSTED",
-    414: "INVALID_ARGUMENT",
-    415: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    501: "UNIMPLEMENTED",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
 
 def json_response(payload: object, status: int = 200,
                   headers: dict[str, str] | None = None, finite: bool | None = None
@@ -71,7 +52,7 @@ def _gateway_error(exc: GatewayError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "www-authenticate")}
-    return error_response(_sentence(exc, status), _CODE_BY_STATUS.get(status, "UNKNOWN"),
+    return error_response(_sentence(exc, status), code_for_http_status(status),
                           status, headers)
 
 
