@@ -70,6 +70,22 @@ from serving.errors import (
     safe_text,
 )
 
+# The gunicorn internals this module relies on (gunicorn is pinned to the minor version
+# they are written for, pyproject.toml): methods it overrides or calls and attributes it
+# reads, by class. tests/unit/serving/test_gunicorn_contract.py checks each against the
+# installed gunicorn, so an upgrade that renames one fails a test instead of silently
+# bypassing an override.
+GUNICORN_INTERNALS: dict[type, tuple[str, ...]] = {
+    ThreadWorker: ("load_wsgi", "accept", "set_accept_enabled", "wait_for_and_dispatch_events",
+                   "handle", "handle_request", "_keepalive_after", "handle_error",
+                   "enqueue_req", "nr_conns", "_accepting", "alive", "cfg", "log", "wsgi"),
+    TConn: ("init", "close", "initialized", "is_http2", "parser", "sock", "cfg"),
+    Request: ("set_body_reader", "force_close", "body", "unreader"),
+    ChunkedReader: ("parse_chunk_size",),
+    LengthReader: ("length",),
+    SocketUnreader: ("sock", "buf"),
+}
+
 TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
 LINGER_MAX_BYTES = 64 * 1024 * 1024
 LINGER_TOTAL_S = 30.0          # nginx lingering_time
