@@ -37,6 +37,14 @@ class SignatureSpec:
     outputs: Mapping[str, TensorSpec]
     method_name: str = "tensorflow/serving/predict"
 
+    @property
+    def batchable(self) -> bool:
+        """Every input and output has a free leading dimension: the one the core batches
+        over, and the one OIP's model configuration leaves out (max_batch_size > 0)."""
+        tensors = [*self.inputs.values(), *self.outputs.values()]
+        return bool(tensors) and all(t.shape is not None and len(t.shape) >= 1
+                                     and t.shape[0] is None for t in tensors)
+
 
 @dataclass(frozen=True)
 class VersionStatus:

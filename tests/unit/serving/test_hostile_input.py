@@ -50,9 +50,9 @@ def _sig(inputs: dict) -> SignatureSpec:
 def test_a_400_digit_integer_in_a_float_input_is_invalid_input():
     sig = _sig({"x": ("DT_FLOAT", (None,))})
     body = codec.parse_predict_body(b'{"instances": [1' + b"0" * 400 + b"]}")
-    with pytest.raises(InvalidInput, match="401 digits, too large for DT_FLOAT"):
-        codec.decode_inputs(body, sig)
     plan = build_plan(ModelVersion("m", 1, {"s": sig}), sig)
+    with pytest.raises(InvalidInput, match="401 digits, too large for DT_FLOAT"):
+        codec.decode_inputs(body, plan)
     with pytest.raises(InvalidInput, match="too large"):
         validate(plan, {"x": [1.5, 10**400]}, 8)
 
