@@ -23,23 +23,27 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, VersionStatus
 from serving.config import Settings
-from serving.core import tasks
+from serving.core import batching, tasks
 from serving.core.batching import Arrivals, Batcher
 from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
 from serving.core.signatures import default_signature, pick_signature
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
 from serving.errors import GatewayError, NotFound
 from serving.metrics import Metrics
+from serving.request_context import RequestRecord
 from serving.types import ModelInfo, Profile, ScoredAnswer
+
+if TYPE_CHECKING:
+    from serving.tracing import Tracing
 
 log = logging.getLogger(__name__)
 UNKNOWN_MODEL = "_unknown"  # the metric label of a name the gateway does not serve
@@ -57,10 +61,12 @@ class _Outcome:
 
 
 class InferenceService:
-    def __init__(self, settings: Settings, backend: Backend, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, backend: Backend, metrics: Metrics,
+                 tracing: Tracing | None = None) -> None:
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
+        self.tracing = tracing  # None: tracing off (serving/tracing.py)
         # Requests of this process on their way to the batcher; the transports count them
         # (serving/core/batching.py, Arrivals).
         self.arrivals = Arrivals()
@@ -81,6 +87,8 @@ class InferenceService:
         if self._batcher is not None:
             self._batcher.stop()
         self.backend.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
     def readiness(self) -> list[str]:
         return self.backend.readiness()
@@ -183,22 +191,33 @@ class InferenceService:
 
     def _serve(self, origin: Origin, request: Any, to_call: Callable[[Any], PredictCall],
                answer: Callable[[Any, PredictResult], T]) -> T:
-        with self._outcome(origin) as outcome:
-            if callable(request):
-                request = request()  # the room's wire parsing, counted like the rest
-            outcome.model = getattr(request, "model", ModelRef("")).name
-            call = to_call(request)
-            outcome.model = call.model.name
-            origin.deadline.check("before the call started")
-            mv = self.backend.resolve(call.model.name, call.model.version, call.model.label)
-            outcome.model, outcome.version = mv.name, str(mv.version)
-            spec = pick_signature(mv, call.signature)
-            plan = self._plan(mv, spec)
-            checked = validate(plan, call.decode(plan), self.settings.max_batch_size)
-            wanted = resolve_filter(plan, call.outputs)
-            outputs = self._run(mv, plan, checked, wanted, origin)
-            return answer(request, PredictResult(mv.name, mv.version, spec.name, outputs,
-                                                 mv.card, spec))
+        record = origin.record
+        traced = self.tracing.begin(record) if self.tracing is not None else None
+        try:
+            with self._outcome(origin) as outcome:
+                with traced.stage("decode") if traced is not None else nullcontext():
+                    if callable(request):
+                        request = request()  # the room's wire parsing, counted like the rest
+                    outcome.model = getattr(request, "model", ModelRef("")).name
+                    call = to_call(request)
+                    outcome.model = call.model.name
+                    origin.deadline.check("before the call started")
+                    mv = self.backend.resolve(call.model.name, call.model.version,
+                                              call.model.label)
+                    outcome.model, outcome.version = mv.name, str(mv.version)
+                    spec = pick_signature(mv, call.signature)
+                    plan = self._plan(mv, spec)
+                    checked = validate(plan, call.decode(plan), self.settings.max_batch_size)
+                    wanted = resolve_filter(plan, call.outputs)
+                outputs = self._run(mv, plan, checked, wanted, origin)
+                if traced is not None:
+                    traced.span.set_attribute("multihead.signature", spec.name)
+                    traced.answered_ns = time.time_ns()
+                return answer(request, PredictResult(mv.name, mv.version, spec.name, outputs,
+                                                     mv.card, spec))
+        finally:
+            if not record.transport_bound:  # no transport answers it: its span ends here
+                record.finish_trace()
 
     @contextmanager
     def _outcome(self, origin: Origin) -> Iterator[_Outcome]:
@@ -218,9 +237,12 @@ class InferenceService:
                                f"'{outcome.model or '?'}'.") from exc
         finally:
             self.metrics.inflight.dec()
-            self.metrics.record_request(self._model_label(outcome), outcome.version,
-                                        origin.protocol, origin.transport, outcome.code,
+            model = self._model_label(outcome)
+            self.metrics.record_request(model, outcome.version, origin.protocol,
+                                        origin.transport, outcome.code,
                                         time.perf_counter() - started)
+            record = origin.record  # what the access line and the span say
+            record.model, record.version, record.code = model, outcome.version, outcome.code
 
     def _model_label(self, outcome: _Outcome) -> str:
         """Client-chosen names stay out of label values: a name the gateway does not serve
@@ -248,9 +270,19 @@ class InferenceService:
         def runner(arrays: dict[str, np.ndarray], timeout_s: float) -> dict[str, np.ndarray]:
             # Once per model call: for a merged batch the head counts of all its requests
             # are recorded together (the same totals, a fraction of the updates).
+            riders: tuple[RequestRecord, ...] = batching.riders() or (origin.record,)
+            size = len(next(iter(arrays.values()))) if arrays else 1
+            for rider in riders:
+                rider.batch_size = size
             t0 = time.perf_counter()
             try:
-                outputs = self.backend.predict(mv, plan.signature, arrays, wanted, timeout_s)
+                if self.tracing is None:
+                    outputs = self.backend.predict(mv, plan.signature, arrays, wanted,
+                                                   timeout_s)
+                else:
+                    with self.tracing.model_call(riders, size).running():
+                        outputs = self.backend.predict(mv, plan.signature, arrays, wanted,
+                                                       timeout_s)
             finally:
                 self.metrics.record_backend_call(mv.name, self.backend.name,
                                                  time.perf_counter() - t0)
@@ -258,10 +290,12 @@ class InferenceService:
             return outputs
 
         deadline = origin.deadline
+        if origin.record.trace is not None:
+            origin.record.trace.queued_ns = time.time_ns()
         if self._batcher is not None and plan.batchable and checked.batch_size is not None:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
             return self._batcher.submit(key, checked.arrays, checked.batch_size, runner,
-                                        deadline.at, plan.padded)
+                                        deadline.at, plan.padded, tag=origin.record)
         remaining = deadline.check("before the model ran")
         self.metrics.record_batch(mv.name, checked.batch_size or 1)
         return runner(checked.arrays, remaining)

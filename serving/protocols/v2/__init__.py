@@ -21,6 +21,9 @@ from serving.config import Settings
 GRPC_AUTH_SERVICES = ("inference.GRPCInferenceService",)
 GRPC_OPEN_METHODS = tuple(f"/inference.GRPCInferenceService/{m}"
                           for m in ("ServerLive", "ServerReady", "ModelReady"))
+# The request id of a call without `x-request-id` metadata (serving/grpc/access.py): OIP's
+# own `id`, which the REST room adopts the same way (serving/protocols/v2/infer.py).
+GRPC_REQUEST_IDS = {"/inference.GRPCInferenceService/ModelInfer": lambda request: request.id}
 
 
 def rest_blueprint(settings: Settings) -> Any:
