@@ -164,6 +164,10 @@ class ModelStore:
         self.loading: dict[str, set[int]] = {}
         self.ended: dict[str, set[int]] = {}  # unloaded versions stay listed as END
         self.labels: dict[str, dict[str, int]] = {}
+        # The W3C `traceparent` metadata of every Predict, in order ("" when none came):
+        # what a tracing test reads to see the gateway's context arrive (TF Serving itself
+        # takes it from the call's metadata the same way when built with tracing).
+        self.traceparents: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -421,8 +425,13 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0) 
     import grpc
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-    def guarded(fn: Any) -> Any:
+    def guarded(fn: Any, traced: bool = False) -> Any:
         def method(self: Any, request: Any, context: Any) -> Any:
+            if traced:
+                parent = dict(context.invocation_metadata()).get("traceparent", "")
+                store.traceparents.append(parent)
+                if parent:
+                    print(f"Predict traceparent={parent}", file=sys.stderr, flush=True)
             try:
                 return fn(request)
             except _ServingError as exc:
@@ -434,7 +443,7 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0) 
         return method
 
     class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-        Predict = guarded(lambda request: _predict(store, request, predict_delay_s))
+        Predict = guarded(lambda request: _predict(store, request, predict_delay_s), traced=True)
         GetModelMetadata = guarded(lambda request: _metadata(store, request))
 
     class ModelService(model_service_pb2_grpc.ModelServiceServicer):
