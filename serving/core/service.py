@@ -37,6 +37,8 @@ from serving.core.batching import Arrivals, Batcher
 from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
 from serving.core.signatures import default_signature, pick_signature
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
+from serving.drift import DriftMonitor
+from serving.drift import report as drift_report
 from serving.errors import GatewayError, NotFound
 from serving.metrics import Metrics
 from serving.request_context import RequestRecord
@@ -67,6 +69,8 @@ class InferenceService:
         self.backend = backend
         self.metrics = metrics
         self.tracing = tracing  # None: tracing off (serving/tracing.py)
+        self.drift = DriftMonitor(metrics, settings.drift_window,
+                                  lambda mv: repository.read_vocabulary(self.version_folder(mv)))
         # Requests of this process on their way to the batcher; the transports count them
         # (serving/core/batching.py, Arrivals).
         self.arrivals = Arrivals()
@@ -120,23 +124,30 @@ class InferenceService:
         return sorted(s.version for s in self.backend.model_status(name)
                       if s.state == "AVAILABLE")
 
-    def diagram(self, name: str, version: int | None = None, label: str | None = None) -> bytes:
-        """The PNG architecture picture of the resolved version (repository.DIAGRAM_FILE)."""
-        mv = self.backend.resolve(name, version, label)
-        info = getattr(self.backend, "version_info", None)  # the runtime's own path, if any
+    def version_folder(self, mv: ModelVersion) -> str:
+        """Where a version's files are: the runtime's own path, else the repository's."""
+        info = getattr(self.backend, "version_info", None)
         try:
             folder = info(mv.name, mv.version).get("path") if info is not None else None
         except KeyError:  # unloaded since it was resolved: the repository's layout then
             folder = None
-        path = os.path.join(folder or repository.version_path(self.settings.model_dir, mv.name,
-                                                              mv.version),
-                            repository.DIAGRAM_FILE)
+        return folder or repository.version_path(self.settings.model_dir, mv.name, mv.version)
+
+    def diagram(self, name: str, version: int | None = None, label: str | None = None) -> bytes:
+        """The PNG architecture picture of the resolved version (repository.DIAGRAM_FILE)."""
+        mv = self.backend.resolve(name, version, label)
+        path = os.path.join(self.version_folder(mv), repository.DIAGRAM_FILE)
         try:
             with open(path, "rb") as f:
                 return f.read()
         except OSError:
             raise NotFound(f"Model '{mv.name}' version {mv.version} has no diagram: its export "
                            f"lacks {repository.DIAGRAM_FILE}.") from None
+
+    def drift_report(self) -> dict[str, list[dict[str, Any]]]:
+        """Every head's and text input's pooled live and training distributions with their
+        PSI (serving/drift.py), from what `/metrics` would show now."""
+        return drift_report(self.metrics.collect())
 
     def list_models(self) -> list[ModelInfo]:
         out = []
@@ -287,6 +298,7 @@ class InferenceService:
                 self.metrics.record_backend_call(mv.name, self.backend.name,
                                                  time.perf_counter() - t0)
             tasks.record_heads(self.metrics, mv.name, mv.card, outputs)
+            self.drift.record(mv, outputs, arrays)
             return outputs
 
         deadline = origin.deadline

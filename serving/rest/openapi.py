@@ -58,6 +58,9 @@ def build_openapi(settings: Settings, model_names: list[str] | None = None) -> d
         "/v1/answer": {"post": _op("Answer words for a question about a text, best first.",
                                    "AnswerResponse", "AnswerRequest",
                                    errors=list(_ERROR_CODES))},
+        "/v1/drift": {"get": _op("Extension: each head's and text input's live distribution "
+                                 "(every worker pooled) beside its validation-split one, with "
+                                 "the population stability index.", "DriftReport")},
     }
     for base, params, which in _MODEL_VARIANTS:
         params = [model_param, *params]
@@ -195,6 +198,16 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                                "top_k": {"type": "integer", "minimum": 1, "maximum": 1000,
                                          "default": 5},
                                **spec_fields}, ["text", "question"]),
+        "DriftReport": _obj({
+            "threshold": {"type": "number"}, "min_count": {"type": "integer"},
+            "heads": {"type": "array", "items": _obj({
+                "model": {"type": "string"}, "version": {"type": "string"},
+                "head": {"type": "string"}, "bins": text_list,
+                "training": {"type": "array", "items": {"type": "number"}},
+                "live": {"type": "array", "items": {"type": "number"}},
+                "count": {"type": "integer"}, "psi": {"type": "number", "nullable": True}})},
+            "inputs": {"type": "array", "items": {"type": "object"}}},
+            ["threshold", "min_count", "heads", "inputs"]),
         "AnswerResponse": _obj({"answers": {"type": "array", "items": _obj(
             {"answer": {"type": "string"}, "score": {"type": "number"}})},
             "model_version": {"type": "integer"}}, ["answers", "model_version"]),
