@@ -1,6 +1,7 @@
 """Optional bearer-token auth: on when `settings.api_keys` is non-empty.
 
-Probes (/healthz, /readyz), the Prometheus scrape (/metrics) and the API
+Probes (/healthz, /readyz), the Prometheus scrape (/metrics) and its drift view
+(/v1/drift), and the API
 description (/openapi.json) stay open so that kubelets, Prometheus and client
 generators need no secret; so do the playground and the API docs pages and their
 static files (serving/ui/): they hold no secret, and the key a user types into the
@@ -15,9 +16,10 @@ from serving.auth import ApiKeys
 from serving.errors import Unauthenticated
 from serving.ui import ASSET_PREFIXES, PAGE_PATHS
 
-# The OIP v2 health routes are probes too (KServe and Triton leave them open).
+# The OIP v2 health routes are probes too (KServe and Triton leave them open); /v1/drift
+# is the JSON view of the drift gauges /metrics already shows (the playground draws it).
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/v2/health/live",
-                        "/v2/health/ready"}) | PAGE_PATHS
+                        "/v2/health/ready", "/v1/drift"}) | PAGE_PATHS
 OPEN_PREFIXES = ASSET_PREFIXES
 
 

@@ -105,7 +105,7 @@ def build_openapi(settings: Settings, model_names: list[str] | None = None) -> d
     if settings.api_keys:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearer": []}]
-        for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/drift"):
             paths[open_path]["get"]["security"] = []
     return doc
 

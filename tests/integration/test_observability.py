@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from tests.integration.conftest import Gateway, SAMPLES, metric_value, start_gateway
+from tests.integration.conftest import SAMPLES, Gateway, metric_value, start_gateway
 from tests.protocol_calls import CALLS, Target, call
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
