@@ -91,7 +91,7 @@ def _grpc(target: Target, protocol: str) -> tuple[str, Any, Any]:
                 tensor.contents.fp32_contents.extend(arr.astype(np.float32).ravel().tolist())
         return ("/inference.GRPCInferenceService/ModelInfer", request,
                 service_pb2.ModelInferResponse)
-    from serving.grpc._gen import gateway_pb2 as pb
+    from serving.protocols.multihead._gen import gateway_pb2 as pb
     from serving.protocols.multihead.codec import to_tensor
 
     request = pb.PredictRequest()
