@@ -477,6 +477,20 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
 
 
+def start_in_process(model_dir: str | os.PathLike[str]) -> tuple[Any, ModelStore, str]:
+    """(grpc server, store, "127.0.0.1:PORT"): the stand-in's servicers in this process, for
+    tests that read what it saw (`store.traceparents`); stop it with `server.stop(0)`."""
+    import grpc
+
+    store = ModelStore(Path(model_dir))
+    store.sync()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    add_servicers(server, store)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, store, f"127.0.0.1:{port}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", required=True)

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -119,15 +117,10 @@ def runtime(request: pytest.FixtureRequest, profiler_repo: str) -> Iterator[obje
         backend = EmbeddedBackend(settings)
     else:
         from serving.backends.tfserving import TFServingBackend
-        from tests.fakes.tfserving_fake import ModelStore, add_servicers
+        from tests.fakes.tfserving_fake import start_in_process
 
-        store = ModelStore(Path(profiler_repo))
-        store.sync()
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        add_servicers(server, store)
-        port = server.add_insecure_port("127.0.0.1:0")
-        server.start()
-        settings = settings.replace(backend="tfserving", tfserving_addr=f"127.0.0.1:{port}")
+        server, _, address = start_in_process(profiler_repo)
+        settings = settings.replace(backend="tfserving", tfserving_addr=address)
         backend = TFServingBackend(settings)
     service = InferenceService(settings, backend, Metrics())
     service.start()

@@ -235,20 +235,13 @@ def test_a_merged_batch_links_every_request_that_rode_in_it(repo: str) -> None:
 
 
 def test_the_model_call_context_reaches_tf_serving(repo: str) -> None:
-    from concurrent import futures
-
     from serving.backends.tfserving import TFServingBackend
     from serving.core.service import InferenceService
     from serving.metrics import Metrics
-    from tests.fakes.tfserving_fake import ModelStore, add_servicers
+    from tests.fakes.tfserving_fake import start_in_process
 
-    store = ModelStore(Path(repo))
-    store.sync()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    add_servicers(server, store)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    settings = settings_for(repo, backend="tfserving", tfserving_addr=f"127.0.0.1:{port}")
+    server, store, address = start_in_process(repo)
+    settings = settings_for(repo, backend="tfserving", tfserving_addr=address)
     traced, exporter = in_memory()
     service = InferenceService(settings, TFServingBackend(settings), Metrics(), traced)
     service.start()
