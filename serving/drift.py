@@ -10,9 +10,11 @@ count (deciles) and of its out-of-vocabulary rate (fixed edges). The same functi
 both sides (`Series.bins_of`, `text_statistics`), so training and serving count alike.
 
 The gateway keeps, per worker, the last `drift_window` predictions of each model version and
-head (and input statistics of at most INPUT_SAMPLE examples per model call: tokenizing
-text is the one per-example cost) as counts per bin, updated once per model call
-(`DriftMonitor.record`). They are exported as gauges in `livesum` mode, so the scrape sums
+head (and the input statistics of one example in INPUT_EVERY: tokenizing text is the one
+per-example cost) as counts per bin, updated once per model call (`DriftMonitor.record`, a
+few microseconds of list arithmetic), and publishes the changed counts at most every
+PUBLISH_S from a thread of its own (a gauge write costs an mmap update under a lock, too
+much for every call). They are exported as gauges in `livesum` mode, so the scrape sums
 the windows of every live worker into one pooled window (`multihead_drift_head_window`,
 `multihead_drift_input_window`), beside the card's proportions
 (`multihead_drift_*_training_ratio`, `livemax`: every worker sets the same values). The
@@ -28,8 +30,8 @@ is stable and over 0.25 a shift (DRIFT_THRESHOLD, the alert rule's threshold).
 
 from __future__ import annotations
 
+import logging
 import math
-import random
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from serving.metrics import Metrics
     from serving.types import ModelVersion
 
+log = logging.getLogger(__name__)
+
 # The punctuation TextVectorization's "lower_and_strip_punctuation" strips
 # (keras/src/layers/preprocessing/text_vectorization.py); training/text.py uses the same.
 STRIP_PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -51,7 +55,8 @@ QUANTILE_BINS = 10
 SMOOTHING = 0.5
 MIN_COUNT = 100
 DRIFT_THRESHOLD = 0.25
-INPUT_SAMPLE = 4
+INPUT_EVERY = 8
+PUBLISH_S = 1.0
 STATISTICS = ("tokens", "oov_rate")
 
 
@@ -73,7 +78,8 @@ def text_statistics(texts: Iterable[Any], vocabulary: frozenset[str] | None
         words = tokens(text)
         counts.append(len(words))
         if vocabulary is not None:
-            oov.append(sum(w not in vocabulary for w in words) / len(words) if words else 0.0)
+            known = sum(map(vocabulary.__contains__, words))  # a C loop: texts are long
+            oov.append((len(words) - known) / len(words) if words else 0.0)
     out = {"tokens": np.asarray(counts, dtype=np.float64)}
     if vocabulary is not None:
         out["oov_rate"] = np.asarray(oov, dtype=np.float64)
@@ -161,25 +167,29 @@ class Profile:
 
 
 class Window:
-    """The bins of the last `size` observations, as counts per bin."""
+    """The bins of the last `size` observations, as counts per bin (plain lists: a model
+    call adds a handful, where numpy's per-call overhead would dominate)."""
 
     def __init__(self, n_bins: int, size: int) -> None:
-        self.ring = np.full(size, -1, dtype=np.int64)
+        self.ring = [-1] * size
         self.pos = 0
-        self.counts = np.zeros(n_bins, dtype=np.int64)
+        self.counts = [0] * n_bins
 
-    def add(self, bins: np.ndarray) -> np.ndarray:
-        """Add observations; returns the indices of the bins whose count changed."""
-        bins = np.asarray(bins, dtype=np.int64)[-len(self.ring):]
-        n, size = len(bins), len(self.ring)
-        slots = (self.pos + np.arange(n)) % size
-        old = self.ring[slots]
-        old = old[old >= 0]
-        np.subtract.at(self.counts, old, 1)
-        np.add.at(self.counts, bins, 1)
-        self.ring[slots] = bins
-        self.pos = (self.pos + n) % size
-        return np.unique(np.concatenate([old, bins]))
+    def add(self, bins: Iterable[int]) -> set[int]:
+        """Add observations; returns the bins whose count changed."""
+        ring, counts, pos, size = self.ring, self.counts, self.pos, len(self.ring)
+        changed = set()
+        for b in list(bins)[-size:]:
+            old = ring[pos]
+            if old >= 0:
+                counts[old] -= 1
+                changed.add(old)
+            ring[pos] = b
+            counts[b] += 1
+            changed.add(b)
+            pos = pos + 1 if pos + 1 < size else 0
+        self.pos = pos
+        return changed
 
 
 @dataclass
@@ -187,10 +197,12 @@ class _Version:
     profile: Profile
     vocabulary: frozenset[str] | None
     windows: dict[Any, Window] = field(default_factory=dict)
+    seen: int = 0   # text examples so far (one in INPUT_EVERY is tokenized)
 
 
 class DriftMonitor:
-    """Feeds the drift gauges of one worker, once per model call."""
+    """Feeds the drift gauges of one worker: windows updated once per model call, the
+    changed counts published every PUBLISH_S by a thread started with the first call."""
 
     def __init__(self, metrics: Metrics, window: int,
                  vocabulary_of: Callable[[ModelVersion], frozenset[str] | None]) -> None:
@@ -199,7 +211,11 @@ class DriftMonitor:
         self._vocabulary_of = vocabulary_of
         self._versions: dict[tuple[str, int], _Version | None] = {}
         self._lock = threading.Lock()  # batches of one version may run at once
-        self._random = random.Random(0)
+        self._flushing = threading.Lock()
+        self._dirty: dict[tuple[Any, ...], Window] = {}  # gauge labels (less bin) -> window
+        self._published: dict[tuple[Any, ...], list[int | None]] = {}  # flusher's own
+        self._publisher: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def record(self, mv: ModelVersion, outputs: Mapping[str, np.ndarray],
                inputs: Mapping[str, np.ndarray]) -> None:
@@ -209,37 +225,47 @@ class DriftMonitor:
         if state is None:
             return
         version = str(mv.version)
+        binned = [((mv.name, version, head), series, series.bins_of(outputs[head]).tolist())
+                  for head, series in state.profile.heads.items() if head in outputs]
+        for name in {name for name, _ in state.profile.inputs if name in inputs}:
+            column = np.asarray(inputs[name]).ravel()
+            if column.dtype.kind not in "OSU":  # token ids (the `ids` signature)
+                continue
+            first = -state.seen % INPUT_EVERY
+            state.seen += len(column)
+            sample = column[first::INPUT_EVERY]
+            if not len(sample):
+                continue
+            for stat, values in text_statistics(sample, state.vocabulary).items():
+                series = state.profile.inputs.get((name, stat))
+                if series is not None:
+                    binned.append(((mv.name, version, name, stat), series,
+                                   series.bins_of(values).tolist()))
         with self._lock:
-            for head, series in state.profile.heads.items():
-                if head in outputs:
-                    self._observe(state, mv.name, version, head, None, series,
-                                  series.bins_of(outputs[head]))
-            texts = {name for name, _ in state.profile.inputs if name in inputs}
-            for name in texts:
-                column = np.asarray(inputs[name]).ravel()
-                if column.dtype.kind not in "OSU":  # token ids (the `ids` signature)
-                    continue
-                if len(column) > INPUT_SAMPLE:
-                    column = column[self._random.sample(range(len(column)), INPUT_SAMPLE)]
-                stats = text_statistics(column, state.vocabulary)
-                for stat, values in stats.items():
-                    series = state.profile.inputs.get((name, stat))
-                    if series is not None:
-                        self._observe(state, mv.name, version, name, stat, series,
-                                      series.bins_of(values))
+            for labels, series, bins in binned:
+                window = state.windows.get(labels)
+                if window is None:
+                    window = state.windows[labels] = Window(len(series.bins), self._window)
+                window.add(bins)
+                self._dirty[labels] = window
+        if self._publisher is None:
+            self._start_publisher()
 
     def _state(self, mv: ModelVersion) -> _Version | None:
         key = (mv.name, mv.version)
         if key in self._versions:
             return self._versions[key]
-        profile = Profile.from_card(mv.card.raw if mv.card is not None else None)
-        state = None
-        if profile is not None:
-            vocabulary = self._vocabulary_of(mv) if profile.inputs else None
-            state = _Version(profile, vocabulary)
-            self._publish_training(mv.name, str(mv.version), profile)
-        self._versions[key] = state
-        return state
+        with self._lock:  # once per version, whichever call comes first
+            if key in self._versions:
+                return self._versions[key]
+            profile = Profile.from_card(mv.card.raw if mv.card is not None else None)
+            state = None
+            if profile is not None:
+                vocabulary = self._vocabulary_of(mv) if profile.inputs else None
+                state = _Version(profile, vocabulary)
+                self._publish_training(mv.name, str(mv.version), profile)
+            self._versions[key] = state
+            return state
 
     def _publish_training(self, model: str, version: str, profile: Profile) -> None:
         m = self._metrics
@@ -250,19 +276,50 @@ class DriftMonitor:
             for label, p in zip(series.bins, series.expected(), strict=True):
                 m.drift_input_training.labels(model, version, name, stat, label).set(p)
 
-    def _observe(self, state: _Version, model: str, version: str, name: str,
-                 stat: str | None, series: Series, bins: np.ndarray) -> None:
-        window = state.windows.get((name, stat))
-        if window is None:
-            window = state.windows[(name, stat)] = Window(len(series.bins), self._window)
-        for i in window.add(bins):
-            if stat is None:
-                child = self._metrics.child(self._metrics.drift_head_window, model, version,
-                                            name, series.bins[i])
+    def flush(self) -> None:
+        """Publish the windows changed since the last flush (the publisher's job; tests
+        and `stop` call it to publish at once)."""
+        with self._flushing:
+            with self._lock:
+                dirty, self._dirty = self._dirty, {}
+                snapshot = [(labels, list(window.counts)) for labels, window in dirty.items()]
+            self._publish(snapshot)
+
+    def _publish(self, snapshot: list[tuple[tuple[Any, ...], list[int]]]) -> None:
+        m = self._metrics
+        for labels, counts in snapshot:
+            state = self._versions.get((labels[0], int(labels[1])))
+            if state is None:
+                continue
+            profile = state.profile
+            if len(labels) == 3:
+                gauge, series = m.drift_head_window, profile.heads[labels[2]]
             else:
-                child = self._metrics.child(self._metrics.drift_input_window, model, version,
-                                            name, stat, series.bins[i])
-            child.set(int(window.counts[i]))
+                gauge, series = m.drift_input_window, profile.inputs[(labels[2], labels[3])]
+            published = self._published.setdefault(labels, [None] * len(counts))
+            for i, count in enumerate(counts):
+                if published[i] != count:
+                    m.child(gauge, *labels, series.bins[i]).set(count)
+                    published[i] = count
+
+    def _start_publisher(self) -> None:
+        with self._lock:
+            if self._publisher is not None:
+                return
+            self._publisher = threading.Thread(target=self._publish_loop,
+                                               name="drift-publisher", daemon=True)
+        self._publisher.start()
+
+    def _publish_loop(self) -> None:
+        while not self._stopping.wait(PUBLISH_S):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the publisher must survive anything
+                log.exception("publishing the drift windows failed")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.flush()
 
 
 # -- PSI at scrape time, from the pooled windows ------------------------------------------

@@ -91,6 +91,7 @@ class InferenceService:
         if self._batcher is not None:
             self._batcher.stop()
         self.backend.stop()
+        self.drift.stop()
         if self.tracing is not None:
             self.tracing.shutdown()
 
@@ -147,6 +148,7 @@ class InferenceService:
     def drift_report(self) -> dict[str, list[dict[str, Any]]]:
         """Every head's and text input's pooled live and training distributions with their
         PSI (serving/drift.py), from what `/metrics` would show now."""
+        self.drift.flush()  # this worker's newest counts; the others' are at most 1 s old
         return drift_report(self.metrics.collect())
 
     def list_models(self) -> list[ModelInfo]:
