@@ -2,7 +2,8 @@
 
 Two gateways run side by side on the same models and settings except the `--env-b`
 settings (e.g. `MULTIHEAD_DRIFT_WINDOW=0`: drift monitoring off); each load point runs
-on A, then on B, `--repeats` times, so both see the same machine load. Prints one line
+on A and on B in turn (A first on even repeats, B first on odd ones), `--repeats` times, so
+both see the same machine load. Prints one line
 per point and the median of each, with the spread of A's own repeats as the noise.
 Batch-1 profiler requests (the bench's default body shape) from the training generator.
 """
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
             for server in (a, b):  # warm-up
                 run_wrk(server.http_url, path, bodies, c, 2)
             for r in range(args.repeats):
-                for name, server in (("a", a), ("b", b)):
+                pair = (("a", a), ("b", b))
+                for name, server in pair if r % 2 == 0 else pair[::-1]:  # no order bias
                     got = run_wrk(server.http_url, path, bodies, c, args.seconds)
                     assert got["errors"] == 0 and got["non_2xx"] == 0, got
                     rps = got["requests"] / got["duration_s"]
