@@ -3,11 +3,11 @@ inherit) gives JSON or text lines, with the id of the request being served."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import logging.config
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,17 +17,36 @@ from serving.request_context import RequestRecord
 
 
 @pytest.fixture
-def configured(capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
-    """Apply a Settings' logconfig (its console is stderr); `read()` what it wrote."""
-    saved = logging.root.handlers[:], logging.root.level
+def configured() -> Iterator[Callable[..., Callable[[], str]]]:
+    """The console handler of `logs.logconfig(settings)`, built as dictConfig builds it
+    (its formatter factory and filter), on the loggers the tests write to; applying the
+    document itself would replace the test run's own handlers (the real gateway applies it:
+    tests/integration/test_observability.py reads its lines)."""
+    attached: list[tuple[logging.Logger, logging.Handler, int]] = []
 
     def apply(**settings: object) -> Callable[[], str]:
-        logging.config.dictConfig(logs.logconfig(Settings(**settings)))
-        return lambda: capsys.readouterr().err
+        doc = logs.logconfig(Settings(**settings))
+        console = doc["handlers"]["console"]
+        assert doc["root"]["handlers"] == ["console"] and console["filters"] == ["request_id"]
+        assert all(doc["loggers"][n] == {**doc["loggers"][n], "handlers": [], "propagate": True}
+                   for n in ("gunicorn.error", "gunicorn.access", logs.ACCESS_LOGGER))
+        spec = dict(doc["formatters"][console["formatter"]])
+        assert spec.pop("()") == "serving.logs.formatter"
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logs.formatter(**spec))
+        handler.addFilter(logs.RequestIdFilter())
+        for name in ("gunicorn.error", "serving"):
+            logger = logging.getLogger(name)
+            attached.append((logger, handler, logger.level))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+        return stream.getvalue
 
     yield apply
-    logging.root.handlers[:] = saved[0]
-    logging.root.setLevel(saved[1])
+    for logger, handler, level in attached:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def served(record_id: str, logger: str, message: str) -> None:
