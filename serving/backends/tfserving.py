@@ -44,6 +44,7 @@ from serving.backends.model_config import ModelConfigError, parse_model_config
 from serving.backends.savedmodel_meta import signature_spec
 from serving.config import Settings
 from serving.tensor_proto import array_to_proto, proto_to_array
+from serving.tracing import outgoing_metadata
 from serving.types import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -353,8 +354,10 @@ class TFServingBackend(Backend):
             request.inputs[name].CopyFrom(array_to_proto(array))
         budget = self._settings.request_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
+        # The model call's trace context, when traced, continues in TF Serving.
+        metadata = outgoing_metadata()
         try:
-            response = self._call(self._predict_stub.Predict, request, deadline)
+            response = self._call(self._predict_stub.Predict, request, deadline, metadata)
         except errors.NotFound:
             # TF Serving unloads the old version as soon as a new one is AVAILABLE; a
             # request for "the newest" that raced that moves on to the new version.
@@ -367,7 +370,7 @@ class TFServingBackend(Backend):
                     model.signatures.get(request.model_spec.signature_name):
                 raise
             request.model_spec.version.value = newer.version
-            response = self._call(self._predict_stub.Predict, request, deadline)
+            response = self._call(self._predict_stub.Predict, request, deadline, metadata)
         try:
             return {name: proto_to_array(proto, f"outputs['{name}']")
                     for name, proto in response.outputs.items()}
@@ -375,7 +378,8 @@ class TFServingBackend(Backend):
             raise errors.GatewayError(f"TF Serving returned a tensor the gateway cannot "
                                       f"decode: {exc.message}") from None
 
-    def _call(self, method: Callable[..., Any], request: Any, deadline: float) -> Any:
+    def _call(self, method: Callable[..., Any], request: Any, deadline: float,
+              metadata: tuple[tuple[str, str], ...] = ()) -> Any:
         """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried."""
         for delay in (*RETRY_DELAYS_S, None):
             remaining = deadline - time.monotonic()
@@ -383,7 +387,7 @@ class TFServingBackend(Backend):
                 raise errors.DeadlineExceeded(
                     f"TF Serving at {self._addr} did not answer before the deadline.")
             try:
-                return method(request, timeout=remaining)
+                return method(request, timeout=remaining, metadata=metadata or None)
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code is grpc.StatusCode.UNAVAILABLE:
