@@ -444,6 +444,68 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0) 
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
 
 
+def grpc_server(store: ModelStore, host: str, port: int,
+                predict_delay_s: float = 0.0) -> tuple[Any, int]:
+    """A started gRPC server serving `store` on host:port (0: a free port); (server, port)."""
+    import grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
+        ("grpc.max_receive_message_length", 2**31 - 1),
+        ("grpc.max_send_message_length", 2**31 - 1),
+        # A second stand-in on a port still held must fail, not share it.
+        ("grpc.so_reuseport", 0),
+    ])
+    add_servicers(server, store, predict_delay_s=predict_delay_s)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if not bound:
+        raise OSError(f"cannot bind {host}:{port}")
+    server.start()
+    return server, bound
+
+
+class InProcessTFServing:
+    """The stand-in's gRPC server in the calling process, with `FakeTFServing`'s handle
+    (`.address`, `.port`, `.start()`, `.stop()`, context manager): no interpreter or
+    TensorFlow start-up, for tests that never need TF Serving's process to die (those use
+    `FakeTFServing`). Loads the models in `start()`, then polls like the process does."""
+
+    def __init__(self, model_dir: str | os.PathLike[str], port: int = 0,
+                 model_config: str | os.PathLike[str] | None = None,
+                 predict_delay_s: float = 0.0) -> None:
+        self.model_dir = Path(model_dir)
+        self.port = port
+        self.model_config = str(model_config) if model_config else None
+        self.predict_delay_s = predict_delay_s
+        self._store: ModelStore | None = None
+        self._server: Any = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> InProcessTFServing:
+        store = ModelStore(self.model_dir, self.model_config)
+        store.sync()  # ports open once the first versions are loaded, as in the process
+        self._server, self.port = grpc_server(store, "127.0.0.1", self.port,
+                                              self.predict_delay_s)
+        store.start_polling()
+        self._store = store
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        store, server, self._store, self._server = self._store, None, None, None
+        if store is not None:
+            store.stop_polling()
+        if server is not None:
+            server.stop(0 if kill else 1.0).wait(10)
+
+    def __enter__(self) -> InProcessTFServing:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", required=True)
@@ -455,8 +517,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="sleep this long in every Predict (deadline tests)")
     args = parser.parse_args(argv)
 
-    import grpc  # after argparse: --help should not pay for TensorFlow
-    import tensorflow as tf
+    import tensorflow as tf  # after argparse: --help should not pay for TensorFlow
 
     # Tests share two cores with the gateway: keep the stand-in's pools small.
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -464,17 +525,10 @@ def main(argv: list[str] | None = None) -> None:
 
     store = ModelStore(Path(args.model_dir), args.model_config)
     store.sync()  # TF Serving, too, opens its ports once the first versions are loaded
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
-        ("grpc.max_receive_message_length", 2**31 - 1),
-        ("grpc.max_send_message_length", 2**31 - 1),
-        # A second stand-in on a port still held must fail, not share it.
-        ("grpc.so_reuseport", 0),
-    ])
-    add_servicers(server, store, predict_delay_s=args.predict_delay_s)
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
-    if not port:
-        raise SystemExit(f"cannot bind {args.host}:{args.port}")
-    server.start()
+    try:
+        server, port = grpc_server(store, args.host, args.port, args.predict_delay_s)
+    except OSError as exc:
+        raise SystemExit(str(exc)) from None
     store.start_polling()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -13,24 +13,23 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import httpx
 import numpy as np
 import pytest
 
-from tests.processes import stop_process
+from tests.integration.inprocess import InProcessGateway
+from tests.processes import REPO_ROOT, free_port, stop_process, subprocess_env, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 MODELS = ("qa", "profiler", "similarity", "headline")
 GATEWAY_ENV = {
     "MULTIHEAD_MAX_REQUEST_BYTES": "1000000",
@@ -41,6 +40,10 @@ GATEWAY_ENV = {
     "MULTIHEAD_POLL_INTERVAL_S": "0.5",
     "MULTIHEAD_LOG_LEVEL": "INFO",
 }
+
+# The session gateways' own: a short request deadline, so that the broken-HTTP test's
+# stalled request is closed soon (tests/integration/test_bad_input_barrage.py).
+SESSION_GATEWAY_ENV = {"MULTIHEAD_REQUEST_TIMEOUT_S": "5"}
 
 # Three examples per model, by input name (serving_default signature).
 SAMPLES: dict[str, dict[str, list[Any]]] = {
@@ -67,12 +70,6 @@ SAMPLES: dict[str, dict[str, list[Any]]] = {
         "aux": [[0.5, 0.1, 0.3, 0.9, 0.2], [0.0, 0.0, 1.0, 0.0, 0.0], [1, 2, 3, 4, 5]],
     },
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -106,9 +103,30 @@ class Gateway:
     def log(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
+    def wait_until(self, predicate: Callable[[], T], timeout_s: float, what: str,
+                   interval_s: float = 0.05) -> T:
+        """`wait_until` that fails at once, with the log, if the gateway exits."""
+        def alive_and() -> T:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gateway exited with {self.process.returncode} "
+                                     f"while waiting for {what}:\n{self.log()}")
+            return predicate()
+
+        return wait_until(alive_and, timeout_s, interval_s, what=what, diagnose=self.log)
+
+    def wait_ready(self, workers: int, timeout_s: float = 180.0) -> None:
+        """/readyz 200 on enough fresh connections in a row that every worker answered."""
+        self.wait_until(lambda: ready_on_fresh_connections(self, probes=6 * workers), timeout_s,
+                        "ready", interval_s=0.2)
+
     def stop(self) -> None:
         self.client.close()
         stop_process(self.process, grace_s=30)  # SIGTERM: gunicorn's graceful shutdown
+
+    def close(self) -> None:
+        """Stop it and remove its log."""
+        self.stop()
+        self.log_path.unlink(missing_ok=True)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:
@@ -123,58 +141,41 @@ def metric_value(text: str, name: str, **labels: str) -> float:
     return total
 
 
-@contextlib.contextmanager
-def start_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
-                  workers: int = 2, env: dict[str, str] | None = None,
-                  timeout_s: float = 180.0) -> Iterator[Gateway]:
-    """Run the real gunicorn gateway on free loopback ports until the block ends.
+def launch_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
+                   workers: int = 2, env: dict[str, str] | None = None) -> Gateway:
+    """`python -m serving` (gunicorn, as a user runs it) on free loopback ports, returning
+    at once: the caller waits for what it needs (`wait_ready`, or less).
 
     PROMETHEUS_MULTIPROC_DIR is left unset (so `python -m serving` makes its own)
     unless `env` names one."""
     http_port, grpc_port = free_port(), free_port()
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith("MULTIHEAD_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    full_env.update(GATEWAY_ENV)
-    full_env.update({
+    full_env = subprocess_env({
+        **GATEWAY_ENV,
         "MULTIHEAD_BACKEND": backend, "MULTIHEAD_MODEL_DIR": str(model_dir),
         "MULTIHEAD_HOST": "127.0.0.1", "MULTIHEAD_HTTP_PORT": str(http_port),
         "MULTIHEAD_GRPC_PORT": str(grpc_port), "MULTIHEAD_WORKERS": str(workers),
-        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                    os.environ.get("PYTHONPATH")])),
-    })
-    full_env.update(env or {})
-    log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "serving"], cwd=REPO_ROOT, env=full_env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    gw = Gateway(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", process,
-                 Path(log.name), Path(model_dir), backend,
-                 full_env.get("PROMETHEUS_MULTIPROC_DIR"))
+        **(env or {})})
+    with tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen([sys.executable, "-m", "serving"], cwd=REPO_ROOT,
+                                   env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    return Gateway(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", process,
+                   Path(log.name), Path(model_dir), backend,
+                   full_env.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+@contextlib.contextmanager
+def start_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
+                  workers: int = 2, env: dict[str, str] | None = None,
+                  timeout_s: float = 180.0) -> Iterator[Gateway]:
+    """Run the real gunicorn gateway on free loopback ports until the block ends, ready
+    on every worker when the block starts."""
+    gw = launch_gateway(model_dir, backend, workers, env)
     try:
-        _wait_ready(gw, workers, timeout_s)
+        gw.wait_ready(workers, timeout_s)
         yield gw
     finally:
-        gw.stop()
-        log.close()
-        Path(log.name).unlink(missing_ok=True)
-
-
-def _wait_ready(gw: Gateway, workers: int, timeout_s: float) -> None:
-    """/readyz 200 on enough fresh connections that every worker has answered."""
-    deadline = time.monotonic() + timeout_s
-    streak, needed = 0, 6 * workers
-    while time.monotonic() < deadline:
-        if gw.process.poll() is not None:
-            raise RuntimeError(f"gateway exited with {gw.process.returncode}:\n{gw.log()}")
-        try:
-            ok = httpx.get(gw.http_url + "/readyz", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        streak = streak + 1 if ok else 0
-        if streak >= needed:
-            return
-        time.sleep(0.05 if ok else 0.3)
-    raise RuntimeError(f"gateway not ready after {timeout_s}s:\n{gw.log()}")
+        gw.close()
 
 
 # -- model repository -------------------------------------------------------------------
@@ -304,8 +305,20 @@ def gateway(request: pytest.FixtureRequest, gateway_repo: Repo,
     """The session's gateway (2 gunicorn workers) for one model runtime."""
     metrics_dir = tmp_path_factory.mktemp(f"metrics-{request.param}")
     with runtime_gateway(request.param, gateway_repo.path, gateway_repo.config,
-                         env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as gw:
+                         env={**SESSION_GATEWAY_ENV,
+                              "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as gw:
         yield gw
+
+
+@pytest.fixture(scope="session", params=["embedded", "tfserving"])
+def inprocess(request: pytest.FixtureRequest, gateway_repo: Repo) -> Iterator[InProcessGateway]:
+    """The session gateway's protocol code in this process (tests/integration/
+    inprocess.py), for each model runtime: what a request means, not how it travels."""
+    gw = InProcessGateway(request.param, gateway_repo.path, gateway_repo.config, GATEWAY_ENV)
+    try:
+        yield gw
+    finally:
+        gw.close()
 
 
 # -- in-process reference ---------------------------------------------------------------
