@@ -22,7 +22,9 @@ Run it as a process so that tests can kill and restart it:
 
 It prints `listening on 127.0.0.1:PORT` once the models are loaded (TF Serving,
 too, opens its ports only after the first load). `start_fake_tfserving` does
-that from a test and returns a handle.
+that from a test and returns a handle (`FakeTFServing`). Where TF Serving is only the
+runtime behind the gateway and never dies, `InProcessTFServing` runs the same servers in
+the test's own process, without an interpreter and TensorFlow to start.
 """
 
 from __future__ import annotations
@@ -40,14 +42,18 @@ from concurrent import futures
 from pathlib import Path
 from typing import Any
 
-from tests.processes import stop_process
+from tests.processes import REPO_ROOT, stop_process, subprocess_env
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "listening on "
+HELD_PREFIX = "loaded, held"
 
 
 class FakeTFServing:
-    """Handle on a stand-in process: `.address` ("127.0.0.1:PORT"), `.port`, `.stop()`."""
+    """Handle on a stand-in process: `.address` ("127.0.0.1:PORT"), `.port`, `.stop()`.
+
+    `prepare()` starts the next process ahead, held after loading its models with its
+    port still closed; `start()` then only opens the port: a test that takes TF Serving
+    down and up need not wait for an interpreter and TensorFlow to start each time."""
 
     def __init__(self, model_dir: str | os.PathLike[str], port: int = 0,
                  model_config: str | os.PathLike[str] | None = None,
@@ -58,6 +64,7 @@ class FakeTFServing:
         self.predict_delay_s = predict_delay_s
         self.startup_timeout_s = startup_timeout_s
         self.process: subprocess.Popen[str] | None = None
+        self._held: subprocess.Popen[str] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="tfserving-fake-", suffix=".log",
                                                 delete=False)
 
@@ -65,33 +72,51 @@ class FakeTFServing:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> FakeTFServing:
-        """Start the process (on `self.port`; 0 picks a free one) and wait for its ports."""
+    def _spawn(self, hold: bool) -> subprocess.Popen[str]:
         cmd = [sys.executable, "-m", "tests.fakes.tfserving_fake", "--model-dir", self.model_dir,
                "--port", str(self.port), "--predict-delay-s", str(self.predict_delay_s)]
         if self.model_config:
             cmd += ["--model-config", self.model_config]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, text=True,
-                                        stdout=subprocess.PIPE, stderr=self._log,
-                                        start_new_session=True)
-        line = _wait_for_line(self.process, READY_PREFIX, self.startup_timeout_s)
+        if hold:
+            cmd.append("--hold")
+        return subprocess.Popen(cmd, cwd=REPO_ROOT, env=subprocess_env(), text=True,
+                                stdin=subprocess.PIPE if hold else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=self._log,
+                                start_new_session=True)
+
+    def _expect(self, process: subprocess.Popen[str], prefix: str) -> str:
+        line = _wait_for_line(process, prefix, self.startup_timeout_s)
         if line is None:
-            self.stop(kill=True)
+            stop_process(process, kill=True)
             raise RuntimeError(f"TF Serving stand-in did not start: {self.log_tail()}")
-        self.port = int(line.rsplit(":", 1)[1])
+        return line
+
+    def prepare(self) -> FakeTFServing:
+        """Start the next process now, returning at once: it loads its models and holds
+        its port closed until `start()`."""
+        if self._held is None:
+            self._held = self._spawn(hold=True)
+        return self
+
+    def start(self) -> FakeTFServing:
+        """Open TF Serving's port (on `self.port`; 0 picks a free one): the prepared
+        process's once it has loaded, else a new one's; returns once it listens."""
+        if self._held is not None:
+            process, self._held = self._held, None
+            self._expect(process, HELD_PREFIX)
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        else:
+            process = self._spawn(hold=False)
+        self.process = process
+        self.port = int(self._expect(process, READY_PREFIX).rsplit(":", 1)[1])
         return self
 
     def stop(self, kill: bool = False) -> None:
         """Stop the process: SIGTERM (graceful) or SIGKILL (a crash); idempotent."""
         process, self.process = self.process, None
         stop_process(process, kill=kill, grace_s=10)
-
-    def restart(self) -> FakeTFServing:
-        """Stop, then start again on the same port."""
-        self.stop()
-        return self.start()
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -104,6 +129,8 @@ class FakeTFServing:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        held, self._held = self._held, None
+        stop_process(held, kill=True)
         Path(self._log.name).unlink(missing_ok=True)
 
 
@@ -515,6 +542,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="TF Serving model config file (text ModelServerConfig)")
     parser.add_argument("--predict-delay-s", type=float, default=0.0,
                         help="sleep this long in every Predict (deadline tests)")
+    parser.add_argument("--hold", action="store_true",
+                        help="after loading, wait for a line on stdin before opening the port")
     args = parser.parse_args(argv)
 
     import tensorflow as tf  # after argparse: --help should not pay for TensorFlow
@@ -525,6 +554,10 @@ def main(argv: list[str] | None = None) -> None:
 
     store = ModelStore(Path(args.model_dir), args.model_config)
     store.sync()  # TF Serving, too, opens its ports once the first versions are loaded
+    if args.hold:
+        print(HELD_PREFIX, flush=True)
+        if not sys.stdin.readline():  # the test is gone
+            return
     try:
         server, port = grpc_server(store, args.host, args.port, args.predict_delay_s)
     except OSError as exc:

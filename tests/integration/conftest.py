@@ -6,6 +6,9 @@ answers 200 from every worker, yields a handle and always stops the process
 group. The session-wide `gateway` fixture is parametrized over the model runtime:
 `embedded`, `tfserving` (the gateway in front of tests/fakes/tfserving_fake.py)
 and `tfserving-real` (tensorflow_model_server, only when it is on PATH).
+
+`inprocess` is the same gateway's code in the pytest process (tests/integration/
+inprocess.py), for what does not depend on the transport: decoding, field messages.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.fakes.tfserving_fake import InProcessTFServing
 from tests.integration.inprocess import InProcessGateway
 from tests.processes import REPO_ROOT, free_port, stop_process, subprocess_env, wait_until
 
@@ -248,14 +252,6 @@ def gateway_repo(source_models: Path, tmp_path_factory: pytest.TempPathFactory) 
 # -- gateways ---------------------------------------------------------------------------
 
 
-def _tfserving_fake() -> Any:
-    try:
-        from tests.fakes import tfserving_fake
-    except ImportError as exc:
-        pytest.skip(f"tests/fakes/tfserving_fake.py is not importable ({exc})")
-    return tfserving_fake
-
-
 @contextlib.contextmanager
 def runtime_gateway(backend: str, repo: Path, model_config: Path | None,
                     env: dict[str, str] | None = None) -> Iterator[Gateway]:
@@ -268,13 +264,11 @@ def runtime_gateway(backend: str, repo: Path, model_config: Path | None,
             yield gw
         return
     if backend == "tfserving":
-        fake = _tfserving_fake().start_fake_tfserving(repo, model_config=model_config)
-        try:
+        # The stand-in only answers here, never dies: it runs in this process.
+        with InProcessTFServing(repo, model_config=model_config).start() as fake:
             env["MULTIHEAD_TFSERVING_ADDR"] = fake.address
             with start_gateway(repo, "tfserving", env=env) as gw:
                 yield gw
-        finally:
-            fake.stop()
         return
     if backend == "tfserving-real":
         binary = shutil.which("tensorflow_model_server")

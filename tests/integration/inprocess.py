@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 
-from tests.processes import free_port, wait_until
+from tests.processes import free_port
 
 READY_TIMEOUT_S = 180.0
 
@@ -89,9 +89,7 @@ class InProcessGateway:
         self.service.start()
         self._server = None
         try:
-            wait_until(lambda: not self.service.readiness(), READY_TIMEOUT_S, 0.1,
-                       what=f"ready ({backend} backend)",
-                       diagnose=lambda: "; ".join(self.service.readiness()))
+            assert self.service.wait_ready(READY_TIMEOUT_S), self.service.readiness()
             self.app = create_app(self.settings, self.service)
             self.client = AppClient(self.app)
             self._server = serve(self.settings, self.service)
