@@ -112,7 +112,9 @@ def listens_on(pid: int, port: int) -> bool:
     which no probe can: the shared HTTP socket lets the other worker answer for it."""
     try:
         sockets = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-        table = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+        # gRPC listens on an IPv6 socket (127.0.0.1 v4-mapped): both tables.
+        table = [line for name in ("tcp", "tcp6")
+                 for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]]
     except OSError:
         return False
     for line in table:
