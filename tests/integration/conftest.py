@@ -304,15 +304,27 @@ def gateway(request: pytest.FixtureRequest, gateway_repo: Repo,
         yield gw
 
 
-@pytest.fixture(scope="session", params=["embedded", "tfserving"])
-def inprocess(request: pytest.FixtureRequest, gateway_repo: Repo) -> Iterator[InProcessGateway]:
+@pytest.fixture(scope="session")
+def inprocess_gateways(gateway_repo: Repo) -> Iterator[dict[str, InProcessGateway]]:
+    """One in-process gateway per model runtime, built on first use and kept for the
+    session (both at once: no test order tears one down to build the other)."""
+    built: dict[str, InProcessGateway] = {}
+    try:
+        yield built
+    finally:
+        for gw in built.values():
+            gw.close()
+
+
+@pytest.fixture(params=["embedded", "tfserving"])
+def inprocess(request: pytest.FixtureRequest, inprocess_gateways: dict[str, InProcessGateway],
+              gateway_repo: Repo) -> InProcessGateway:
     """The session gateway's protocol code in this process (tests/integration/
     inprocess.py), for each model runtime: what a request means, not how it travels."""
-    gw = InProcessGateway(request.param, gateway_repo.path, gateway_repo.config, GATEWAY_ENV)
-    try:
-        yield gw
-    finally:
-        gw.close()
+    if request.param not in inprocess_gateways:
+        inprocess_gateways[request.param] = InProcessGateway(
+            request.param, gateway_repo.path, gateway_repo.config, GATEWAY_ENV)
+    return inprocess_gateways[request.param]
 
 
 # -- in-process reference ---------------------------------------------------------------

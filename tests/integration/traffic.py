@@ -41,6 +41,9 @@ REST_CALLS = (
 )
 
 
+TRAFFIC_MODELS = ("profiler", "similarity", "qa")
+
+
 def grpc_requests() -> list[pb.PredictRequest]:
     profiler = pb.PredictRequest(model_spec=pb.ModelSpec(name="profiler"))
     codec.to_tensor(np.array([s.encode() for s in SAMPLES["profiler"]["posts"][:2]],
