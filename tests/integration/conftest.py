@@ -146,12 +146,13 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 
 
 def launch_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
-                   workers: int = 2, env: dict[str, str] | None = None) -> Gateway:
+                   workers: int = 2, env: dict[str, str] | None = None,
+                   args: tuple[str, ...] = ()) -> Gateway:
     """`python -m serving` (gunicorn, as a user runs it) on free loopback ports, returning
     at once: the caller waits for what it needs (`wait_ready`, or less).
 
-    PROMETHEUS_MULTIPROC_DIR is left unset (so `python -m serving` makes its own)
-    unless `env` names one."""
+    `args` are command-line flags of `python -m serving`. PROMETHEUS_MULTIPROC_DIR is left
+    unset (so `python -m serving` makes its own) unless `env` names one."""
     http_port, grpc_port = free_port(), free_port()
     full_env = subprocess_env({
         **GATEWAY_ENV,
@@ -160,7 +161,7 @@ def launch_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
         "MULTIHEAD_GRPC_PORT": str(grpc_port), "MULTIHEAD_WORKERS": str(workers),
         **(env or {})})
     with tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False) as log:
-        process = subprocess.Popen([sys.executable, "-m", "serving"], cwd=REPO_ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "serving", *args], cwd=REPO_ROOT,
                                    env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     return Gateway(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", process,
@@ -171,10 +172,10 @@ def launch_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
 @contextlib.contextmanager
 def start_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
                   workers: int = 2, env: dict[str, str] | None = None,
-                  timeout_s: float = 180.0) -> Iterator[Gateway]:
+                  timeout_s: float = 180.0, args: tuple[str, ...] = ()) -> Iterator[Gateway]:
     """Run the real gunicorn gateway on free loopback ports until the block ends, ready
     on every worker when the block starts."""
-    gw = launch_gateway(model_dir, backend, workers, env)
+    gw = launch_gateway(model_dir, backend, workers, env, args)
     try:
         gw.wait_ready(workers, timeout_s)
         yield gw
