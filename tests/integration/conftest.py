@@ -45,10 +45,6 @@ GATEWAY_ENV = {
     "MULTIHEAD_LOG_LEVEL": "INFO",
 }
 
-# The session gateways' own: a short request deadline, so that the broken-HTTP test's
-# stalled request is closed soon (tests/integration/test_bad_input_barrage.py).
-SESSION_GATEWAY_ENV = {"MULTIHEAD_REQUEST_TIMEOUT_S": "5"}
-
 # Three examples per model, by input name (serving_default signature).
 SAMPLES: dict[str, dict[str, list[Any]]] = {
     "qa": {
@@ -300,8 +296,7 @@ def gateway(request: pytest.FixtureRequest, gateway_repo: Repo,
     """The session's gateway (2 gunicorn workers) for one model runtime."""
     metrics_dir = tmp_path_factory.mktemp(f"metrics-{request.param}")
     with runtime_gateway(request.param, gateway_repo.path, gateway_repo.config,
-                         env={**SESSION_GATEWAY_ENV,
-                              "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as gw:
+                         env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as gw:
         yield gw
 
 
@@ -326,6 +321,24 @@ def inprocess(request: pytest.FixtureRequest, inprocess_gateways: dict[str, InPr
         inprocess_gateways[request.param] = InProcessGateway(
             request.param, gateway_repo.path, gateway_repo.config, GATEWAY_ENV)
     return inprocess_gateways[request.param]
+
+
+# The strict gateway's limits, given as `python -m serving` flags: small, so that the
+# transport's limit and deadline cases are quick to provoke.
+STRICT_MAX_REQUEST_BYTES = 2000
+STRICT_REQUEST_TIMEOUT_S = 2
+
+
+@pytest.fixture(scope="session")
+def strict_gateway(source_models: Path) -> Iterator[Gateway]:
+    """One worker (embedded) whose body limit and read deadline come from the command line
+    (tests/integration/test_settings_reach_workers.py), shared with the broken-HTTP cases
+    of tests/integration/test_bad_input_barrage.py."""
+    env = {"MULTIHEAD_MAX_REQUEST_BYTES": "", "MULTIHEAD_REQUEST_TIMEOUT_S": ""}
+    with start_gateway(source_models, workers=1, env=env,
+                       args=("--max-request-bytes", str(STRICT_MAX_REQUEST_BYTES),
+                             "--request-timeout-s", str(STRICT_REQUEST_TIMEOUT_S))) as gw:
+        yield gw
 
 
 # -- in-process reference ---------------------------------------------------------------
