@@ -144,7 +144,7 @@ def serving_everywhere(gw: Gateway, workers: set[int] | None = None) -> set[int]
 
 
 def ensure_ready(gw: Gateway) -> set[int]:
-    return gw.wait_until(lambda: serving_everywhere(gw), 120, "ready")
+    return gw.wait_until(lambda: serving_everywhere(gw), 180, "ready")
 
 
 def report(scenario: str, traffic: Traffic, extra: str = "") -> str:
@@ -228,7 +228,7 @@ def test_kill_9_of_a_worker_fails_only_calls_in_flight_on_it(gw: Gateway) -> Non
         # serves: a worker that answered before its models were loaded would fail calls.
         gw.wait_until(lambda: len(worker_pids(gw.process.pid) - {victim}) == 2, 30,
                       "replaced")
-        gw.wait_until(lambda: serving_everywhere(gw), 120, "the replacement serving")
+        gw.wait_until(lambda: serving_everywhere(gw), 180, "the replacement serving")
         traffic.wait_for_answers(ANSWERS_AFTER)
     failures = traffic.failures()
     line = report("kill -9", traffic, f"; in flight at the kill: {in_flight}")
@@ -253,7 +253,7 @@ def _hup_under_load(gw: Gateway, scenario: str, migrate_req: bool) -> None:
         os.kill(gw.process.pid, signal.SIGHUP)
         hup_at = time.monotonic()
         gw.wait_until(lambda: not (worker_pids(gw.process.pid) & old)
-                      and len(worker_pids(gw.process.pid)) == 2, 90, "reloaded")
+                      and len(worker_pids(gw.process.pid)) == 2, 180, "reloaded")
         replaced_s = time.monotonic() - hup_at
         traffic.wait_for_answers(ANSWERS_AFTER)  # the new workers serve on
     line = report(scenario, traffic, f"; old workers gone {replaced_s:.1f}s after the HUP; "

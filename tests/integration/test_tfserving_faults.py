@@ -110,7 +110,7 @@ def rig(request: pytest.FixtureRequest, gateway_repo: Any,
 def test_gateway_follows_tf_serving_down_and_up(rig: tuple[Gateway, Any]) -> None:
     gw, fake = rig
     # 1. TF Serving not started yet: the gateway runs but is not ready.
-    gw.wait_until(lambda: health_everywhere(gw, NOT_SERVING), 120, "answering NOT_SERVING")
+    gw.wait_until(lambda: health_everywhere(gw, NOT_SERVING), 180, "answering NOT_SERVING")
     ready = httpx.get(gw.http_url + "/readyz", timeout=5)
     assert ready.status_code == 503 and fake.address in ready.json()["error"]
     code, seconds, details = grpc_predict(gw)
@@ -179,7 +179,7 @@ def up(rig: tuple[Gateway, Any]) -> Gateway:
     gw, fake = rig
     if fake.process is None:
         fake.start()
-    gw.wait_until(lambda: ready_on_fresh_connections(gw), 60, "ready", interval_s=0.1)
+    gw.wait_until(lambda: ready_on_fresh_connections(gw), 180, "ready", interval_s=0.1)
     return gw
 
 
