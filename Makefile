@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 
 help:
 	@echo "make demo   - install, train+export the default models if models/ is empty, serve them"
-	@echo "make test   - install and run the whole test suite"
+	@echo "make test   - install, lint (ruff, uv lock --check) and run the whole test suite"
 	@echo "make models - train and export the default models into $(MODEL_DIR)/"
 	@echo "make serve  - start the gateway on the models already in $(MODEL_DIR)/"
 	@echo "make bench  - benchmarks: gateway vs FastAPI, KServe, framework floors, in-process limit"
@@ -78,7 +78,8 @@ demo: models
 serve: setup
 	$(PY) -m serving --model-dir $(MODEL_DIR)
 
-test: setup
+# The checks that need no test run go first: a lint error or a stale lock fails in seconds.
+test: lint
 	$(PY) -m pytest
 
 lint: setup

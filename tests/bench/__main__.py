@@ -34,7 +34,8 @@ from tests.bench import load, report, servers
 from tests.bench import perf_analyzer as pa
 from tests.bench.contenders import BATCH32, BY_NAME, CONTENDERS, Contender, Step, schedule
 from tests.bench.contenders import b32_concurrency as choose_b32
-from tests.bench.procs import REPO_ROOT, Server
+from tests.bench.procs import Server
+from tests.processes import REPO_ROOT
 
 RUN_FILES = ("config.json", "vocab.txt", "best.weights.h5")
 GATEWAYS = ("gateway", "gateway-nobatch")

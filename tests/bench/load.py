@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.bench.procs import REPO_ROOT, Server
+from tests.bench.procs import Server
+from tests.processes import REPO_ROOT
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_post.lua")
 MARK = "BENCH_JSON "

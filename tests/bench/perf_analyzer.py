@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.bench.procs import REPO_ROOT
+from tests.processes import REPO_ROOT
 
 BINARY = REPO_ROOT / "build" / "tools" / "perf_analyzer" / "bin" / "perf_analyzer"
 KINDS = {"v2-rest": ("triton", "http"), "v2-grpc": ("triton", "grpc"),

@@ -11,7 +11,6 @@ RSS per worker is `VmRSS` of each child of the master.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,17 +20,10 @@ from pathlib import Path
 
 from tests.processes import stop_process
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _TICK = os.sysconf("SC_CLK_TCK")
 # Seconds a server may take to load its models in every worker: about 15 on a quiet
 # 2-core machine, minutes on a busy one (BENCH_START_TIMEOUT).
 START_TIMEOUT_S = float(os.environ.get("BENCH_START_TIMEOUT") or 600)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def children(pid: int) -> list[int]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tests.bench import load, servers
 from tests.bench.__main__ import example_rows, export_runs, prepare_runs, say
-from tests.bench.procs import REPO_ROOT
+from tests.processes import REPO_ROOT
 
 
 def py_spy() -> str:

@@ -8,26 +8,16 @@ off in all of them. The peers' start-up follows their own documentation: uvicorn
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.bench.procs import REPO_ROOT, Server, free_port
+from tests.bench.procs import Server
+from tests.processes import REPO_ROOT, free_port, subprocess_env
 
 KSERVE_VENV = REPO_ROOT / "build" / "bench-venvs" / "kserve"
 KSERVE_DIR = Path(__file__).with_name("peers") / "kserve"
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MULTIHEAD_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                            os.environ.get("PYTHONPATH")]))})
-    env.update(extra)
-    return env
 
 
 def _spawn(name: str, argv: list[str], env: dict[str, str], http_port: int | None,
@@ -63,7 +53,7 @@ def start_gateway(model_dir: Path, workers: int, threads: int,
                   env: dict[str, str] | None = None, name: str = "gateway") -> Server:
     """`python -m serving` (gunicorn, embedded runtime) exactly as a user runs it."""
     http_port, grpc_port = free_port(), free_port()
-    full = clean_env({
+    full = subprocess_env({
         "MULTIHEAD_BACKEND": "embedded", "MULTIHEAD_MODEL_DIR": str(model_dir),
         "MULTIHEAD_HOST": "127.0.0.1", "MULTIHEAD_HTTP_PORT": str(http_port),
         "MULTIHEAD_GRPC_PORT": str(grpc_port), **worker_env(workers, threads), **(env or {})})
@@ -74,7 +64,7 @@ def start_gateway(model_dir: Path, workers: int, threads: int,
 def start_naive(runs: dict[str, Path], workers: int, threads: int) -> Server:
     """tests/bench/naive_app.py under gunicorn with the gateway's worker settings."""
     port = free_port()
-    full = clean_env({"BENCH_NAIVE_RUNS": ",".join(f"{m}={p}" for m, p in runs.items())})
+    full = subprocess_env({"BENCH_NAIVE_RUNS": ",".join(f"{m}={p}" for m, p in runs.items())})
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
             "--timeout", "120", "--keep-alive", "5", "--log-level", "warning",
@@ -85,7 +75,7 @@ def start_naive(runs: dict[str, Path], workers: int, threads: int) -> Server:
 def start_floor_rest(workers: int, threads: int) -> Server:
     """The empty route (tests/bench/floor_app.py) on the gateway's gunicorn settings."""
     port = free_port()
-    full = clean_env({**worker_env(workers, threads), "BENCH_FLOOR_BIND": f"127.0.0.1:{port}"})
+    full = subprocess_env({**worker_env(workers, threads), "BENCH_FLOOR_BIND": f"127.0.0.1:{port}"})
     argv = [sys.executable, "-m", "gunicorn", "-c", str(Path(__file__).with_name(
         "floor_gunicorn.conf.py")), "tests.bench.floor_app:create_app()"]
     return _ready(_spawn("floor-rest", argv, full, port, None, workers), path="/healthz")
@@ -97,7 +87,7 @@ def start_floor_grpc(workers: int, threads: int) -> Server:
 
     port = free_port()
     argv = [sys.executable, "-m", "tests.bench.floor_grpc", "--port", str(port)]
-    return _ready(_spawn("floor-grpc", argv, clean_env(worker_env(workers, threads)), None,
+    return _ready(_spawn("floor-grpc", argv, subprocess_env(worker_env(workers, threads)), None,
                          port, workers), line=READY)
 
 
@@ -108,7 +98,7 @@ def _model_specs(exports: dict[str, Path]) -> list[str]:
 def start_fastapi(exports: dict[str, Path], workers: int) -> Server:
     """tests/bench/fastapi_app.py: uvicorn --workers N, each loading the signatures."""
     port = free_port()
-    full = clean_env({"BENCH_FASTAPI_MODELS": ",".join(_model_specs(exports))})
+    full = subprocess_env({"BENCH_FASTAPI_MODELS": ",".join(_model_specs(exports))})
     argv = [sys.executable, "-m", "uvicorn", "tests.bench.fastapi_app:app", "--host",
             "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
             "--log-level", "warning"]
@@ -132,7 +122,7 @@ def start_kserve(exports: dict[str, Path], workers: int) -> Server:
             "--workers", str(workers), "--log_config_file", str(KSERVE_DIR / "logging.json"),
             *_model_specs(exports)]
     # Not the project's PYTHONPATH: the peer sees only its own environment.
-    env = {k: v for k, v in clean_env({}).items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in subprocess_env({}).items() if k != "PYTHONPATH"}
     first = next(iter(exports))
     return _ready(_spawn("kserve", argv, env, port, None, workers),
                   path=f"/v1/models/{first}")

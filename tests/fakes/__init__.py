@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.processes import stop_process
+from tests.processes import free_port, stop_process
 
 TFSERVING_BINARY = "tensorflow_model_server"
 NO_BINARY_REASON = (f"{TFSERVING_BINARY} is not on PATH (not installable here); the "
@@ -48,12 +48,15 @@ class RealTFServing:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def prepare(self) -> RealTFServing:
+        """Nothing to start ahead: the binary has no interpreter to boot (the stand-in's
+        `prepare()` has)."""
+        return self
+
     def start(self) -> RealTFServing:
         import grpc
 
         if not self.port:
-            from tests.integration.conftest import free_port
-
             self.port = free_port()
         self.process = subprocess.Popen(
             [self.binary, f"--port={self.port}", "--rest_api_port=0",

@@ -27,7 +27,9 @@ Run it as a process so that tests can kill and restart it:
 
 It prints `listening on 127.0.0.1:PORT` once the models are loaded (TF Serving,
 too, opens its ports only after the first load). `start_fake_tfserving` does
-that from a test and returns a handle.
+that from a test and returns a handle (`FakeTFServing`). Where TF Serving is only the
+runtime behind the gateway and never dies, `InProcessTFServing` runs the same servers in
+the test's own process, without an interpreter and TensorFlow to start.
 """
 
 from __future__ import annotations
@@ -45,14 +47,18 @@ from concurrent import futures
 from pathlib import Path
 from typing import Any
 
-from tests.processes import stop_process
+from tests.processes import REPO_ROOT, stop_process, subprocess_env
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "listening on "
+HELD_PREFIX = "loaded, held"
 
 
 class FakeTFServing:
-    """Handle on a stand-in process: `.address` ("127.0.0.1:PORT"), `.port`, `.stop()`."""
+    """Handle on a stand-in process: `.address` ("127.0.0.1:PORT"), `.port`, `.stop()`.
+
+    `prepare()` starts the next process ahead, held after loading its models with its
+    port still closed; `start()` then only opens the port: a test that takes TF Serving
+    down and up need not wait for an interpreter and TensorFlow to start each time."""
 
     def __init__(self, model_dir: str | os.PathLike[str], port: int = 0,
                  model_config: str | os.PathLike[str] | None = None,
@@ -65,6 +71,7 @@ class FakeTFServing:
         self.predict_delay_s = predict_delay_s
         self.startup_timeout_s = startup_timeout_s
         self.process: subprocess.Popen[str] | None = None
+        self._held: subprocess.Popen[str] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="tfserving-fake-", suffix=".log",
                                                 delete=False)
 
@@ -72,35 +79,59 @@ class FakeTFServing:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> FakeTFServing:
-        """Start the process (on `self.port`; 0 picks a free one) and wait for its ports."""
+    @property
+    def store(self) -> ModelStore:
+        """What the running stand-in saw (`store.traceparents`)."""
+        assert self._store is not None, "start() first"
+        return self._store
+
+    def _spawn(self, hold: bool) -> subprocess.Popen[str]:
         cmd = [sys.executable, "-m", "tests.fakes.tfserving_fake", "--model-dir", self.model_dir,
                "--port", str(self.port), "--predict-delay-s", str(self.predict_delay_s)]
         if self.enable_batching:
             cmd.append("--enable-batching")
         if self.model_config:
             cmd += ["--model-config", self.model_config]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, text=True,
-                                        stdout=subprocess.PIPE, stderr=self._log,
-                                        start_new_session=True)
-        line = _wait_for_line(self.process, READY_PREFIX, self.startup_timeout_s)
+        if hold:
+            cmd.append("--hold")
+        return subprocess.Popen(cmd, cwd=REPO_ROOT, env=subprocess_env(), text=True,
+                                stdin=subprocess.PIPE if hold else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=self._log,
+                                start_new_session=True)
+
+    def _expect(self, process: subprocess.Popen[str], prefix: str) -> str:
+        line = _wait_for_line(process, prefix, self.startup_timeout_s)
         if line is None:
-            self.stop(kill=True)
+            stop_process(process, kill=True)
             raise RuntimeError(f"TF Serving stand-in did not start: {self.log_tail()}")
-        self.port = int(line.rsplit(":", 1)[1])
+        return line
+
+    def prepare(self) -> FakeTFServing:
+        """Start the next process now, returning at once: it loads its models and holds
+        its port closed until `start()`."""
+        if self._held is None:
+            self._held = self._spawn(hold=True)
+        return self
+
+    def start(self) -> FakeTFServing:
+        """Open TF Serving's port (on `self.port`; 0 picks a free one): the prepared
+        process's once it has loaded, else a new one's; returns once it listens."""
+        if self._held is not None:
+            process, self._held = self._held, None
+            self._expect(process, HELD_PREFIX)
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        else:
+            process = self._spawn(hold=False)
+        self.process = process
+        self.port = int(self._expect(process, READY_PREFIX).rsplit(":", 1)[1])
         return self
 
     def stop(self, kill: bool = False) -> None:
         """Stop the process: SIGTERM (graceful) or SIGKILL (a crash); idempotent."""
         process, self.process = self.process, None
         stop_process(process, kill=kill, grace_s=10)
-
-    def restart(self) -> FakeTFServing:
-        """Stop, then start again on the same port."""
-        self.stop()
-        return self.start()
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -113,6 +144,8 @@ class FakeTFServing:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        held, self._held = self._held, None
+        stop_process(held, kill=True)
         Path(self._log.name).unlink(missing_ok=True)
 
 
@@ -477,18 +510,76 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
 
 
-def start_in_process(model_dir: str | os.PathLike[str]) -> tuple[Any, ModelStore, str]:
-    """(grpc server, store, "127.0.0.1:PORT"): the stand-in's servicers in this process, for
-    tests that read what it saw (`store.traceparents`); stop it with `server.stop(0)`."""
+def batching_for(enabled: bool) -> Any:
+    """The batcher that merges concurrent Predicts (TF Serving's --enable_batching), or None."""
+    if not enabled:
+        return None
+    from serving.config import Settings
+    from serving.core.batching import Batcher
+
+    return Batcher(Settings(max_batch_size=64, batch_timeout_micros=0, num_batch_threads=1))
+
+
+def grpc_server(store: ModelStore, host: str, port: int, predict_delay_s: float = 0.0,
+                batcher: Any = None) -> tuple[Any, int]:
+    """A started gRPC server serving `store` on host:port (0: a free port); (server, port)."""
     import grpc
 
-    store = ModelStore(Path(model_dir))
-    store.sync()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    add_servicers(server, store)
-    port = server.add_insecure_port("127.0.0.1:0")
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
+        ("grpc.max_receive_message_length", 2**31 - 1),
+        ("grpc.max_send_message_length", 2**31 - 1),
+        # A second stand-in on a port still held must fail, not share it.
+        ("grpc.so_reuseport", 0),
+    ])
+    add_servicers(server, store, predict_delay_s=predict_delay_s, batcher=batcher)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if not bound:
+        raise OSError(f"cannot bind {host}:{port}")
     server.start()
-    return server, store, f"127.0.0.1:{port}"
+    return server, bound
+
+
+class InProcessTFServing:
+    """The stand-in's gRPC server in the calling process, with `FakeTFServing`'s handle
+    (`.address`, `.port`, `.start()`, `.stop()`, context manager): no interpreter or
+    TensorFlow start-up, for tests that never need TF Serving's process to die (those use
+    `FakeTFServing`). Loads the models in `start()`, then polls like the process does."""
+
+    def __init__(self, model_dir: str | os.PathLike[str], port: int = 0,
+                 model_config: str | os.PathLike[str] | None = None,
+                 predict_delay_s: float = 0.0) -> None:
+        self.model_dir = Path(model_dir)
+        self.port = port
+        self.model_config = str(model_config) if model_config else None
+        self.predict_delay_s = predict_delay_s
+        self._store: ModelStore | None = None
+        self._server: Any = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> InProcessTFServing:
+        store = ModelStore(self.model_dir, self.model_config)
+        store.sync()  # ports open once the first versions are loaded, as in the process
+        self._server, self.port = grpc_server(store, "127.0.0.1", self.port,
+                                              self.predict_delay_s)
+        store.start_polling()
+        self._store = store
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        store, server, self._store, self._server = self._store, None, None, None
+        if store is not None:
+            store.stop_polling()
+        if server is not None:
+            server.stop(0 if kill else 1.0).wait(10)
+
+    def __enter__(self) -> InProcessTFServing:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -502,10 +593,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="sleep this long in every Predict (deadline tests)")
     parser.add_argument("--enable-batching", action="store_true",
                         help="merge concurrent Predicts, as TF Serving's --enable_batching")
+    parser.add_argument("--hold", action="store_true",
+                        help="after loading, wait for a line on stdin before opening the port")
     args = parser.parse_args(argv)
 
-    import grpc  # after argparse: --help should not pay for TensorFlow
-    import tensorflow as tf
+    import tensorflow as tf  # after argparse: --help should not pay for TensorFlow
 
     # Tests share two cores with the gateway: keep the stand-in's pools small.
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -513,24 +605,15 @@ def main(argv: list[str] | None = None) -> None:
 
     store = ModelStore(Path(args.model_dir), args.model_config)
     store.sync()  # TF Serving, too, opens its ports once the first versions are loaded
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[
-        ("grpc.max_receive_message_length", 2**31 - 1),
-        ("grpc.max_send_message_length", 2**31 - 1),
-        # A second stand-in on a port still held must fail, not share it.
-        ("grpc.so_reuseport", 0),
-    ])
-    batcher = None
-    if args.enable_batching:
-        from serving.config import Settings
-        from serving.core.batching import Batcher
-
-        batcher = Batcher(Settings(max_batch_size=64, batch_timeout_micros=0,
-                                   num_batch_threads=1))
-    add_servicers(server, store, predict_delay_s=args.predict_delay_s, batcher=batcher)
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
-    if not port:
-        raise SystemExit(f"cannot bind {args.host}:{args.port}")
-    server.start()
+    if args.hold:
+        print(HELD_PREFIX, flush=True)
+        if not sys.stdin.readline():  # the test is gone
+            return
+    try:
+        server, port = grpc_server(store, args.host, args.port, args.predict_delay_s,
+                                   batching_for(args.enable_batching))
+    except OSError as exc:
+        raise SystemExit(str(exc)) from None
     store.start_polling()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -6,6 +6,9 @@ answers 200 from every worker, yields a handle and always stops the process
 group. The session-wide `gateway` fixture is parametrized over the model runtime:
 `embedded`, `tfserving` (the gateway in front of tests/fakes/tfserving_fake.py)
 and `tfserving-real` (tensorflow_model_server, only when it is on PATH).
+
+`inprocess` is the same gateway's code in the pytest process (tests/integration/
+inprocess.py), for what does not depend on the transport: decoding, field messages.
 """
 
 from __future__ import annotations
@@ -13,24 +16,24 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import httpx
 import numpy as np
 import pytest
 
-from tests.processes import stop_process
+from tests.fakes.tfserving_fake import InProcessTFServing
+from tests.integration.inprocess import InProcessGateway
+from tests.processes import REPO_ROOT, free_port, stop_process, subprocess_env, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 MODELS = ("qa", "profiler", "similarity", "headline")
 GATEWAY_ENV = {
     "MULTIHEAD_MAX_REQUEST_BYTES": "1000000",
@@ -69,12 +72,6 @@ SAMPLES: dict[str, dict[str, list[Any]]] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Gateway:
     """A running gateway: `http_url`, `grpc_target`, `process`; HTTP helpers."""
@@ -106,9 +103,30 @@ class Gateway:
     def log(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
+    def wait_until(self, predicate: Callable[[], T], timeout_s: float, what: str,
+                   interval_s: float = 0.05) -> T:
+        """`wait_until` that fails at once, with the log, if the gateway exits."""
+        def alive_and() -> T:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gateway exited with {self.process.returncode} "
+                                     f"while waiting for {what}:\n{self.log()}")
+            return predicate()
+
+        return wait_until(alive_and, timeout_s, interval_s, what=what, diagnose=self.log)
+
+    def wait_ready(self, workers: int, timeout_s: float = 180.0) -> None:
+        """/readyz 200 on enough fresh connections in a row that every worker answered."""
+        self.wait_until(lambda: ready_on_fresh_connections(self, probes=6 * workers), timeout_s,
+                        "ready", interval_s=0.2)
+
     def stop(self) -> None:
         self.client.close()
         stop_process(self.process, grace_s=30)  # SIGTERM: gunicorn's graceful shutdown
+
+    def close(self) -> None:
+        """Stop it and remove its log."""
+        self.stop()
+        self.log_path.unlink(missing_ok=True)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:
@@ -123,59 +141,42 @@ def metric_value(text: str, name: str, **labels: str) -> float:
     return total
 
 
-@contextlib.contextmanager
-def start_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
-                  workers: int = 2, env: dict[str, str] | None = None,
-                  timeout_s: float = 180.0, args: tuple[str, ...] = ()) -> Iterator[Gateway]:
-    """Run the real gunicorn gateway on free loopback ports until the block ends.
+def launch_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
+                   workers: int = 2, env: dict[str, str] | None = None,
+                   args: tuple[str, ...] = ()) -> Gateway:
+    """`python -m serving` (gunicorn, as a user runs it) on free loopback ports, returning
+    at once: the caller waits for what it needs (`wait_ready`, or less).
 
     `args` are command-line flags of `python -m serving`. PROMETHEUS_MULTIPROC_DIR is left
     unset (so `python -m serving` makes its own) unless `env` names one."""
     http_port, grpc_port = free_port(), free_port()
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith("MULTIHEAD_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    full_env.update(GATEWAY_ENV)
-    full_env.update({
+    full_env = subprocess_env({
+        **GATEWAY_ENV,
         "MULTIHEAD_BACKEND": backend, "MULTIHEAD_MODEL_DIR": str(model_dir),
         "MULTIHEAD_HOST": "127.0.0.1", "MULTIHEAD_HTTP_PORT": str(http_port),
         "MULTIHEAD_GRPC_PORT": str(grpc_port), "MULTIHEAD_WORKERS": str(workers),
-        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
-                                                    os.environ.get("PYTHONPATH")])),
-    })
-    full_env.update(env or {})
-    log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "serving", *args], cwd=REPO_ROOT,
-                               env=full_env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    gw = Gateway(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", process,
-                 Path(log.name), Path(model_dir), backend,
-                 full_env.get("PROMETHEUS_MULTIPROC_DIR"))
+        **(env or {})})
+    with tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen([sys.executable, "-m", "serving", *args], cwd=REPO_ROOT,
+                                   env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    return Gateway(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", process,
+                   Path(log.name), Path(model_dir), backend,
+                   full_env.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+@contextlib.contextmanager
+def start_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
+                  workers: int = 2, env: dict[str, str] | None = None,
+                  timeout_s: float = 180.0, args: tuple[str, ...] = ()) -> Iterator[Gateway]:
+    """Run the real gunicorn gateway on free loopback ports until the block ends, ready
+    on every worker when the block starts."""
+    gw = launch_gateway(model_dir, backend, workers, env, args)
     try:
-        _wait_ready(gw, workers, timeout_s)
+        gw.wait_ready(workers, timeout_s)
         yield gw
     finally:
-        gw.stop()
-        log.close()
-        Path(log.name).unlink(missing_ok=True)
-
-
-def _wait_ready(gw: Gateway, workers: int, timeout_s: float) -> None:
-    """/readyz 200 on enough fresh connections that every worker has answered."""
-    deadline = time.monotonic() + timeout_s
-    streak, needed = 0, 6 * workers
-    while time.monotonic() < deadline:
-        if gw.process.poll() is not None:
-            raise RuntimeError(f"gateway exited with {gw.process.returncode}:\n{gw.log()}")
-        try:
-            ok = httpx.get(gw.http_url + "/readyz", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        streak = streak + 1 if ok else 0
-        if streak >= needed:
-            return
-        time.sleep(0.05 if ok else 0.3)
-    raise RuntimeError(f"gateway not ready after {timeout_s}s:\n{gw.log()}")
+        gw.close()
 
 
 # -- model repository -------------------------------------------------------------------
@@ -248,14 +249,6 @@ def gateway_repo(source_models: Path, tmp_path_factory: pytest.TempPathFactory) 
 # -- gateways ---------------------------------------------------------------------------
 
 
-def _tfserving_fake() -> Any:
-    try:
-        from tests.fakes import tfserving_fake
-    except ImportError as exc:
-        pytest.skip(f"tests/fakes/tfserving_fake.py is not importable ({exc})")
-    return tfserving_fake
-
-
 @contextlib.contextmanager
 def runtime_gateway(backend: str, repo: Path, model_config: Path | None,
                     env: dict[str, str] | None = None) -> Iterator[Gateway]:
@@ -268,13 +261,11 @@ def runtime_gateway(backend: str, repo: Path, model_config: Path | None,
             yield gw
         return
     if backend == "tfserving":
-        fake = _tfserving_fake().start_fake_tfserving(repo, model_config=model_config)
-        try:
+        # The stand-in only answers here, never dies: it runs in this process.
+        with InProcessTFServing(repo, model_config=model_config).start() as fake:
             env["MULTIHEAD_TFSERVING_ADDR"] = fake.address
             with start_gateway(repo, "tfserving", env=env) as gw:
                 yield gw
-        finally:
-            fake.stop()
         return
     if backend == "tfserving-real":
         binary = shutil.which("tensorflow_model_server")
@@ -306,6 +297,47 @@ def gateway(request: pytest.FixtureRequest, gateway_repo: Repo,
     metrics_dir = tmp_path_factory.mktemp(f"metrics-{request.param}")
     with runtime_gateway(request.param, gateway_repo.path, gateway_repo.config,
                          env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as gw:
+        yield gw
+
+
+@pytest.fixture(scope="session")
+def inprocess_gateways(gateway_repo: Repo) -> Iterator[dict[str, InProcessGateway]]:
+    """One in-process gateway per model runtime, built on first use and kept for the
+    session (both at once: no test order tears one down to build the other)."""
+    built: dict[str, InProcessGateway] = {}
+    try:
+        yield built
+    finally:
+        for gw in built.values():
+            gw.close()
+
+
+@pytest.fixture(params=["embedded", "tfserving"])
+def inprocess(request: pytest.FixtureRequest, inprocess_gateways: dict[str, InProcessGateway],
+              gateway_repo: Repo) -> InProcessGateway:
+    """The session gateway's protocol code in this process (tests/integration/
+    inprocess.py), for each model runtime: what a request means, not how it travels."""
+    if request.param not in inprocess_gateways:
+        inprocess_gateways[request.param] = InProcessGateway(
+            request.param, gateway_repo.path, gateway_repo.config, GATEWAY_ENV)
+    return inprocess_gateways[request.param]
+
+
+# The strict gateway's limits, given as `python -m serving` flags: small, so that the
+# transport's limit and deadline cases are quick to provoke.
+STRICT_MAX_REQUEST_BYTES = 2000
+STRICT_REQUEST_TIMEOUT_S = 2
+
+
+@pytest.fixture(scope="session")
+def strict_gateway(source_models: Path) -> Iterator[Gateway]:
+    """One worker (embedded) whose body limit and read deadline come from the command line
+    (tests/integration/test_settings_reach_workers.py), shared with the broken-HTTP cases
+    of tests/integration/test_bad_input_barrage.py."""
+    env = {"MULTIHEAD_MAX_REQUEST_BYTES": "", "MULTIHEAD_REQUEST_TIMEOUT_S": ""}
+    with start_gateway(source_models, workers=1, env=env,
+                       args=("--max-request-bytes", str(STRICT_MAX_REQUEST_BYTES),
+                             "--request-timeout-s", str(STRICT_REQUEST_TIMEOUT_S))) as gw:
         yield gw
 
 

@@ -6,7 +6,6 @@ test_price_serving.py)."""
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,10 +39,7 @@ def client(tmp_path_factory) -> Iterator:
     app = create_app(settings, service)
     service.start()
     try:
-        deadline = time.monotonic() + 120
-        while service.readiness() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not service.readiness(), service.readiness()
+        assert service.wait_ready(120), service.readiness()
         yield app.test_client()
     finally:
         service.stop()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import SAMPLES, add_version, versions_of
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +25,7 @@ def test_new_version_serves_without_failed_requests(gateway, gateway_repo):
     repo = gateway_repo.path
     old = versions_of(repo, "qa")[-1]
     results: list[tuple[int, int | None, str]] = []
+    answered = threading.Condition()
     stop = threading.Event()
 
     def client_loop() -> None:
@@ -32,22 +34,25 @@ def test_new_version_serves_without_failed_requests(gateway, gateway_repo):
             try:
                 resp = httpx.post(gateway.http_url + "/v1/answer", json=BODY, timeout=30)
                 version = resp.json().get("model_version") if resp.status_code == 200 else None
-                results.append((resp.status_code, version, resp.text[:200]))
+                result = (resp.status_code, version, resp.text[:200])
             except httpx.HTTPError as exc:
-                results.append((0, None, repr(exc)))
-            time.sleep(0.01)
+                result = (0, None, repr(exc))
+            with answered:
+                results.append(result)
+                answered.notify_all()
+            time.sleep(0.01)  # pacing: a client, not a flood
 
     threads = [threading.Thread(target=client_loop) for _ in range(3)]
     for t in threads:
         t.start()
     try:
-        time.sleep(0.5)
+        with answered:  # the old version answers before the new one lands
+            assert answered.wait_for(lambda: len(results) >= 6, 60), results
         new = add_version(repo, "qa")
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if len(results) > 12 and all(r[1] == new for r in results[-12:]):
-                break
-            time.sleep(0.2)
+        with answered:
+            assert answered.wait_for(
+                lambda: len(results) > 12 and all(r[1] == new for r in results[-12:]), 120), \
+                f"version {new} did not take over: {results[-12:]}"
     finally:
         stop.set()
         for t in threads:
@@ -59,13 +64,14 @@ def test_new_version_serves_without_failed_requests(gateway, gateway_repo):
     for _ in range(8):  # every worker serves it, on fresh connections
         resp = httpx.post(gateway.http_url + "/v1/answer", json=BODY, timeout=30)
         assert resp.json()["model_version"] == new
+
     meta = gateway.get("/v1/models/qa/metadata").json()
     assert meta["model_spec"]["version"] == str(new)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def once_old_is_unloaded() -> dict[int, str] | None:
         status = gateway.get("/v1/models/qa").json()["model_version_status"]
         states = {int(e["version"]): e["state"] for e in status}
-        if states.get(old, "END") == "END":
-            break
-        time.sleep(0.2)
-    assert states[new] == "AVAILABLE" and states.get(old, "END") == "END", states
+        return states if states.get(old, "END") == "END" else None
+
+    states = wait_until(once_old_is_unloaded, 30, 0.1, what=f"version {old} unloaded")
+    assert states[new] == "AVAILABLE", states

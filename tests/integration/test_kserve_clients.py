@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.conftest import REPO_ROOT, Gateway
+from tests.integration.conftest import Gateway
 from tests.lockfile import uv
+from tests.processes import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 EMBEDDED = pytest.mark.parametrize("gateway", ["embedded"], indirect=True)

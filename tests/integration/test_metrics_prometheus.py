@@ -9,14 +9,14 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.conftest import SAMPLES, free_port, metric_value
+from tests.integration.conftest import SAMPLES, metric_value
+from tests.processes import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -108,19 +108,20 @@ def test_real_prometheus_scrapes_the_count(gateway, tmp_path):
         expected = _requests_total(gateway, "similarity")
         assert expected >= 5
         query = 'sum(multihead_requests_total{job="multihead",model="similarity"})'
-        got, deadline = None, time.monotonic() + 90
-        while time.monotonic() < deadline:
+        answers: list[float | None] = []
+
+        def scraped() -> bool:
             try:
                 body = httpx.get(f"{api}/api/v1/query", params={"query": query},
                                  timeout=5).json()
                 result = body["data"]["result"]
-                got = float(result[0]["value"][1]) if result else None
+                answers.append(float(result[0]["value"][1]) if result else None)
             except (httpx.HTTPError, ValueError, KeyError):
-                got = None
-            if got == expected:
-                break
-            time.sleep(0.5)
-        assert got == expected, f"Prometheus answered {got}, the gateway counts {expected}"
+                answers.append(None)
+            return answers[-1] == expected
+
+        wait_until(scraped, 90, 0.5, what=f"Prometheus counting the gateway's {expected}",
+                   diagnose=lambda: f"it answered {answers[-1:]}")
         up = httpx.get(f"{api}/api/v1/query", params={"query": 'up{job="multihead"}'},
                        timeout=5).json()["data"]["result"]
         assert up and up[0]["value"][1] == "1"

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.bench.perf_analyzer import parse_csv, parse_request_count
-from tests.integration.conftest import REPO_ROOT, Gateway
+from tests.integration.conftest import Gateway
+from tests.processes import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 EMBEDDED = pytest.mark.parametrize("gateway", ["embedded"], indirect=True)

@@ -1,6 +1,7 @@
-"""The multimodal `price` export served by the real gunicorn gateway: pictures as
-base64 PNG in TF Serving's row and columnar JSON, equal to an in-process call;
-and its diagram at /v1/models/price/diagram."""
+"""The multimodal `price` export served by the gateway's app (in-process, the
+`InProcessGateway` of tests/integration/inprocess.py: decoding pictures is no matter of
+the transport): pictures as base64 PNG in TF Serving's row and columnar JSON, equal to an
+in-process call of the SavedModel; and its diagram at /v1/models/price/diagram."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tests.integration.conftest import Gateway, start_gateway
+from tests.integration.conftest import GATEWAY_ENV
+from tests.integration.inprocess import AppClient, InProcessGateway
 from tests.price_support import sample_listings, trained_price
 
 
 @pytest.fixture(scope="module")
-def price_gateway() -> Iterator[Gateway]:
-    with start_gateway(trained_price().model_dir, workers=1) as gw:
-        yield gw
+def price_gateway() -> Iterator[AppClient]:
+    gw = InProcessGateway("embedded", trained_price().model_dir, None, GATEWAY_ENV)
+    try:
+        yield gw.client
+    finally:
+        gw.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +69,7 @@ def test_row_form_with_base64_png_equals_in_process(price_gateway, listings, in_
     instances = [{"metadata": m.tolist(), "description": d, "picture": _b64(p)}
                  for m, d, p in zip(listings["metadata"], listings["description"],
                                     listings["png"], strict=True)]
-    r = price_gateway.post("/v1/models/price:predict", {"instances": instances})
+    r = price_gateway.post("/v1/models/price:predict", json={"instances": instances})
     assert r.status_code == 200, r.text
     np.testing.assert_allclose(_prices(r.json(), "predictions"), in_process, rtol=1e-5,
                                atol=1e-5)
@@ -75,7 +80,7 @@ def test_columnar_form_with_base64_png_equals_in_process(price_gateway, listings
     body = {"inputs": {"metadata": listings["metadata"].tolist(),
                        "description": listings["description"],
                        "picture": [_b64(p) for p in listings["png"]]}}
-    r = price_gateway.post("/v1/models/price/versions/1:predict", body)
+    r = price_gateway.post("/v1/models/price/versions/1:predict", json=body)
     assert r.status_code == 200, r.text
     np.testing.assert_allclose(_prices(r.json(), "outputs"), in_process, rtol=1e-5, atol=1e-5)
 
@@ -83,7 +88,7 @@ def test_columnar_form_with_base64_png_equals_in_process(price_gateway, listings
 def test_bytes_that_are_no_picture_are_a_400(price_gateway, listings) -> None:
     row = {"metadata": listings["metadata"][0].tolist(), "description": "silk coat",
            "picture": _b64(b"this is not a png")}
-    r = price_gateway.post("/v1/models/price:predict", {"instances": [row]})
+    r = price_gateway.post("/v1/models/price:predict", json={"instances": [row]})
     assert r.status_code == 400, r.text
     assert r.json()["error"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO_ROOT
+from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ same signature of the same SavedModel (`tf.saved_model.load`), within 1e-5.
 from __future__ import annotations
 
 import base64
-import time
 
 import numpy as np
 import pytest
@@ -249,9 +248,7 @@ def test_half_plus_two_and_api_keys_in_process(tmp_path):
     service = build_service(settings)
     service.start()
     try:
-        deadline = time.monotonic() + 60
-        while service.readiness() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert service.wait_ready(60), service.readiness()
         client = create_app(settings, service).test_client()
         assert client.get("/readyz").status_code == 200  # probes stay open
         assert client.get("/metrics").status_code == 200

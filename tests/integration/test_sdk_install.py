@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import REPO_ROOT, SAMPLES, Gateway
+from tests.integration.conftest import SAMPLES, Gateway
 from tests.lockfile import export_constraints, uv
+from tests.processes import REPO_ROOT
 
 CLIENT_DIR = REPO_ROOT / "clients" / "python"
 

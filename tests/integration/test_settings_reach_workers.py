@@ -10,20 +10,16 @@ import time
 
 import pytest
 
-from tests.integration.conftest import start_gateway
+from tests.integration.conftest import STRICT_MAX_REQUEST_BYTES as LIMIT
+from tests.integration.conftest import STRICT_REQUEST_TIMEOUT_S as TIMEOUT_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-LIMIT = 2000
-TIMEOUT_S = 2
 
 
-@pytest.fixture(scope="module")
-def gateway(source_models):  # noqa: ANN001, ANN201
-    env = {"MULTIHEAD_MAX_REQUEST_BYTES": "", "MULTIHEAD_REQUEST_TIMEOUT_S": ""}
-    with start_gateway(source_models, workers=1, env=env,
-                       args=("--max-request-bytes", str(LIMIT),
-                             "--request-timeout-s", str(TIMEOUT_S))) as gw:
-        yield gw
+@pytest.fixture
+def gateway(strict_gateway):  # noqa: ANN001, ANN201
+    """The session's gateway started with those flags (tests/integration/conftest.py)."""
+    return strict_gateway
 
 
 def _exchange(gw, data: bytes, wait_s: float = 30) -> bytes:  # noqa: ANN001

@@ -1,6 +1,7 @@
-"""The `tfserving` backend against the TF Serving stand-in (a real process on loopback),
-side by side with the embedded backend on the same repository and model config:
-same models, versions, labels, signatures, cards, outputs and errors.
+"""The `tfserving` backend against the TF Serving stand-in (its gRPC server on loopback,
+in this process: nothing here stops it), side by side with the embedded backend on the
+same repository and model config: same models, versions, labels, signatures, cards,
+outputs and errors.
 
 Also: the stand-in answers TF Serving's status codes and messages; the backend
 retries UNAVAILABLE (only) against a real gRPC server, and decodes both
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -33,17 +33,16 @@ from serving.backends.embedded import EmbeddedBackend
 from serving.backends.tfserving import TFServingBackend, array_to_proto, proto_to_array
 from serving.config import Settings
 from tests.fakes import NO_BINARY_REASON, TFSERVING_BINARY, start_real_tfserving
-from tests.fakes.tfserving_fake import start_fake_tfserving
+from tests.fakes.tfserving_fake import InProcessTFServing
 from tests.integration.conftest import MODELS, SAMPLES, add_version, versions_of
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.slow
 
 
 def wait_ready(backend: Any, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while backend.readiness():
-        assert time.monotonic() < deadline, backend.readiness()
-        time.sleep(0.1)
+    wait_until(lambda: not backend.readiness(), timeout_s, 0.1, what="ready",
+               diagnose=lambda: "; ".join(backend.readiness()))
 
 
 @pytest.fixture(scope="module", params=["stand-in", TFSERVING_BINARY])
@@ -52,10 +51,10 @@ def fake(request: pytest.FixtureRequest, gateway_repo: Any) -> Iterator[Any]:
     if request.param == TFSERVING_BINARY:
         if shutil.which(TFSERVING_BINARY) is None:
             pytest.skip(NO_BINARY_REASON)
-        start = start_real_tfserving
+        handle: Any = start_real_tfserving(gateway_repo.path, model_config=gateway_repo.config)
     else:
-        start = start_fake_tfserving
-    with start(gateway_repo.path, model_config=gateway_repo.config) as handle:
+        handle = InProcessTFServing(gateway_repo.path, model_config=gateway_repo.config).start()
+    with handle:
         yield handle
 
 
@@ -176,7 +175,7 @@ def test_newest_follows_a_version_tf_serving_just_swapped(gateway_repo: Any,
     shutil.copytree(gateway_repo.path / "profiler", repo / "profiler",
                     ignore=shutil.ignore_patterns(".tmp-export-*"))
     old = versions_of(repo, "profiler")[-1]
-    with start_fake_tfserving(repo) as fake:
+    with InProcessTFServing(repo).start() as fake:
         # poll_interval_s=60: after the first poll the backend's view goes stale on purpose
         backend = TFServingBackend(Settings(backend="tfserving", tfserving_addr=fake.address,
                                             model_dir=str(repo), poll_interval_s=60))
@@ -185,11 +184,9 @@ def test_newest_follows_a_version_tf_serving_just_swapped(gateway_repo: Any,
             wait_ready(backend)
             newest_mv, exact_mv = backend.resolve("profiler"), backend.resolve("profiler", old)
             new = add_version(repo, "profiler")
-            deadline = time.monotonic() + 60
-            while [(s.version, s.state) for s in backend._fetch_status("profiler", None, 10)
-                   ][:2] != [(new, "AVAILABLE"), (old, "END")]:
-                assert time.monotonic() < deadline, "the stand-in did not swap versions"
-                time.sleep(0.2)
+            wait_until(lambda: [(s.version, s.state) for s in backend._fetch_status(
+                "profiler", None, 10)][:2] == [(new, "AVAILABLE"), (old, "END")], 60, 0.1,
+                what="the stand-in swapped versions")
             arrays = inputs_for("profiler", "serving_default")
             assert set(backend.predict(newest_mv, "serving_default", arrays)) >= {"age"}
             assert backend.resolve("profiler").version == new

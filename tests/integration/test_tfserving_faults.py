@@ -8,15 +8,10 @@ batch-queue overload (RESOURCE_EXHAUSTED), deadlines, and graceful shutdown.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -30,13 +25,8 @@ from serving.protocols.multihead._gen import gateway_pb2 as pb
 from serving.protocols.multihead._gen import gateway_pb2_grpc
 from tests.fakes import NO_BINARY_REASON, TFSERVING_BINARY, RealTFServing
 from tests.fakes.tfserving_fake import FakeTFServing
-from tests.integration.conftest import (
-    GATEWAY_ENV,
-    REPO_ROOT,
-    Gateway,
-    free_port,
-    ready_on_fresh_connections,
-)
+from tests.integration.conftest import Gateway, launch_gateway, ready_on_fresh_connections
+from tests.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 KEY = "test-key-1"
@@ -46,33 +36,6 @@ DEADLINE_S = 3.0
 DELAY_S = 0.3  # the stand-in's time per Predict: calls are in flight when it dies
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def launch_gateway(model_dir: Path, env: dict[str, str]) -> Gateway:
-    """`python -m serving` on free ports, not waiting for readiness (TF Serving is down)."""
-    http_port, grpc_port = free_port(), free_port()
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith("MULTIHEAD_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    full_env.update(GATEWAY_ENV)
-    full_env.update({"MULTIHEAD_MODEL_DIR": str(model_dir), "MULTIHEAD_HOST": "127.0.0.1",
-                     "MULTIHEAD_HTTP_PORT": str(http_port),
-                     "MULTIHEAD_GRPC_PORT": str(grpc_port), "MULTIHEAD_WORKERS": "2",
-                     "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}, **env)
-    log = tempfile.NamedTemporaryFile(prefix="gateway-faults-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "serving"], cwd=REPO_ROOT, env=full_env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    return Gateway(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", process,
-                   Path(log.name), model_dir, "tfserving")
-
-
-def eventually(check: Callable[[], bool], timeout_s: float, what: str, gw: Gateway) -> float:
-    """Seconds until `check()` held; fails with the gateway log after `timeout_s`."""
-    start = time.monotonic()
-    while not check():
-        assert gw.process.poll() is None, f"gateway exited:\n{gw.log()}"
-        assert time.monotonic() - start < timeout_s, f"not {what} after {timeout_s}s:\n{gw.log()}"
-        time.sleep(0.1)
-    return time.monotonic() - start
 
 
 def health_everywhere(gw: Gateway, status: int, probes: int = 6) -> bool:
@@ -130,24 +93,24 @@ def rig(request: pytest.FixtureRequest, gateway_repo: Any,
     else:
         fake = FakeTFServing(gateway_repo.path, port=port, model_config=config,
                              predict_delay_s=DELAY_S)
-    gw = launch_gateway(gateway_repo.path, {
-        "MULTIHEAD_BACKEND": "tfserving", "MULTIHEAD_TFSERVING_ADDR": f"127.0.0.1:{port}",
+    gw = launch_gateway(gateway_repo.path, "tfserving", env={
+        "MULTIHEAD_TFSERVING_ADDR": f"127.0.0.1:{port}",
         "MULTIHEAD_MODEL_CONFIG": str(config), "MULTIHEAD_API_KEYS": KEY,
         "MULTIHEAD_REQUEST_TIMEOUT_S": str(DEADLINE_S), "MULTIHEAD_MAX_BATCH_SIZE": "2",
         "MULTIHEAD_MAX_ENQUEUED_BATCHES": "1", "MULTIHEAD_NUM_BATCH_THREADS": "1",
         "MULTIHEAD_POLL_INTERVAL_S": "0.5"})
     try:
-        yield gw, fake
+        with fake:
+            fake.prepare()  # loads beside the gateway's start; its port stays closed
+            yield gw, fake
     finally:
-        gw.stop()
-        fake.stop()
-        gw.log_path.unlink(missing_ok=True)
+        gw.close()
 
 
 def test_gateway_follows_tf_serving_down_and_up(rig: tuple[Gateway, Any]) -> None:
     gw, fake = rig
     # 1. TF Serving not started yet: the gateway runs but is not ready.
-    eventually(lambda: health_everywhere(gw, NOT_SERVING), 120, "answering NOT_SERVING", gw)
+    gw.wait_until(lambda: health_everywhere(gw, NOT_SERVING), 180, "answering NOT_SERVING")
     ready = httpx.get(gw.http_url + "/readyz", timeout=5)
     assert ready.status_code == 503 and fake.address in ready.json()["error"]
     code, seconds, details = grpc_predict(gw)
@@ -158,34 +121,48 @@ def test_gateway_follows_tf_serving_down_and_up(rig: tuple[Gateway, Any]) -> Non
 
     # 2. TF Serving comes up: ready everywhere, traffic flows.
     fake.start()
-    eventually(lambda: ready_on_fresh_connections(gw) and health_everywhere(gw, SERVING), 30,
-               "ready after TF Serving started", gw)
+    fake.prepare()  # its successor, for step 4, loads now
+    gw.wait_until(lambda: ready_on_fresh_connections(gw) and health_everywhere(gw, SERVING),
+                  30, "ready after TF Serving started", interval_s=0.1)
     assert grpc_predict(gw)[0] == "OK" and rest_predict(gw)[0] == 200
 
     # 3. TF Serving dies mid-run: every call ends within its deadline with OK or 503.
     results: list[tuple[str, float]] = []
+    answered = threading.Condition()
     stop = threading.Event()
 
     def traffic() -> None:
         while not stop.is_set():
             code, seconds, _ = grpc_predict(gw)
             status, rest_seconds, _ = rest_predict(gw)
-            results.extend([(code, seconds), (str(status), rest_seconds)])
+            with answered:
+                results.extend([(code, seconds), (str(status), rest_seconds)])
+                answered.notify_all()
+
+    def seen(codes: set[str], count: int = 1) -> None:
+        """Until `count` more answers with one of `codes` have come in."""
+        with answered:
+            target = sum(c in codes for c, _ in results) + count
+            assert answered.wait_for(lambda: sum(c in codes for c, _ in results) >= target,
+                                     30), (codes, results)
 
     worker = threading.Thread(target=traffic, daemon=True)
     worker.start()
-    time.sleep(1.0)
+    seen({"OK", "200"}, 4)  # traffic flows when TF Serving dies
     fake.stop(kill=True)
-    eventually(lambda: health_everywhere(gw, NOT_SERVING), 10, "NOT_SERVING after the kill", gw)
+    gw.wait_until(lambda: health_everywhere(gw, NOT_SERVING), 10, "NOT_SERVING after the kill",
+                  interval_s=0.1)
     assert httpx.get(gw.http_url + "/readyz", timeout=5).status_code == 503
-    time.sleep(1.0)
+    seen({"UNAVAILABLE", "503"}, 2)  # and goes on, failing fast, while it is down
 
     # 4. Restarted on the same port: traffic succeeds again within seconds, no gateway restart.
     fake.start()
-    recovery = eventually(lambda: grpc_predict(gw)[0] == "OK" and rest_predict(gw)[0] == 200,
-                          10, "serving again after the restart", gw)
-    eventually(lambda: ready_on_fresh_connections(gw) and health_everywhere(gw, SERVING), 10,
-               "ready again", gw)
+    started = time.monotonic()
+    gw.wait_until(lambda: grpc_predict(gw)[0] == "OK" and rest_predict(gw)[0] == 200, 10,
+                  "serving again after the restart", interval_s=0.1)
+    recovery = time.monotonic() - started
+    gw.wait_until(lambda: ready_on_fresh_connections(gw) and health_everywhere(gw, SERVING), 10,
+                  "ready again", interval_s=0.1)
     stop.set()
     worker.join(timeout=30)
     assert not worker.is_alive(), "a request hung"
@@ -202,7 +179,7 @@ def up(rig: tuple[Gateway, Any]) -> Gateway:
     gw, fake = rig
     if fake.process is None:
         fake.start()
-    eventually(lambda: ready_on_fresh_connections(gw), 60, "ready", gw)
+    gw.wait_until(lambda: ready_on_fresh_connections(gw), 180, "ready", interval_s=0.1)
     return gw
 
 
@@ -258,7 +235,10 @@ def test_graceful_shutdown_lets_in_flight_calls_finish(slow: Gateway) -> None:
         grpc.channel_ready_future(ch).result(timeout=10)
         stub = gateway_pb2_grpc.GatewayStub(ch)
         call = stub.Predict.future(predict_request(), timeout=20, metadata=AUTH)
-        time.sleep(DELAY_S / 3)  # the call is at TF Serving now
+        # The call is being served (it waits DELAY_S at TF Serving): then the signal.
+        slow.wait_until(lambda: slow.metric("multihead_inflight_requests") >= 1 or call.done(),
+                        10, "the call in flight", interval_s=0.01)
+        assert not call.done(), "answered before the signal: nothing was in flight"
         slow.process.send_signal(15)  # SIGTERM: gunicorn's graceful shutdown
         response = call.result()
     assert response.model_spec.name == "profiler"

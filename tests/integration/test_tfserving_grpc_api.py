@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,8 @@ from tensorflow_serving.apis import (
 
 from serving.protocols.multihead import codec
 from serving.protocols.multihead._gen import gateway_pb2, gateway_pb2_grpc
-from tests.integration.conftest import (
-    MODELS,
-    REPO_ROOT,
-    SAMPLES,
-    assert_outputs_equal,
-    free_port,
-    versions_of,
-)
+from tests.integration.conftest import MODELS, SAMPLES, assert_outputs_equal, versions_of
+from tests.processes import REPO_ROOT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 TIMEOUT_S = 30.0
@@ -497,9 +490,7 @@ def test_api_keys_reflection_and_half_plus_two_in_process(tmp_path: Path) -> Non
     service.start()
     server = None
     try:
-        deadline = time.monotonic() + 60
-        while service.readiness() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert service.wait_ready(60), service.readiness()
         server = serve(settings, service)
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(ch)

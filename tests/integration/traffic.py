@@ -6,7 +6,9 @@ worker; others open a fresh connection per request, so that every worker that ac
 gets some of the traffic. Likewise some gRPC clients hold one channel, others open a
 channel per call (each lands on whichever worker's SO_REUSEPORT socket the kernel picks).
 `in_flight()` counts the calls started and not yet answered, at the instant it is
-called, which is how a scenario bounds what a killed worker may take with it.
+called, which is how a scenario bounds what a killed worker may take with it. A scenario
+waits on events, never on the clock: `wait_busy()` (every client has had an answer),
+`wait_for_answers(n)` (n more calls answered), `wait_for_in_flight(n)`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ REST_CALLS = (
     ("/v1/models/qa:predict", {"instances": [{"text": SAMPLES["qa"]["text"][0],
                                               "question": SAMPLES["qa"]["question"][0]}]}),
 )
+
+
+TRAFFIC_MODELS = ("profiler", "similarity", "qa")
 
 
 def grpc_requests() -> list[pb.PredictRequest]:
@@ -76,7 +81,9 @@ class Traffic:
         self._metadata = metadata
         self._pause_s = pause_s
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a call began or was answered
         self._active: dict[int, float] = {}
+        self._answered_by: collections.Counter[str] = collections.Counter()
         self._ids = itertools.count()
         self._stop = threading.Event()
         self.outcomes: list[Outcome] = []
@@ -113,9 +120,23 @@ class Traffic:
             return len(self._active)
 
     def wait_for_in_flight(self, at_least: int, timeout_s: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.in_flight() < at_least and time.monotonic() < deadline:
-            time.sleep(0.0005)
+        """Until `at_least` calls are in flight (or `timeout_s`: the caller checks)."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._active) >= at_least, timeout_s)
+
+    def wait_busy(self, timeout_s: float = 60.0) -> None:
+        """Until every client has had an answer: all connected, all sending."""
+        with self._changed:
+            assert self._changed.wait_for(
+                lambda: len(self._answered_by) == len(self._threads), timeout_s), \
+                f"not every client was answered within {timeout_s} s: {self._answered_by}"
+
+    def wait_for_answers(self, count: int, timeout_s: float = 120.0) -> None:
+        """Until `count` more calls than now have been answered, whatever the outcome."""
+        with self._changed:
+            target = len(self.outcomes) + count
+            assert self._changed.wait_for(lambda: len(self.outcomes) >= target, timeout_s), \
+                f"fewer than {count} calls answered within {timeout_s} s"
 
     def pause(self) -> None:
         """No new call starts after this returns (calls in flight go on)."""
@@ -141,14 +162,17 @@ class Traffic:
 
     # -- clients ---------------------------------------------------------------------
     def _record(self, call_id: int, protocol: str, start: float, kind: str) -> None:
-        with self._lock:
+        with self._changed:
             self._active.pop(call_id, None)
             self.outcomes.append(Outcome(protocol, start, time.monotonic(), kind))
+            self._answered_by[threading.current_thread().name] += 1
+            self._changed.notify_all()
 
     def _begin(self) -> tuple[int, float]:
         call_id, start = next(self._ids), time.monotonic()
-        with self._lock:
+        with self._changed:
             self._active[call_id] = start
+            self._changed.notify_all()
         return call_id, start
 
     def _breathe(self, kind: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,8 +25,12 @@ class _Base:
 
     def __init__(self, url: str = _ops.DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT,
                  retries: int = DEFAULT_RETRIES, api_key: str | None = None,
-                 verify: bool | str = True) -> None:
+                 verify: bool | str = True, sleep: Callable[[float], Any] | None = None) -> None:
         self.url = url
+        # How the client waits between retries: time.sleep (asyncio.sleep for AsyncClient)
+        # unless a caller brings its own clock, as the SDK's tests do.
+        self._sleep = sleep if sleep is not None else (asyncio.sleep if self._async
+                                                       else time.sleep)
         self.endpoint = _ops.parse_url(url)
         self.timeout = _ops.check_timeout(timeout, DEFAULT_TIMEOUT)
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -75,8 +79,9 @@ class Client(_Base):
     gRPC (`https://` / `grpcs://` for TLS; `verify` may name a CA bundle). `timeout`
     (seconds, default 5) bounds each attempt and can be overridden per call;
     Overloaded/Unavailable answers are retried `retries` times with jittered
-    backoff, honouring Retry-After. `api_key` is sent as a bearer token. Use it as
-    a context manager, or call `close()` (idempotent).
+    backoff, honouring Retry-After, waiting with `sleep` (default `time.sleep`).
+    `api_key` is sent as a bearer token. Use it as a context manager, or call
+    `close()` (idempotent).
     """
 
     def _run(self, op: str, *args: Any, timeout: float | None = None) -> Any:
@@ -90,7 +95,7 @@ class Client(_Base):
                 delay = self.retry.delay(attempt, exc)
                 if delay is None:
                     raise
-            time.sleep(delay)
+            self._sleep(delay)
             attempt += 1
 
     def similarity(self, a: str, b: str, *, model: str | None = None,
@@ -183,7 +188,8 @@ class Client(_Base):
 
 class AsyncClient(_Base):
     """Asynchronous client with the same methods as `Client` (coroutines), over
-    `httpx.AsyncClient` or `grpc.aio`. Use `async with`, or `await close()`."""
+    `httpx.AsyncClient` or `grpc.aio`; `sleep`, if given, is a coroutine function
+    (default `asyncio.sleep`). Use `async with`, or `await close()`."""
 
     _async = True
 
@@ -198,7 +204,7 @@ class AsyncClient(_Base):
                 delay = self.retry.delay(attempt, exc)
                 if delay is None:
                     raise
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             attempt += 1
 
     async def similarity(self, a: str, b: str, *, model: str | None = None,

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from tests.bench import contenders, load, procs, report, servers
 from tests.bench import perf_analyzer as pa
-from tests.bench.procs import REPO_ROOT
+from tests.processes import REPO_ROOT, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -167,10 +166,8 @@ def test_proc_accounting_counts_the_whole_tree() -> None:
                                f"subprocess.Popen([sys.executable,'-c',{burn!r}])\n"
                                "time.sleep(30)"], start_new_session=True)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and procs.tree_cpu_seconds(parent.pid) < 0.35 + \
-                procs.cpu_seconds(parent.pid):
-            time.sleep(0.1)
+        wait_until(lambda: procs.tree_cpu_seconds(parent.pid) >= 0.35 + procs.cpu_seconds(
+            parent.pid), 20, 0.1, what="the grandchild's CPU counted in the tree")
         kids = procs.children(parent.pid)
         assert len(kids) == 1
         assert procs.tree(parent.pid) == [parent.pid, kids[0]]

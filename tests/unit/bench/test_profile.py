@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.bench.procs import cpu_seconds
 from tests.bench.profile import py_spy, summarize
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,7 +39,8 @@ def test_summary_counts_own_and_inclusive_samples(tmp_path: Path) -> None:
 def test_py_spy_samples_a_running_python_process(tmp_path: Path) -> None:
     target = subprocess.Popen([sys.executable, "-c", BUSY])
     try:
-        time.sleep(0.5)
+        # Sample once it runs its loop, not while the interpreter starts.
+        wait_until(lambda: cpu_seconds(target.pid) > 0.3, 30, what="the target busy")
         out = tmp_path / "raw.txt"
         done = subprocess.run([py_spy(), "record", "--pid", str(target.pid), "--duration", "1",
                                "--rate", "100", "--format", "raw", "--output", str(out),

@@ -13,6 +13,7 @@ from serving.config import Settings
 from serving.core.batching import Batcher, merge, split
 from serving.core.calls import PredictCall
 from serving.errors import DeadlineExceeded, Overloaded
+from tests.processes import wait_until
 from tests.unit.serving.conftest import install, origin, predict_call
 
 pytestmark = pytest.mark.timeout(120)
@@ -22,6 +23,25 @@ def affine(arrays: dict, timeout_s: float) -> dict:
     """A real (numpy) model: row-wise, so merging must not change any row."""
     ids = arrays["ids"]
     return {"y": arrays["x"] * 2.0 + 1.0, "n": (ids != 0).sum(axis=1)}
+
+
+class Held:
+    """A model that holds each call until `release` is set; `entered`: a call is in it."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, arrays: dict, timeout_s: float) -> dict:
+        self.entered.set()
+        self.release.wait(10)
+        return {"y": arrays["x"]}
+
+
+def queued_requests(batcher: Batcher) -> int:
+    """Requests waiting in the batcher's queues for a run slot (its own state: the batcher
+    has no public count, and the tests must know a request got there before going on)."""
+    with batcher._cond:
+        return sum(len(b.tasks) for queue in batcher._queues.values() for b in queue)
 
 
 def test_merge_pads_ids_and_split_inverts() -> None:
@@ -63,12 +83,7 @@ def test_concurrent_submits_are_merged_and_split_exactly() -> None:
 
 
 def test_full_queue_is_refused_with_overloaded() -> None:
-    release = threading.Event()
-
-    def slow(arrays: dict, timeout_s: float) -> dict:
-        release.wait(10)
-        return {"y": arrays["x"]}
-
+    slow = Held()
     batcher = Batcher(Settings(max_batch_size=1, batch_timeout_micros=0, num_batch_threads=1,
                                max_enqueued_batches=1))
     one = {"x": np.ones(1)}
@@ -76,39 +91,35 @@ def test_full_queue_is_refused_with_overloaded() -> None:
     try:
         with ThreadPoolExecutor(2) as pool:
             running = pool.submit(batcher.submit, "k", one, 1, slow, deadline)
-            time.sleep(0.2)  # the first batch is running; the queue is empty again
+            assert slow.entered.wait(10)  # the first batch is running; the queue is empty
             waiting = pool.submit(batcher.submit, "k", one, 1, slow, deadline)
-            time.sleep(0.2)  # the second waits in the one allowed queue slot
+            wait_until(lambda: queued_requests(batcher) == 1, 10,
+                       what="the second in the one allowed queue slot")
             with pytest.raises(Overloaded, match="max_enqueued_batches") as err:
                 batcher.submit("k", one, 1, slow, deadline)
             assert err.value.status == 429
-            release.set()
+            slow.release.set()
             assert running.result(10)["y"].tolist() == [1.0]
             assert waiting.result(10)["y"].tolist() == [1.0]
     finally:
-        release.set()
+        slow.release.set()
         batcher.stop()
 
 
 def test_deadline_passes_while_waiting() -> None:
-    release = threading.Event()
-
-    def slow(arrays: dict, timeout_s: float) -> dict:
-        release.wait(10)
-        return {"y": arrays["x"]}
-
+    slow = Held()
     batcher = Batcher(Settings(max_batch_size=1, batch_timeout_micros=0, num_batch_threads=1))
     try:
         with ThreadPoolExecutor(1) as pool:
             busy = pool.submit(batcher.submit, "k", {"x": np.ones(1)}, 1, slow,
                                time.monotonic() + 10)
-            time.sleep(0.1)
+            assert slow.entered.wait(10)
             with pytest.raises(DeadlineExceeded):
                 batcher.submit("k", {"x": np.ones(1)}, 1, slow, time.monotonic() + 0.1)
-            release.set()
+            slow.release.set()
             busy.result(10)
     finally:
-        release.set()
+        slow.release.set()
         batcher.stop()
 
 
@@ -159,23 +170,18 @@ def test_service_batches_concurrent_predicts_exactly(exports: dict, make_service
 def test_stop_fails_queued_requests_at_once() -> None:
     from serving.errors import Unavailable
 
-    release = threading.Event()
-
-    def slow(arrays: dict, timeout_s: float) -> dict:
-        release.wait(10)
-        return {"y": arrays["x"]}
-
+    slow = Held()
     batcher = Batcher(Settings(max_batch_size=1, batch_timeout_micros=0, num_batch_threads=1))
     deadline = time.monotonic() + 30
     with ThreadPoolExecutor(3) as pool:
         running = pool.submit(batcher.submit, "k", {"x": np.ones(1)}, 1, slow, deadline)
-        time.sleep(0.1)
+        assert slow.entered.wait(10)
         queued = pool.submit(batcher.submit, "k", {"x": np.ones(1)}, 1, slow, deadline)
-        time.sleep(0.1)
+        wait_until(lambda: queued_requests(batcher) == 1, 10, what="the second queued")
         stopper = pool.submit(batcher.stop)
         with pytest.raises(Unavailable, match="shutting down"):
             queued.result(5)  # long before its 30 s deadline
-        release.set()
+        slow.release.set()
         stopper.result(10)
         assert running.result(10)["y"].tolist() == [1.0]  # the running batch finishes
 
@@ -219,7 +225,8 @@ def test_requests_arriving_during_a_call_merge_into_the_next() -> None:
             assert entered.wait(10)
             rest = [pool.submit(batcher.submit, "k", {"x": np.full(1, float(i))}, 1, model,
                                 deadline) for i in range(2, 8)]
-            time.sleep(0.3)  # all six wait in one batch while the first call runs
+            wait_until(lambda: queued_requests(batcher) == 6, 10,
+                       what="all six waiting while the first call runs")
             release.set()
             assert first.result(10)["y"].tolist() == [3.0]
             assert [f.result(10)["y"].tolist() for f in rest] == [[3.0 * i] for i in range(2, 8)]

@@ -118,9 +118,10 @@ def runtime(request: pytest.FixtureRequest, profiler_repo: str) -> Iterator[obje
         backend = EmbeddedBackend(settings)
     else:
         from serving.backends.tfserving import TFServingBackend
-        from tests.fakes.tfserving_fake import start_in_process
+        from tests.fakes.tfserving_fake import InProcessTFServing
 
-        server, _, address = start_in_process(profiler_repo)
+        server = InProcessTFServing(profiler_repo).start()
+        address = server.address
         settings = settings.replace(backend="tfserving", tfserving_addr=address)
         backend = TFServingBackend(settings)
     service = InferenceService(settings, backend, Metrics())
@@ -131,7 +132,7 @@ def runtime(request: pytest.FixtureRequest, profiler_repo: str) -> Iterator[obje
     finally:
         service.stop()
         if server is not None:
-            server.stop(0)
+            server.stop(kill=True)
 
 
 def send(service, posts: list[str]) -> None:  # noqa: ANN001

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -15,17 +14,11 @@ import pytest
 
 from serving.backends.embedded import EmbeddedBackend
 from serving.errors import FailedPrecondition, GatewayError, InvalidInput, NotFound, Unavailable
+from tests.processes import wait_until
 from tests.unit.serving.conftest import export_pairs, install, origin, predict_call, settings_for
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def test_half_plus_two_serves_like_tf_serving(exports: dict, make_service, tmp_path) -> None:
@@ -97,13 +90,13 @@ def test_hot_reload_without_failing_a_request(exports: dict, make_service, tmp_p
     thread = threading.Thread(target=client)
     thread.start()
     try:
-        wait_for(lambda: len(seen) > 5)
+        wait_until(lambda: len(seen) > 5, 30)
         install(exports["pairs_v2"], repo, "pairs", 2)
-        wait_for(lambda: seen[-1][0] == 2)
+        wait_until(lambda: seen[-1][0] == 2, 30)
         shutil.rmtree(os.path.join(repo, "pairs", "1"))
-        wait_for(lambda: service.model_status("pairs", 1)[0].state == "END")
+        wait_until(lambda: service.model_status("pairs", 1)[0].state == "END", 30)
         n = len(seen)
-        wait_for(lambda: len(seen) > n + 5)
+        wait_until(lambda: len(seen) > n + 5, 30)
     finally:
         stop.set()
         thread.join(30)
@@ -149,7 +142,7 @@ def test_failed_warm_up_or_load_keeps_version_out(tmp_path, make_service, export
     with open(os.path.join(repo, "broken", "1", "saved_model.pb"), "wb") as fh:
         fh.write(b"not a saved model")
     service = make_service(repo, wait=False)
-    wait_for(lambda: service.backend._scanned.is_set())
+    assert service.backend._scanned.wait(30)
     [status] = service.model_status("pairs")
     assert status.state == "END" and status.error_code == "UNKNOWN"
     assert "warm-up request 0 failed" in status.error_message
@@ -163,7 +156,7 @@ def test_failed_warm_up_or_load_keeps_version_out(tmp_path, make_service, export
     # A repaired export (new files) is picked up by the next scan.
     shutil.rmtree(os.path.join(repo, "pairs", "1"))
     install(exports["pairs_v1"], repo, "pairs", 1)
-    wait_for(lambda: service.model_status("pairs")[0].state == "AVAILABLE")
+    wait_until(lambda: service.model_status("pairs")[0].state == "AVAILABLE", 30)
 
 
 def test_backend_does_not_import_tensorflow_before_start(tmp_path) -> None:

@@ -14,6 +14,7 @@ from serving.backends.model_config import (
     parse_model_config_text,
 )
 from serving.errors import InvalidInput, NotFound, Unavailable
+from tests.processes import wait_until
 from tests.unit.serving.conftest import install
 
 pytestmark = pytest.mark.timeout(120)
@@ -101,11 +102,9 @@ def test_embedded_honours_policy_and_labels(exports: dict, make_service, tmp_pat
     config.write_text(CONFIG.replace('"models/pairs"', '"repo/pairs"').replace(
         "specific { versions: 1 versions: 2 }", "latest { num_versions: 2 }"))
     os.utime(config, (time.time() + 5, time.time() + 5))
-    deadline = time.monotonic() + 30
-    while {s.version: s.state for s in service.model_status("pairs")} != {
-            1: "END", 2: "AVAILABLE", 3: "AVAILABLE"}:
-        assert time.monotonic() < deadline, service.model_status("pairs")
-        time.sleep(0.05)
+    wait_until(lambda: {s.version: s.state for s in service.model_status("pairs")} == {
+        1: "END", 2: "AVAILABLE", 3: "AVAILABLE"}, 30, what="the new policy applied",
+        diagnose=lambda: str(service.model_status("pairs")))
     assert service.resolve("pairs", label="next").version == 3
     with pytest.raises(Unavailable):
         service.resolve("pairs", label="stable")

@@ -238,9 +238,10 @@ def test_the_model_call_context_reaches_tf_serving(repo: str) -> None:
     from serving.backends.tfserving import TFServingBackend
     from serving.core.service import InferenceService
     from serving.metrics import Metrics
-    from tests.fakes.tfserving_fake import start_in_process
+    from tests.fakes.tfserving_fake import InProcessTFServing
 
-    server, store, address = start_in_process(repo)
+    server = InProcessTFServing(repo).start()
+    store, address = server.store, server.address
     settings = settings_for(repo, backend="tfserving", tfserving_addr=address)
     traced, exporter = in_memory()
     service = InferenceService(settings, TFServingBackend(settings), Metrics(), traced)
@@ -256,7 +257,7 @@ def test_the_model_call_context_reaches_tf_serving(repo: str) -> None:
         service.predict(o, predict_call("pairs", PAIRS))
     finally:
         service.stop()
-        server.stop(0)
+        server.stop(kill=True)
     (model,) = [s for s in spans_of(exporter, trace_id) if s.name == "model"]
     version, sent_trace, sent_parent, flags = store.traceparents[-1].split("-")
     assert (int(sent_trace, 16), int(sent_parent, 16)) == (trace_id, model.context.span_id)

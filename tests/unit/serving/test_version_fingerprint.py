@@ -13,6 +13,7 @@ import pytest
 from serving.backends.repository import fingerprint as _fingerprint
 from serving.backends.repository import version_dirs as _version_dirs
 from serving.errors import NotFound
+from tests.processes import wait_until
 from tests.unit.serving.conftest import install
 
 pytestmark = pytest.mark.timeout(120)
@@ -68,10 +69,9 @@ def test_version_dirs_wait_for_saved_model_pb(tmp_path: Path) -> None:
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> float:  # noqa: ANN001
+    """Seconds until `predicate()` held."""
     start = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - start < timeout, "condition not reached in time"
-        time.sleep(0.02)
+    wait_until(predicate, timeout, 0.02, what="the condition reached")
     return time.monotonic() - start
 
 
