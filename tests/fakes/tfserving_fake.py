@@ -79,12 +79,6 @@ class FakeTFServing:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    @property
-    def store(self) -> ModelStore:
-        """What the running stand-in saw (`store.traceparents`)."""
-        assert self._store is not None, "start() first"
-        return self._store
-
     def _spawn(self, hold: bool) -> subprocess.Popen[str]:
         cmd = [sys.executable, "-m", "tests.fakes.tfserving_fake", "--model-dir", self.model_dir,
                "--port", str(self.port), "--predict-delay-s", str(self.predict_delay_s)]
@@ -558,6 +552,12 @@ class InProcessTFServing:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def store(self) -> ModelStore:
+        """What the running stand-in saw (`store.traceparents`)."""
+        assert self._store is not None, "start() first"
+        return self._store
 
     def start(self) -> InProcessTFServing:
         store = ModelStore(self.model_dir, self.model_config)
