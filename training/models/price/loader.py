@@ -11,7 +11,8 @@
 - ``price``: the target, a number >= 0 (euros).
 
 Other columns are ignored. Pictures are decoded and resized exactly as the
-exported model does it (`training.images.decode_picture`), so training sees
+exported model does it (`training.images.decode_picture`, through
+`training.data.files.read_picture`), so training sees
 what serving will. Problems raise `DataFileError` ``"<file>:<line>: field
 '<name>' ..."``.
 """
@@ -26,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from training.data.examples import Examples
-from training.data.loaders import DataFileError
+from training.data.files import CSV_SUFFIXES, DataFileError, read_picture
+from training.models.price.model import metadata_vector
+from training.room import FileLoader
 
 COLUMNS = ("brand", "condition", "age_years", "description", "image", "price")
 IMAGE_SIZE = 32
@@ -45,33 +48,8 @@ def _number(path: Path, line: int, name: str, raw: str, lo: float,
     return value
 
 
-def _picture(path: Path, line: int, raw: str, size: int) -> np.ndarray:
-    import tensorflow as tf
-
-    from training.images import decode_picture
-
-    if not raw.strip():
-        raise DataFileError(path, line, "field 'image' is empty; expected a picture file path")
-    file = Path(raw) if os.path.isabs(raw) else path.parent / raw
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise DataFileError(path, line, f"field 'image': cannot read {str(file)!r} "
-                                        f"({exc.strerror or exc})") from exc
-    try:
-        return decode_picture(tf.constant(data), size).numpy()
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as exc:
-        raise DataFileError(path, line, f"field 'image': {str(file)!r} is not a JPEG or PNG "
-                                        "picture") from exc
-
-
 def load_price(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> Examples:
-    from training.models.price import metadata_vector
-
     path = Path(path)
-    if path.suffix.lower() not in (".csv", ".tsv"):
-        raise DataFileError(path, None, f"model 'price' reads .csv or .tsv files, got "
-                                        f"{path.suffix or 'no suffix'!r}")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     meta, texts, pictures, prices = [], [], [], []
     try:
@@ -97,7 +75,7 @@ def load_price(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> Example
                 prices.append(_number(path, line, "price", row[col["price"]], 0.0))
                 meta.append(metadata_vector(row[col["brand"]].strip().lower(), condition, age))
                 texts.append(row[col["description"]])
-                pictures.append(_picture(path, line, row[col["image"]], image_size))
+                pictures.append(read_picture(path, line, "image", row[col["image"]], image_size))
     except csv.Error as exc:
         raise DataFileError(path, None, f"malformed CSV: {exc}") from exc
     except UnicodeDecodeError as exc:
@@ -114,3 +92,6 @@ def load_price(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> Example
         description={"source": "file", "path": str(path), "format": "price-csv",
                      "examples": len(prices), "image_size": image_size},
     )
+
+
+LOADER = FileLoader(CSV_SUFFIXES, load_price)
