@@ -8,6 +8,7 @@ own format with these helpers (training/room.py's `FileLoader`).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -99,6 +100,48 @@ def jsonl_records(path: Path, what: str) -> Iterator[tuple[Line, dict]]:
             path, 1, f"file has no examples; expected one JSON object per line with {what}"
         )
 
+
+
+def csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {column: raw value}) of each non-blank row of a CSV (``.tsv``: tab
+    separated) whose header holds `columns` (others are ignored)."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header = [c.strip() for c in next(reader, [])]
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise DataFileError(path, 1, f"header lacks column(s) {', '.join(missing)}; "
+                                             f"expected {', '.join(columns)}")
+            col = {c: header.index(c) for c in columns}
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                short = [c for c in columns if col[c] >= len(row)]
+                if short:
+                    raise DataFileError(path, reader.line_num,
+                                        f"field {short[0]!r} is missing: the row has "
+                                        f"{len(row)} columns, the header {len(header)}")
+                yield reader.line_num, {c: row[col[c]] for c in columns}
+    except csv.Error as exc:
+        raise DataFileError(path, None, f"malformed CSV: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataFileError(path, None, f"is not UTF-8 text ({exc.reason})") from exc
+
+
+def number_field(path: Path, line: int, name: str, raw: str, lo: float,
+                 hi: float = math.inf) -> float:
+    """A CSV field that must be a number in [lo, hi]."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not lo <= value <= hi:  # also rejects nan
+        limit = f"from {lo:g} to {hi:g}" if hi != math.inf else f">= {lo:g}"
+        raise DataFileError(path, line, f"field {name!r} must be a number {limit}, "
+                                        f"got {raw[:40]!r}")
+    return value
 
 
 def read_picture(path: Path, line: int, name: str, raw: str, size: int) -> Any:

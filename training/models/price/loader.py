@@ -19,15 +19,13 @@ what serving will. Problems raise `DataFileError` ``"<file>:<line>: field
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from training.data.examples import Examples
-from training.data.files import CSV_SUFFIXES, DataFileError, read_picture
+from training.data.files import CSV_SUFFIXES, DataFileError, csv_rows, number_field, read_picture
 from training.models.price.model import metadata_vector
 from training.room import FileLoader
 
@@ -35,51 +33,16 @@ COLUMNS = ("brand", "condition", "age_years", "description", "image", "price")
 IMAGE_SIZE = 32
 
 
-def _number(path: Path, line: int, name: str, raw: str, lo: float,
-            hi: float = math.inf) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not lo <= value <= hi:  # also rejects nan
-        limit = f"from {lo:g} to {hi:g}" if hi != math.inf else f">= {lo:g}"
-        raise DataFileError(path, line, f"field {name!r} must be a number {limit}, "
-                                        f"got {raw[:40]!r}")
-    return value
-
-
 def load_price(path: str | os.PathLike, image_size: int = IMAGE_SIZE) -> Examples:
     path = Path(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     meta, texts, pictures, prices = [], [], [], []
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = [c.strip() for c in next(reader, [])]
-            missing = [c for c in COLUMNS if c not in header]
-            if missing:
-                raise DataFileError(path, 1, f"header lacks column(s) {', '.join(missing)}; "
-                                             f"expected {', '.join(COLUMNS)}")
-            col = {c: header.index(c) for c in COLUMNS}
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                line = reader.line_num
-                short = [c for c in COLUMNS if col[c] >= len(row)]
-                if short:
-                    raise DataFileError(path, line, f"field {short[0]!r} is missing: the row "
-                                                    f"has {len(row)} columns, the header "
-                                                    f"{len(header)}")
-                condition = _number(path, line, "condition", row[col["condition"]], 0.0, 1.0)
-                age = _number(path, line, "age_years", row[col["age_years"]], 0.0)
-                prices.append(_number(path, line, "price", row[col["price"]], 0.0))
-                meta.append(metadata_vector(row[col["brand"]].strip().lower(), condition, age))
-                texts.append(row[col["description"]])
-                pictures.append(read_picture(path, line, "image", row[col["image"]], image_size))
-    except csv.Error as exc:
-        raise DataFileError(path, None, f"malformed CSV: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DataFileError(path, None, f"is not UTF-8 text ({exc.reason})") from exc
+    for line, row in csv_rows(path, COLUMNS):
+        condition = number_field(path, line, "condition", row["condition"], 0.0, 1.0)
+        age = number_field(path, line, "age_years", row["age_years"], 0.0)
+        prices.append(number_field(path, line, "price", row["price"], 0.0))
+        meta.append(metadata_vector(row["brand"].strip().lower(), condition, age))
+        texts.append(row["description"])
+        pictures.append(read_picture(path, line, "image", row["image"], image_size))
     if not prices:
         raise DataFileError(path, 2, "file has a header but no listings")
     return Examples(
