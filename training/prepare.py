@@ -69,10 +69,7 @@ def prepare(model: str, cfg: ModelConfig, examples: Examples,
         cfg = dataclasses.replace(
             cfg, labels={h: examples.labels.get(h) for h in r.heads},
             target_scaling=target_scaling(cfg, dict(r.heads), train))
-        texts = [train.inputs[n] for n in text_inputs]
-        # A model without text inputs still has the (empty) vocabulary every export tracks.
-        vectorizer = make_vectorizer(cfg.vocab_size, texts) if texts else \
-            make_vectorizer(cfg.vocab_size, vocabulary=["", "[UNK]"])
+        vectorizer = make_vectorizer(cfg.vocab_size, [train.inputs[n] for n in text_inputs])
     else:
         vectorizer = make_vectorizer(cfg.vocab_size, vocabulary=vocabulary)
     vectorize = make_vectorize(cfg, vectorizer, text_inputs)
