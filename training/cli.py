@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     u.add_argument("--preset", choices=PRESETS, default="default")
     u.add_argument("--seed", type=int)
+    u.add_argument("--distributed", action="store_true",
+                   help="one process of a search over several machines (keras-tuner's chief "
+                        "oracle and workers; KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, "
+                        "KERASTUNER_ORACLE_PORT say which: training/tune_cluster.py)")
 
     r = sub.add_parser("report", help="per-head metrics, best epoch and plots of a run")
     r.add_argument("--run", required=True, help="run directory (runs/NAME)")
@@ -140,7 +144,11 @@ def _tune(args: argparse.Namespace) -> int:
                                                                                args.preset)
     result = tune(args.model, cfg=apply_overrides(cfg, args.set), data_path=args.data,
                   out=args.out, run_name=args.run_name, max_trials=args.max_trials,
-                  algorithm=args.algorithm, epochs=args.epochs, seed=args.seed)
+                  algorithm=args.algorithm, epochs=args.epochs, seed=args.seed,
+                  distributed=args.distributed)
+    if result is None:  # a worker of a distributed search: the chief has the result
+        print("worker done: no trial left; the chief writes the result")
+        return 0
     print("\n".join(format_result(result)))
     return 0
 

@@ -36,7 +36,9 @@ EXPECTED = {
     ("Deployment", "gateway"), ("Service", "gateway"), ("HorizontalPodAutoscaler", "gateway"),
     ("PodDisruptionBudget", "gateway"), ("Job", "train"), ("ServiceMonitor", "gateway"),
     ("ServiceMonitor", "tfserving"), ("ConfigMap", "tfserving-models"),
-    ("ConfigMap", "multihead-grafana-dashboard"),
+    ("ConfigMap", "multihead-grafana-dashboard"), ("Service", "tune-oracle"),
+    ("Job", "tune-chief"), ("Job", "tune-workers"), ("PersistentVolumeClaim", "tuning"),
+    ("NetworkPolicy", "tune-oracle"), ("NetworkPolicy", "tune-workers"),
 }
 
 

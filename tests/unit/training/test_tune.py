@@ -8,10 +8,7 @@ import re
 
 import pytest
 
-# headline: the cheapest model to trace per trial (the price model's ~40 layers
-# take ~3x as long on 2 cores; tune is model-agnostic).
-MODEL = "headline"
-TINY = ["examples=200", "batch_size=50", "units=8", "embedding_dim=8", "dense_units=8"]
+from tests.tune_support import MODEL, one_process_search
 
 
 def test_search_space_comes_from_the_config() -> None:
@@ -38,25 +35,19 @@ def test_rejects_bad_arguments() -> None:
         tune("price", max_trials=0)
 
 
-def test_three_trials_then_train_with_the_best_config(tmp_path, capsys) -> None:
+def test_three_trials_then_train_with_the_best_config(tmp_path) -> None:
     import keras
 
     from training import cli
     from training.export import load_run
     from training.models import build_model, load_config
 
-    argv = ["tune", "--model", MODEL, "--max-trials", "3", "--algorithm", "random",
-            "--epochs", "1", "--out", str(tmp_path)]
-    for item in TINY:
-        argv += ["--set", item]
-    assert cli.main(argv) == 0
-    out = capsys.readouterr().out
+    run_dir, out = one_process_search()  # python -m training tune, 3 trials
     progress = re.findall(rf"\[{MODEL}\] trial (\d)/3 completed val_loss ([\d.]+)", out)
     assert [n for n, _ in progress] == ["1", "2", "3"], out
     # The held-out test metric is reported once: for the best trial.
     assert out.count("held-out test (best trial only): aux_output_accuracy") == 1
 
-    run_dir = tmp_path / f"{MODEL}-tune"
     best_path = run_dir / "best_config.json"
     best = json.loads(best_path.read_text())
     assert len(best["trials"]) == 3
