@@ -1,7 +1,7 @@
 """One room per model: discovery finds every room under training/models/, each room is
 complete, the demo requests travel from the room through the model card to the gateway's
-demo lines, and training/ has no import circle. No training: about 10 s, most of it
-importing TensorFlow."""
+demo lines (tests/unit/test_import_graph.py checks that training/ has no import circle).
+No training: about 10 s, most of it importing TensorFlow."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.importgraph import cycles, import_graph
 from training.models import DEFAULT_MODELS, MODELS, config_for, generate, room, rooms
 
 REPO = Path(__file__).resolve().parents[3]
@@ -75,20 +74,6 @@ def test_an_export_under_another_name_sends_its_demo_there() -> None:
     assert card["name"] == "authors"
     assert [e["path"] for e in card["examples"]] == ["/v1/models/authors:predict",
                                                      "/v1/profile"]
-
-
-def test_no_import_circle_in_training() -> None:
-    assert cycles(import_graph(REPO, "training")) == []
-
-
-def test_the_import_graph_sees_a_circle(tmp_path) -> None:
-    # The check above can fail: two modules that import each other, one of them lazily.
-    pkg = tmp_path / "pkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "a.py").write_text("from pkg.b import thing\n")
-    (pkg / "b.py").write_text("def thing():\n    from pkg import a\n")
-    assert cycles(import_graph(tmp_path, "pkg")) == [["pkg.a", "pkg.b"]]
 
 
 def test_the_readme_describes_every_room() -> None:
