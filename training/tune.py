@@ -182,6 +182,7 @@ def tune(model: str, *, cfg: ModelConfig | None = None, data_path: str | Path | 
     stop = keras.callbacks.EarlyStopping(monitor="val_loss",
                                          patience=base.early_stopping_patience,
                                          restore_best_weights=True)
+
     def search() -> None:
         tuner.search(train_ds, validation_data=val_ds, epochs=base.epochs, callbacks=[stop],
                      verbose=0)
@@ -190,8 +191,8 @@ def tune(model: str, *, cfg: ModelConfig | None = None, data_path: str | Path | 
         serve_oracle(tuner.oracle, search)
     else:
         search()
-    if role is not None and not role.chief:
-        return None
+        if role is not None:  # a worker: the chief holds the search's result
+            return None
 
     best_trial = tuner.oracle.get_best_trials(1)[0]
     values = {k: v for k, v in best_trial.hyperparameters.values.items()
