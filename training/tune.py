@@ -16,16 +16,21 @@ once, for the best trial only: choosing among trials on validation data makes
 the best validation score an optimistic estimate (the course's warning), so
 the test metric is the honest one, and looking at every trial's test score
 would turn the test split into a second validation split.
+
+`--distributed` runs one process of a search spread over machines, keras-tuner's own
+distributed mode: a chief oracle and N workers (training/tune_cluster.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,18 +38,11 @@ from typing import Any, TextIO
 import keras
 import keras_tuner as kt
 
-from training import config as config_mod
 from training.config import ModelConfig
-from training.models import build_model, model_module
-from training.text import make_vectorizer
-from training.train import (
-    compile_model,
-    evaluate,
-    load_data,
-    make_vectorize,
-    normalize_targets,
-    predict,
-)
+from training.models import build_model, default_config, room
+from training.prepare import load_data, prepare
+from training.train import compile_model, evaluate, predict
+from training.tune_cluster import SearchRole, search_role
 
 ALGORITHMS = ("random", "bayesian", "hyperband")
 BEST_CONFIG = "best_config.json"
@@ -98,7 +96,7 @@ class TuneResult:
     seconds: float
 
 
-def _tuner_class(algorithm: str, stream: TextIO, name: str, max_trials: int):
+def _tuner_class(algorithm: str, stream: TextIO, label: str, max_trials: int):
     base = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization,
             "hyperband": kt.Hyperband}[algorithm]
 
@@ -107,14 +105,17 @@ def _tuner_class(algorithm: str, stream: TextIO, name: str, max_trials: int):
 
         def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
             super().on_trial_end(trial)
-            done = len([t for t in self.oracle.trials.values()
-                        if t.status in ("COMPLETED", "INVALID", "FAILED")])
+            # Trial ids count from 0 in the order the oracle made them (a worker's oracle
+            # is the chief's, over gRPC: it has no list of trials, only the best ones).
+            number = int(trial.trial_id) + 1
             hp = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.hyperparameters.values.items()
                            if not k.startswith("tuner/"))
-            score = "-" if trial.score is None else f"{trial.score:.4f}"
+            # The oracle's copy has the score (a worker's own trial object does not).
+            score = self.oracle.get_trial(trial.trial_id).score
+            score = "-" if score is None else f"{score:.4f}"
             best = self.oracle.get_best_trials(1)
             best_score = best[0].score if best and best[0].score is not None else None
-            print(f"[{name}] trial {done}/{max_trials} {trial.status.lower()} "
+            print(f"[{label}] trial {number}/{max_trials} {trial.status.lower()} "
                   f"val_loss {score} (best {_fmt(best_score)}) | {hp}", file=stream, flush=True)
 
     return ProgressTuner
@@ -129,62 +130,69 @@ def _fmt(v: Any) -> str:
 def tune(model: str, *, cfg: ModelConfig | None = None, data_path: str | Path | None = None,
          out: str | Path = "runs", run_name: str | None = None, max_trials: int = 10,
          algorithm: str = "random", epochs: int | None = None, seed: int | None = None,
-         verbose: bool = True) -> TuneResult:
+         verbose: bool = True, distributed: bool = False) -> TuneResult | None:
+    """Search, write `best_config.json`, return the result; with `distributed`, one
+    process of a search over several (training/tune_cluster.py): a worker returns None,
+    the chief the result of the whole search."""
+    role = search_role(os.environ, distributed)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}")
     if max_trials < 1:
         raise ValueError(f"--max-trials must be at least 1, got {max_trials}")
     started = time.monotonic()
     stream: TextIO = sys.stdout if verbose else _Null()
-    module = model_module(model)
-    heads: dict[str, dict] = module.HEADS
-    base = cfg or config_mod.default_config(model)
+    r = room(model)
+    heads = dict(r.heads)
+    base = cfg or default_config(model)
     overrides = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
     base = dataclasses.replace(base, **overrides)
     keras.utils.set_random_seed(base.seed)
     run_dir = Path(out) / (run_name or f"{model}-tune")
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    # The data, split and vectorizer are fixed across trials: trials differ only
-    # in the hyper-parameters.
-    examples = load_data(model, base, data_path)
-    train_ex, val_ex, test_ex = examples.split(base.validation_split, base.test_split, base.seed)
-    text_inputs = [n for n, s in module.INPUTS.items() if s["kind"] == "text"]
-    base.labels = {h: examples.labels.get(h) for h in heads}
-    base.target_scaling = {
-        h: [float(train_ex.targets[h].mean()), float(train_ex.targets[h].std() or 1.0)]
-        for h, s in heads.items() if s["kind"] == "regression"}
-    vectorizer = make_vectorizer(base.vocab_size, [train_ex.inputs[n] for n in text_inputs])
-    vectorize = make_vectorize(base, vectorizer, text_inputs)
-    train_ds = normalize_targets(train_ex, base.target_scaling).to_dataset(
-        base.batch_size, shuffle=True, seed=base.seed, vectorize=vectorize)
-    val_ds = normalize_targets(val_ex, base.target_scaling).to_dataset(
-        base.batch_size, shuffle=False, vectorize=vectorize)
+    # The data, split, target scaling and vectorizer are fixed across trials (the same
+    # preparation as `train`'s): trials differ only in the hyper-parameters.
+    prep = prepare(model, base, load_data(model, base, data_path))
+    base, vectorizer = prep.cfg, prep.vectorizer
+    train_ds, val_ds, train_ex, test_ex = prep.train_ds, prep.val_ds, prep.train, prep.test
 
     space = search_space(base)
 
     def build(hp: kt.HyperParameters) -> keras.Model:
         trial_cfg = config_from_hp(base, {n: _hp_value(hp, n, s) for n, s in space.items()})
         m = build_model(model, trial_cfg)
+        if r.initialize is not None:  # as `train` does (similarity: WordNet vectors)
+            r.initialize(m, trial_cfg, list(vectorizer.get_vocabulary()))
         compile_model(m, trial_cfg, heads)
         return m
 
+    # A worker must not wipe the directory the chief and the other workers share.
     common = {"objective": "val_loss", "directory": str(run_dir), "project_name": "tuner",
-              "overwrite": True, "seed": base.seed}
-    cls = _tuner_class(algorithm, stream, model, max_trials)
+              "overwrite": role is None or role.chief, "seed": base.seed}
+    label = model if role is None else f"{model} {role.tuner_id}"
+    cls = _tuner_class(algorithm, stream, label, max_trials)
     if algorithm == "hyperband":
         tuner = cls(build, max_epochs=base.epochs, factor=3, **common)
         tuner.oracle.max_trials = max_trials  # Hyperband has no max_trials argument
     else:
         tuner = cls(build, max_trials=max_trials, **common)
     if verbose:
-        print(f"[{model}] {algorithm} search, {max_trials} trial(s) over "
-              f"{', '.join(space)}", file=stream, flush=True)
+        print(f"[{label}] {_describe(role, algorithm, max_trials)} over {', '.join(space)}",
+              file=stream, flush=True)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss",
                                          patience=base.early_stopping_patience,
                                          restore_best_weights=True)
-    tuner.search(train_ds, validation_data=val_ds, epochs=base.epochs, callbacks=[stop],
-                 verbose=0)
+
+    def search() -> None:
+        tuner.search(train_ds, validation_data=val_ds, epochs=base.epochs, callbacks=[stop],
+                     verbose=0)
+
+    if role is not None and role.chief:
+        serve_oracle(tuner.oracle, search)
+    else:
+        search()
+        if role is not None:  # a worker: the chief holds the search's result
+            return None
 
     best_trial = tuner.oracle.get_best_trials(1)[0]
     values = {k: v for k, v in best_trial.hyperparameters.values.items()
@@ -205,6 +213,31 @@ def tune(model: str, *, cfg: ModelConfig | None = None, data_path: str | Path | 
                         test_ex.baseline(train_ex), trials, time.monotonic() - started)
     write_best(result, run_dir / BEST_CONFIG, algorithm)
     return result
+
+
+def serve_oracle(oracle: kt.Oracle, search: Callable[[], None], poll_s: float = 0.5) -> None:
+    """The chief's part of a distributed search, until every worker has been told that no
+    trial is left and none is still training.
+
+    On the chief, keras-tuner's `search` is its oracle server, which checks that condition
+    every 20 s once a worker is done (keras_tuner/src/distribute/oracle_chief.py): here it
+    runs in a daemon thread, and the chief goes on as soon as the condition holds.
+    """
+    server = threading.Thread(target=search, name="keras-tuner-oracle", daemon=True)
+    server.start()
+    # len() of the oracle's dicts and sets is atomic; the gRPC threads change them.
+    while server.is_alive() and not (oracle.trials and not oracle.ongoing_trials
+                                     and not oracle.tuner_ids):
+        server.join(poll_s)
+
+
+def _describe(role: SearchRole | None, algorithm: str, max_trials: int) -> str:
+    search = f"{algorithm} search, {max_trials} trial(s)"
+    if role is None:
+        return search
+    if role.chief:
+        return f"oracle of a {search}, listening on {role.oracle} for the workers;"
+    return f"trials of a {search}, from the chief at {role.oracle};"
 
 
 def write_best(result: TuneResult, path: Path, algorithm: str) -> None:

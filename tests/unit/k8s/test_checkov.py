@@ -69,7 +69,8 @@ def test_both_overlays_pass_every_check(checkov_report: dict[str, Any]) -> None:
         resources = {c["resource"] for c in results["passed_checks"]
                      if Path(c["file_path"]).stem == name}
         for workload in ("Deployment.multihead.gateway", "Deployment.multihead.tfserving",
-                         "Job.multihead.train"):
+                         "Job.multihead.train", "Job.multihead.tune-chief",
+                         "Job.multihead.tune-workers"):
             assert workload in resources, f"{name}: checkov did not check {workload}"
 
 

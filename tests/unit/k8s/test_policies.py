@@ -120,7 +120,7 @@ def test_tfserving_matches_the_models_tensorflow(rendered: Rendered) -> None:
 def test_gpu_overlay_puts_tfserving_and_training_on_gpus(rendered_all) -> None:
     gpu = rendered_all["gpu"]
     for kind, name, cname in (("Deployment", "tfserving", "tfserving"),
-                              ("Job", "train", "trainer")):
+                              ("Job", "train", "trainer"), ("Job", "tune-workers", "tuner")):
         workload = gpu.get(kind, name)
         c = container(workload, cname)
         assert c["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -129,8 +129,9 @@ def test_gpu_overlay_puts_tfserving_and_training_on_gpus(rendered_all) -> None:
         assert {"key": "nvidia.com/gpu", "operator": "Exists",
                 "effect": "NoSchedule"} in spec["tolerations"]
     assert container(gpu.get("Job", "train"), "trainer")["image"].endswith("-gpu")
-    # The gateway needs no GPU: it must not hold one.
+    # The gateway and the tuning oracle need no GPU: they must not hold one.
     assert "nvidia.com/gpu" not in str(gpu.get("Deployment", "gateway"))
+    assert "nvidia.com/gpu" not in str(gpu.get("Job", "tune-chief"))
 
 
 def test_cpu_overlay_needs_no_gpu(rendered_all) -> None:
@@ -306,6 +307,43 @@ def test_training_job_exports_into_the_models_volume(rendered: Rendered) -> None
     assert tfs_mount["mountPath"] == model_dir
 
 
+def test_tuning_is_a_chief_oracle_behind_a_service_and_an_indexed_job_of_workers(
+        rendered: Rendered) -> None:
+    # keras-tuner's distributed mode (training/tune_cluster.py), created suspended.
+    chief_job, workers_job = rendered.get("Job", "tune-chief"), rendered.get("Job", "tune-workers")
+    chief, worker = container(chief_job, "tuner"), container(workers_job, "tuner")
+    assert chief_job["spec"]["suspend"] is True and workers_job["spec"]["suspend"] is True
+    assert workers_job["spec"]["completionMode"] == "Indexed"
+    assert workers_job["spec"]["completions"] == workers_job["spec"]["parallelism"] >= 2
+    # Every process runs the same search, distributed, into the same shared volume.
+    argv = chief["command"] + chief["args"]
+    assert argv[:4] == ["python", "-m", "training", "tune"] and "--distributed" in argv
+    assert worker["command"] + worker["args"] == argv
+    out = argv[argv.index("--out") + 1]
+    for job, c in ((chief_job, chief), (workers_job, worker)):
+        _, volume = _mount_for(job, c, out + "/x")
+        assert volume["persistentVolumeClaim"]["claimName"] == "tuning"
+    env = {e["name"]: e for e in chief["env"]}
+    assert env["KERASTUNER_TUNER_ID"]["value"] == "chief"
+    assert env["KERASTUNER_ORACLE_IP"]["value"] == "0.0.0.0"
+    port = int(env["KERASTUNER_ORACLE_PORT"]["value"])
+    # Each worker's id is unique: from its completion index.
+    wenv = {e["name"]: e for e in worker["env"]}
+    index = wenv["WORKER_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert index == "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    assert wenv["KERASTUNER_TUNER_ID"]["value"] == "tuner$(WORKER_INDEX)"
+    assert "chief" not in wenv["KERASTUNER_TUNER_ID"]["value"]
+    # The workers dial the Service, which selects the chief only, on the oracle's port.
+    service = rendered.get("Service", wenv["KERASTUNER_ORACLE_IP"]["value"])
+    assert int(wenv["KERASTUNER_ORACLE_PORT"]["value"]) == service["spec"]["ports"][0]["port"]
+    assert selects(service["spec"]["selector"], pod_template(chief_job)["metadata"]["labels"])
+    assert not selects(service["spec"]["selector"],
+                       pod_template(workers_job)["metadata"]["labels"])
+    assert _resolve_port(chief_job, service["spec"]["ports"][0]["targetPort"]) == port
+    modes = rendered.get("PersistentVolumeClaim", "tuning")["spec"]["accessModes"]
+    assert modes == (["ReadWriteOnce"] if rendered.name == "cpu" else ["ReadWriteMany"])
+
+
 # --- TF Serving's readiness probe, run for real against a stand-in REST API --------
 
 class _StatusHandler(BaseHTTPRequestHandler):
@@ -435,6 +473,7 @@ def test_network_policies_allow_exactly_the_documented_flows(rendered: Rendered)
     gateway = _pod(rendered, "Deployment", "gateway")
     tfserving = _pod(rendered, "Deployment", "tfserving")
     trainer = _pod(rendered, "Job", "train")
+    chief, worker = _pod(rendered, "Job", "tune-chief"), _pod(rendered, "Job", "tune-workers")
     client = ("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
     prometheus = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
     dns = ("kube-system", {"k8s-app": "kube-dns"})
@@ -445,6 +484,8 @@ def test_network_policies_allow_exactly_the_documented_flows(rendered: Rendered)
         (prometheus, gateway, 8000, "TCP"),
         (gateway, tfserving, 8500, "TCP"), (prometheus, tfserving, 8501, "TCP"),
         (gateway, dns, 53, "UDP"), (gateway, dns, 53, "TCP"),
+        # A distributed search: the workers reach the chief's oracle, by name.
+        (worker, chief, 9500, "TCP"), (worker, dns, 53, "UDP"), (worker, dns, 53, "TCP"),
     ]
     denied = [
         (client, gateway, 8001, "TCP"), (client, tfserving, 8500, "TCP"),
@@ -457,6 +498,12 @@ def test_network_policies_allow_exactly_the_documented_flows(rendered: Rendered)
         (trainer, dns, 53, "UDP"), (trainer, internet_like, 443, "TCP"),
         (trainer, gateway, 8000, "TCP"), (client, trainer, 12345, "TCP"),
         (gateway, trainer, 12345, "TCP"),
+        # The oracle serves the workers only; the search reaches nothing else.
+        (gateway, chief, 9500, "TCP"), (client, chief, 9500, "TCP"),
+        (trainer, chief, 9500, "TCP"), (chief, worker, 9500, "TCP"),
+        (chief, internet_like, 443, "TCP"), (chief, dns, 53, "UDP"),
+        (worker, internet_like, 443, "TCP"), (worker, gateway, 8000, "TCP"),
+        (worker, tfserving, 8500, "TCP"), (worker, chief, 9000, "TCP"),
     ]
     wrong = [f"{'denied' if ok else 'allowed'}: {src} -> {dst}:{port}/{proto}"
              for flows, ok in ((allowed, True), (denied, False))

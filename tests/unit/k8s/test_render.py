@@ -39,6 +39,9 @@ EXPECTED = {
     ("PodDisruptionBudget", "gateway"), ("Job", "train"), ("ServiceMonitor", "gateway"),
     ("ServiceMonitor", "tfserving"), ("ConfigMap", "tfserving-models"),
     ("ConfigMap", "multihead-grafana-dashboard"), ("PrometheusRule", "multihead-drift"),
+    ("Service", "tune-oracle"),
+    ("Job", "tune-chief"), ("Job", "tune-workers"), ("PersistentVolumeClaim", "tuning"),
+    ("NetworkPolicy", "tune-oracle"), ("NetworkPolicy", "tune-workers"),
 }
 
 

@@ -2,7 +2,7 @@
 
 Trains the default preset once for this module (about 1-1.5 minutes on 2 idle cores:
 60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN names a finished run of
-it (e.g. `runs/similarity` after `make models`). The pairs in tests/data/
+it (e.g. `runs/similarity` after `make models`). The pairs in training/data/eval/
 similarity_eval.tsv were written by hand and are held out of the training pairs.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.config import config_for
+from training.models import config_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -27,7 +27,7 @@ MIN_AUC = 0.85
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("MULTIHEAD_SIMILARITY_RUN")
     if given:
-        from training.config import load_config
+        from training.models import load_config
 
         cfg, default = load_config(Path(given) / "config.json"), config_for("similarity")
         for name in ("source", "examples", "embedding_init", "vocab_size", "seed"):
