@@ -118,7 +118,7 @@ class SimilarityConfig(ModelConfig):
     dense_units: int = 32
     # 60k WordNet pairs, batch 128: about 12 s an epoch on 2 cores; the validation
     # loss is lowest after 1-2 epochs (then it memorizes its pairs). 60k rather than 40k
-    # pairs: real-English AUC 0.77 against 0.75 (tests/data/similarity_eval.tsv); 80k
+    # pairs: real-English AUC 0.77 against 0.75 (training/data/eval/similarity_eval.tsv); 80k
     # did not help any more (0.84 against 0.85).
     examples: int = 60000
     batch_size: int = 128

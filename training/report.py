@@ -6,8 +6,9 @@ next to the held-out test metrics and the input-ignoring baseline, the best
 epoch (lowest `val_loss`, the one `best.weights.h5` holds), and the paths of
 the plots and TensorBoard logs. Learning curves missing from an older run are
 drawn from its `history.csv` on the way. For a `similarity` run it also scores the
-hand-written real-English pairs of `tests/data/similarity_eval.tsv` (ROC AUC), which
-no generator produced and no training saw.
+hand-written real-English pairs of `training/data/eval/similarity_eval.tsv` (ROC AUC),
+which no generator produced and no training saw; without them (a broken install) it
+fails with `EvalSetMissing` rather than leave the figure out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.data.wordnet_pairs import HELD_OUT
+from training.data.evalsets import SIMILARITY_EVAL, eval_file
 from training.monitoring import PLOTS_DIR, plot_learning_curves, read_history
 
 
@@ -31,21 +32,18 @@ class RunReport:
     epochs: int
     plots: list[Path] = field(default_factory=list)
     logs: Path | None = None
-    real_english_auc: float | None = None   # similarity: AUC on EVAL_PAIRS
+    real_english_auc: float | None = None   # similarity: AUC on the SIMILARITY_EVAL pairs
 
 
-# Hand-written paraphrase / hard non-paraphrase pairs (Quora's columns), held out of
-# the WordNet training pairs.
-EVAL_PAIRS = HELD_OUT
-
-
-def real_english_auc(run_dir: str | Path, pairs: str | Path = EVAL_PAIRS) -> float:
-    """ROC AUC of a similarity run's best weights on the hand-written pairs."""
+def real_english_auc(run_dir: str | Path, pairs: str | Path | None = None) -> float:
+    """ROC AUC of a similarity run's best weights on the hand-written pairs (Quora's
+    columns; by default the SIMILARITY_EVAL set shipped with `training`)."""
     from training.data.loaders import load_file
     from training.export import load_run
     from training.text import make_vectorizer
     from training.train import predict, roc_auc
 
+    pairs = pairs if pairs is not None else eval_file(SIMILARITY_EVAL)  # before the model
     cfg, model, vocab = load_run(Path(run_dir))
     ex = load_file("similarity", pairs)
     scores = predict(model, cfg, make_vectorizer(cfg.vocab_size, vocabulary=vocab), ex.inputs)
@@ -84,7 +82,7 @@ def build_report(run_dir: str | Path) -> RunReport:
     plots = sorted(plot_dir.glob("*.png")) if plot_dir.is_dir() else []
     logs = run_dir / "logs"
     auc = None
-    if model == "similarity" and (run_dir / "best.weights.h5").is_file() and EVAL_PAIRS.is_file():
+    if model == "similarity" and (run_dir / "best.weights.h5").is_file():
         auc = real_english_auc(run_dir)
     return RunReport(run_dir, model, rows, best_epoch, best_loss, len(history), plots,
                      logs if logs.is_dir() else None, auc)
@@ -122,7 +120,7 @@ def format_report(rep: RunReport) -> str:
     else:
         lines.append("best epoch: - (no history.csv)")
     if rep.real_english_auc is not None:
-        lines.append(f"real English pairs ({EVAL_PAIRS.name}): ROC AUC "
+        lines.append(f"real English pairs ({SIMILARITY_EVAL}): ROC AUC "
                      f"{rep.real_english_auc:.3f}")
     lines.append("plots:" if rep.plots else "plots: none")
     lines += [f"  {p}" for p in rep.plots]

@@ -65,7 +65,7 @@ MIN_COUNT = 20
 @functools.lru_cache(maxsize=1)
 def properties() -> dict[str, tuple[str, list[str]]]:
     """property noun -> (its how-adjective, answer adjectives), from WordNet."""
-    from training.data.wordnet_pairs import lexicon
+    from training.data.wordnet_lexicon import lexicon
 
     wn = lexicon().wn
     out: dict[str, tuple[str, list[str]]] = {}
@@ -97,7 +97,7 @@ def answers() -> list[str]:
 
 def real_qa(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
     """(texts, questions, answer words) of `n` snippets about real things."""
-    from training.data.wordnet_pairs import lexicon
+    from training.data.wordnet_lexicon import lexicon
 
     lex = lexicon()
     props = properties()

@@ -76,3 +76,19 @@ def test_report_needs_a_run(argv) -> None:
 
     with pytest.raises(SystemExit):
         cli.main(argv)
+
+
+def test_a_missing_evaluation_set_fails_the_report_loudly(tmp_path, monkeypatch, capsys) -> None:
+    # A similarity run whose report needs the hand-written pairs, in an install that lacks
+    # them: one clear error (the CLI's exit 2), not a report without the real-English AUC.
+    from training import cli
+    from training.data import evalsets
+    from training.report import build_report
+
+    (tmp_path / "config.json").write_text(json.dumps({"model": "similarity"}))
+    (tmp_path / "best.weights.h5").write_bytes(b"")
+    monkeypatch.setattr(evalsets, "EVAL_DIR", tmp_path / "eval")
+    with pytest.raises(evalsets.EvalSetMissing, match="similarity_eval.tsv is missing"):
+        build_report(tmp_path)
+    assert cli.main(["report", "--run", str(tmp_path)]) == 2
+    assert "similarity_eval.tsv is missing" in capsys.readouterr().err

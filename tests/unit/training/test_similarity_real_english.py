@@ -2,7 +2,7 @@
 
 Trains the default preset once for this module (about 1-1.5 minutes on 2 idle cores:
 60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN names a finished run of
-it (e.g. `runs/similarity` after `make models`). The pairs in tests/data/
+it (e.g. `runs/similarity` after `make models`). The pairs in training/data/eval/
 similarity_eval.tsv were written by hand and are held out of the training pairs.
 """
 

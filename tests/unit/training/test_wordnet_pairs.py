@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from training.data import wordnet, wordnet_pairs
+from training.data import evalsets, wordnet, wordnet_pairs
 from training.data.english import Inflector
 from training.data.synthetic import generate
 from training.data.wordnet_vectors import lemmas
 
 pytestmark = pytest.mark.timeout(300)
 
-EVAL = Path(__file__).resolve().parents[2] / "data" / "similarity_eval.tsv"
+EVAL = evalsets.eval_file(evalsets.SIMILARITY_EVAL)
 
 
 @pytest.fixture(scope="module")
