@@ -1,10 +1,10 @@
 """Hand-written evaluation sets of real English, split once into a dev and a test half.
 
-`training/data/eval/` holds sentences written by hand to measure what a trained model
-does on the real world. No generator produced them, none was written from the
-generators' templates or vocabulary, and no training run sees them
-(tests/unit/training/test_evaluation.py checks that no sentence of them is in the
-generated training data).
+`training/data/eval/` (training/data/evalsets.py) holds sentences written by hand to
+measure what a trained model does on the real world. No generator produced them, none
+was written from the generators' templates or vocabulary, and no training run sees them
+(the generators drop a pair or snippet that holds one; tests/unit/training/
+test_evaluation.py checks the default training data).
 
 - ``similarity_everyday.tsv``: 546 pairs in Quora's columns (``question1, question2,
   is_duplicate``) plus ``kind, group, split``: 273 groups of an everyday sentence or
@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-EVAL_DIR = Path(__file__).resolve().parent / "data" / "eval"
-SIMILARITY_SET = EVAL_DIR / "similarity_everyday.tsv"
-QA_SET = EVAL_DIR / "qa_everyday.tsv"
+from training.data.evalsets import QA_EVERYDAY, SIMILARITY_EVERYDAY, eval_file
+
 DEV, TEST = "dev", "test"
 SPLITS = (DEV, TEST)
 
@@ -64,21 +63,21 @@ class SplitScore:
     n: int                # pairs or questions
 
 
-def _rows(path: Path, split: str) -> list[dict[str, str]]:
+def _rows(name: str, split: str) -> list[dict[str, str]]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(eval_file(name), encoding="utf-8", newline="") as f:
         return [r for r in csv.DictReader(f, delimiter="\t") if r["split"] == split]
 
 
-def similarity_pairs(split: str, path: Path = SIMILARITY_SET) -> list[PairRow]:
+def similarity_pairs(split: str) -> list[PairRow]:
     return [PairRow(r["question1"], r["question2"], r["is_duplicate"] == "1", r["kind"],
-                    r["group"]) for r in _rows(path, split)]
+                    r["group"]) for r in _rows(SIMILARITY_EVERYDAY, split)]
 
 
-def qa_questions(split: str, path: Path = QA_SET) -> list[QuestionRow]:
+def qa_questions(split: str) -> list[QuestionRow]:
     return [QuestionRow(r["text"], r["question"], r["answer"], r["group"])
-            for r in _rows(path, split)]
+            for r in _rows(QA_EVERYDAY, split)]
 
 
 def similarity_sentences() -> set[str]:
@@ -141,11 +140,16 @@ class RunScorer:
         return sorted(wrong, key=lambda t: -abs(t[0] - 0.5))[:n]
 
 
+# model -> (the set its run is scored on, the figure)
+HELDOUT = {"similarity": (SIMILARITY_EVERYDAY, "ROC AUC"), "qa": (QA_EVERYDAY, "accuracy")}
+
+
 def heldout_scores(run_dir: str | Path, model: str) -> list[SplitScore]:
-    """Dev and test figures of a `similarity` (ROC AUC) or `qa` run (accuracy)."""
+    """Dev and test figures of a `similarity` (ROC AUC) or `qa` run (accuracy); none for
+    another model."""
+    if model not in HELDOUT:
+        return []
+    eval_file(HELDOUT[model][0])  # a missing set fails before the model loads
     scorer = RunScorer(run_dir)
-    if model == "similarity":
-        return [scorer.similarity_auc(s) for s in SPLITS]
-    if model == "qa":
-        return [scorer.qa_accuracy(s) for s in SPLITS]
-    return []
+    score = scorer.similarity_auc if model == "similarity" else scorer.qa_accuracy
+    return [score(s) for s in SPLITS]

@@ -1,7 +1,7 @@
 """The sentence templates of the WordNet similarity pairs, read from a data file.
 
 `templates/wordnet_pairs.yaml` holds the intents (slots, paraphrased phrasings, family,
-the operation they stand for) and the frames of the negation and manner operations;
+the operation they stand for) and the frames of the negation, manner and gloss operations;
 this module reads it once and renders a phrasing with slot words. What the operations
 do with them is training/data/wordnet_pairs.py.
 """
@@ -41,6 +41,8 @@ class Templates:
     negation_subjects: tuple[str, ...]
     manner_frames: tuple[tuple[str, str], ...]
     manner_subjects: tuple[str, ...]
+    gloss_frames: tuple[str, ...]
+    gloss_classes: tuple[str, ...]
 
     def family(self, name: str) -> list[int]:
         """Indices of the intents of one family."""
@@ -68,7 +70,8 @@ def templates(path: Path = TEMPLATES) -> Templates:
                      tuple((a, b) for a, b in doc["negation_frames"]),
                      tuple(doc["negation_subjects"]),
                      tuple((a, b) for a, b in doc["manner_frames"]),
-                     tuple(doc["manner_subjects"]))
+                     tuple(doc["manner_subjects"]),
+                     tuple(doc["gloss_frames"]), tuple(doc["gloss_classes"]))
 
 
 def render(lex: Lexicon, phrasing: str, fill: dict[str, str], concepts: dict[str, Concept],

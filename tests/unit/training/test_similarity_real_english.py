@@ -3,12 +3,16 @@
 Trains the default preset once for this module (about 1-1.5 minutes on 2 idle cores:
 60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN names a finished run of
 it (e.g. `runs/similarity` after `make models`). The pairs in training/data/eval/
-similarity_eval.tsv were written by hand and are held out of the training pairs.
+similarity_eval.tsv were written by hand and are held out of the training pairs (the
+generator was tuned on them); `test_the_report_scores_the_hand_written_pairs` is the one
+test that reads the test half of similarity_everyday.tsv (training/evaluation.py), which
+decides nothing else.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,27 +46,34 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def score(default_run: Path):
-    from training.export import load_run
-    from training.text import make_vectorizer
-    from training.train import predict
+def scorer(default_run: Path):
+    from training.evaluation import RunScorer
 
-    cfg, model, vocab = load_run(default_run)
-    vec = make_vectorizer(cfg.vocab_size, vocabulary=vocab)
+    return RunScorer(default_run)
 
+
+@pytest.fixture(scope="module")
+def score(scorer):
     def run(left: list[str], right: list[str]) -> np.ndarray:
-        inputs = {"left": np.array(left, dtype=object), "right": np.array(right, dtype=object)}
-        return predict(model, cfg, vec, inputs)["similarity"]
+        return scorer.similarity(left, right)
 
     return run
 
 
-def test_auc_on_hand_written_pairs(default_run: Path) -> None:
-    from training.report import build_report, real_english_auc
+def test_the_report_scores_the_hand_written_pairs(default_run: Path, scorer) -> None:
+    # The one test that reads the everyday pairs' test half (through the report).
+    from training.evaluation import DEV, TEST
+    from training.report import build_report, format_report, real_english_auc
 
     auc = real_english_auc(default_run)
     assert auc >= MIN_AUC
-    assert build_report(default_run).real_english_auc == pytest.approx(auc)
+    rep = build_report(default_run)
+    assert rep.real_english_auc == pytest.approx(auc)
+    dev, test = rep.heldout
+    assert (dev.split, test.split) == (DEV, TEST) and dev.n + test.n >= 400
+    assert dev.value == pytest.approx(scorer.similarity_auc(DEV).value)
+    assert test.value >= MIN_TEST_AUC
+    assert f"ROC AUC dev {dev.value:.3f} ({dev.n}), test {test.value:.3f}" in format_report(rep)
 
 
 def test_the_sdk_examples(score) -> None:
@@ -71,3 +82,46 @@ def test_the_sdk_examples(score) -> None:
     assert same > 0.5 > other
     # symmetric, as the Siamese model is
     assert score(["What is your age?"], ["How old are you?"])[0] == pytest.approx(same, abs=1e-5)
+
+
+# Every similarity pair the demo (`make demo`, serving/__main__.py EXAMPLES, README's curl
+# block), the playground's defaults, the integration samples and README's SDK lines show,
+# with the verdict they show it with (True: a paraphrase).
+SHOWN = {
+    ("how do i learn python quickly", "what is the best way to study python"): True,
+    ("how can i learn piano fast", "what is the best way to master piano"): True,
+    ("where can i buy a cheap laptop", "how do i fix a broken bike"): False,
+    ("is tokyo a good place to live", "what is it like to live in tokyo"): True,
+    ("How old are you?", "What is your age?"): True,
+    ("How old are you?", "Where do you live?"): False,
+}
+
+
+def _shown_pairs() -> set[tuple[str, str]]:
+    from serving.__main__ import EXAMPLES
+    from tests.integration.conftest import SAMPLES
+
+    pairs: set[tuple[str, str]] = set()
+    for _, body in EXAMPLES["similarity"]:
+        if "inputs" in body:
+            pairs |= set(zip(body["inputs"]["left"], body["inputs"]["right"], strict=True))
+        pairs |= {tuple(p) for p in body.get("pairs", [])}
+    pairs |= set(zip(SAMPLES["similarity"]["left"], SAMPLES["similarity"]["right"],
+                     strict=True))
+    page = (Path(__file__).resolve().parents[3] / "serving" / "ui" / "static" /
+            "index.html").read_text(encoding="utf-8")
+    left, right = (re.search(rf'id="sim-{side}" type="text" value="([^"]+)"', page).group(1)
+                   for side in ("left", "right"))
+    return pairs | {(left, right)}
+
+
+def test_every_shown_pair_has_a_verdict() -> None:
+    assert _shown_pairs() <= set(SHOWN)
+
+
+def test_the_shown_pairs_get_the_verdict_they_are_shown_with(score) -> None:
+    pairs = list(SHOWN)
+    got = score([a for a, _ in pairs], [b for _, b in pairs])
+    wrong = [(p, round(float(g), 3)) for p, g in zip(pairs, got, strict=True)
+             if (g > 0.5) != SHOWN[p]]
+    assert not wrong
