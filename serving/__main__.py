@@ -18,6 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from serving.backends.repository import read_card, version_dirs
 from serving.config import Settings
 
 PROM_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -25,44 +26,29 @@ PROM_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _OWNED_ENV = "MULTIHEAD_OWNS_PROMETHEUS_DIR"
 DEMO_URL = "http://127.0.0.1:8000"
 
-# One example request per known model (path, body); the README's curl block is these.
-EXAMPLES: dict[str, list[tuple[str, dict]]] = {
-    "qa": [
-        ("/v1/models/qa:predict", {"instances": [{
-            "text": "anna has a dog named rex. ben lives in oslo. carl plays the piano.",
-            "question": "where does ben live"}]}),
-        ("/v1/answer", {"text": "anna has a dog named rex. carl plays the piano.",
-                        "question": "which instrument does carl play", "top_k": 3}),
-    ],
-    "profiler": [
-        ("/v1/models/profiler:predict", {"instances": [
-            "my toddler starts daycare today\nthe mortgage payment is due again",
-            "exam week on campus\nmy roommate found a cheap thrift store"]}),
-        ("/v1/profile", {"authors": [["retirement party at the golf club",
-                                      "the grandchild loves my greenhouse"]]}),
-    ],
-    "similarity": [
-        ("/v1/models/similarity:predict", {"inputs": {
-            "left": ["how do i learn python quickly", "where can i buy a cheap laptop"],
-            "right": ["what is the best way to study python", "how do i fix a broken bike"]}}),
-        ("/v1/similarity", {"pairs": [["how can i learn piano fast",
-                                       "what is the best way to master piano"]]}),
-    ],
-    "headline": [
-        ("/v1/models/headline:predict", {"instances": [{
-            "headline": "shocking secret revealed after the election",
-            "aux": [0.5, 0.1, 0.3, 0.9, 0.2]}], "heads": ["main_output"]}),
-    ],
-}
+def demo_requests(model_dir: str, name: str) -> list[tuple[str, dict]]:
+    """(path, body) of each REST demo request the newest version's model card holds.
+
+    The export writes the model's room's demo requests into the card (`examples`:
+    protocol, path, body), so a new model brings its own; the README's curl block is the
+    default models' lines.
+    """
+    versions = version_dirs(os.path.join(model_dir, name))
+    card = read_card(versions[max(versions)]) if versions else None
+    examples = card.raw.get("examples") if card is not None else None
+    return [(e["path"], e["body"]) for e in examples or []
+            if isinstance(e, dict) and isinstance(e.get("path"), str)
+            and isinstance(e.get("body"), dict)]
 
 
-def curl_lines(base_url: str, models: list[str]) -> list[str]:
-    """One curl per example of each model (metadata and status for unknown models)."""
+def curl_lines(base_url: str, model_dir: str, models: list[str]) -> list[str]:
+    """One curl per demo request of each model (its metadata for a model without any)."""
     lines: list[str] = []
     for name in models:
-        for path, body in EXAMPLES.get(name, []):
+        examples = demo_requests(model_dir, name)
+        for path, body in examples:
             lines.append(f"curl -s -X POST {base_url}{path} -d '{json.dumps(body)}'")
-        if name not in EXAMPLES:
+        if not examples:
             lines.append(f"curl -s {base_url}/v1/models/{name}/metadata")
     if models:
         lines.append(f"curl -s {base_url}/v1/models/{models[0]}/metadata")
@@ -145,7 +131,7 @@ def _announce_demo(settings: Settings) -> None:
           "Try, once it reports ready:\n", flush=True)
     if settings.ui:
         print(f"  playground: {DEMO_URL}/   API docs: {DEMO_URL}/docs\n", flush=True)
-    for line in curl_lines(DEMO_URL, models):
+    for line in curl_lines(DEMO_URL, settings.model_dir, models):
         print(f"  {line}\n", flush=True)
 
     def wait_ready() -> None:

@@ -29,8 +29,8 @@ class PriceRun:
 
 @functools.cache
 def trained_price() -> PriceRun:
-    from training.config import config_for
     from training.export import export_run
+    from training.models import config_for
     from training.train import train
 
     root = Path(tempfile.mkdtemp(prefix="mh-price-"))
@@ -65,7 +65,7 @@ def jpeg_bytes(rgb: np.ndarray) -> bytes:
 
 def sample_listings(n: int = 3, seed: int = 11) -> dict:
     """Raw listings as a client has them: metadata floats, descriptions, PNG bytes."""
-    from training.data.synthetic_price import IMAGE_SIZE, price
+    from training.models.price.data import IMAGE_SIZE, price
 
     ex = price(n, seed=seed)
     pictures = (ex.inputs["picture"].reshape(n, IMAGE_SIZE, IMAGE_SIZE, 3) * 255).round()

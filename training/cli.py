@@ -1,4 +1,7 @@
-"""`python -m training train|export|all|tune|report` — see README.md ("Training")."""
+"""`python -m training train|export|all|tune|report|models` — see README.md ("Training").
+
+The model names come from the rooms under training/models/ (`training.models.rooms`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from training.config import PRESETS, apply_overrides, config_for, load_config
+from training.config import PRESETS, apply_overrides
 from training.distribute import STRATEGIES
-from training.models import DEFAULT_MODELS, MODELS
+from training.models import DEFAULT_MODELS, MODELS, config_for, load_config, rooms
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated subset of " + ",".join(DEFAULT_MODELS))
     a.add_argument("--preset", choices=PRESETS, default="default")
     a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--with-price", action="store_true",
-                   help="also train and export the multimodal price model")
+    a.add_argument("--with", dest="extra", default="", metavar="NAMES",
+                   help="also train and export these models trained on request, "
+                        "comma-separated (e.g. price,stereo)")
 
     # training/tune.py, training/report.py
     u = sub.add_parser("tune", help="hyper-parameter search with keras-tuner")
@@ -64,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="per-head metrics, best epoch and plots of a run")
     r.add_argument("--run", required=True, help="run directory (runs/NAME)")
+
+    sub.add_parser("models", help="every model (room) with its inputs, heads and description")
     return p
 
 
@@ -114,11 +120,11 @@ def _all(args: argparse.Namespace) -> int:
     from training.pipeline import train_and_export
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.with_price and "price" not in models:
-        models.append("price")
+    models += [m.strip() for m in args.extra.split(",") if m.strip() and m.strip() not in models]
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
-        raise ValueError(f"--models: unknown model(s) {unknown}; expected {list(DEFAULT_MODELS)}")
+        raise ValueError(f"--models/--with: unknown model(s) {unknown}; expected some of "
+                         f"{list(MODELS)}")
     start = time.monotonic()
     results = train_and_export(args.model_dir, args.out, models=models, preset=args.preset,
                                seed=args.seed)
@@ -146,5 +152,14 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    for name, r in rooms().items():
+        trained = "default" if r.default else "on request"
+        inputs = ", ".join(f"{n} ({s['kind']})" for n, s in r.inputs.items())
+        heads = ", ".join(f"{n} ({s['kind']})" for n, s in r.heads.items())
+        print(f"{name} [{trained}]: {r.description}\n  inputs: {inputs}\n  heads: {heads}")
+    return 0
+
+
 _COMMANDS = {"train": _train, "export": _export, "all": _all, "tune": _tune,
-             "report": _report}
+             "report": _report, "models": _models}

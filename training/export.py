@@ -38,12 +38,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from training import config as config_mod
 from training.callbacks import BEST_WEIGHTS
 from training.config import ModelConfig
 from training.images import decode_pictures
 from training.images import write_warmup as write_image_warmup
-from training.models import build_model, model_module
+from training.models import build_model, load_config, room
 from training.text import (
     OOV_ID,
     VocabularyLookup,
@@ -73,13 +72,13 @@ class ServingModule(tf.Module):
     def __init__(self, model: keras.Model, cfg: ModelConfig, vocab_path: Path,
                  vocab_size: int) -> None:
         super().__init__(name=f"{cfg.model}_serving")
-        module = model_module(cfg.model)
+        r = room(cfg.model)
         self.model = model
         self.lookup = VocabularyLookup(vocab_path)
         self._cfg = cfg
         self._vocab_size = vocab_size
-        self._inputs = module.INPUTS
-        self._heads = module.HEADS
+        self._inputs = r.inputs
+        self._heads = r.heads
         self.serve = tf.function(self._serve, input_signature=[self._specs(tf.string)])
         self.serve_ids = tf.function(self._serve_ids, input_signature=[self._specs(tf.int32)])
 
@@ -135,17 +134,20 @@ def load_run(run_dir: str | Path) -> tuple[ModelConfig, keras.Model, list[str]]:
     for needed in (CONFIG_JSON, VOCAB_TXT, BEST_WEIGHTS):
         if not (run_dir / needed).is_file():
             raise FileNotFoundError(f"{run_dir} is not a finished run: {needed} is missing")
-    cfg = config_mod.load_config(run_dir / CONFIG_JSON)
+    cfg = load_config(run_dir / CONFIG_JSON)
     model = build_model(cfg.model, cfg)
     model.load_weights(run_dir / BEST_WEIGHTS)
     return cfg, model, load_vocabulary(run_dir / VOCAB_TXT)
 
 
 def model_card(cfg: ModelConfig, version: int, vocab_size: int,
-               run_metrics: dict[str, Any]) -> dict[str, Any]:
-    module = model_module(cfg.model)
+               run_metrics: dict[str, Any], served: str | None = None) -> dict[str, Any]:
+    """`assets.extra/model_card.json` of a version served as `served` (the model's own
+    name by default)."""
+    served = served or cfg.model
+    r = room(cfg.model)
     inputs, id_inputs = [], []
-    for name, spec in module.INPUTS.items():
+    for name, spec in r.inputs.items():
         if spec["kind"] == "text":
             mt = cfg.max_tokens[name]
             inputs.append({"name": name, "kind": "text", "dtype": "string", "max_tokens": mt,
@@ -165,7 +167,7 @@ def model_card(cfg: ModelConfig, version: int, vocab_size: int,
             id_inputs.append({"name": name, "dtype": "float32", "padded_sequence": False,
                               "shape": spec["shape"]})
     heads = []
-    for name, spec in module.HEADS.items():
+    for name, spec in r.heads.items():
         head = {"name": name, "kind": spec["kind"], "labels": cfg.labels.get(name),
                 "loss": LOSSES[spec["kind"]], "loss_weight": float(cfg.loss_weights.get(name, 1)),
                 "description": spec["description"]}
@@ -174,8 +176,10 @@ def model_card(cfg: ModelConfig, version: int, vocab_size: int,
         heads.append(head)
     data = dict(run_metrics.get("data", {}))
     return {
-        "name": cfg.model, "version": version, "description": module.DESCRIPTION,
+        "name": served, "version": version, "description": r.description,
         "inputs": inputs, "id_inputs": id_inputs, "heads": heads,
+        # the room's demo requests; the gateway's demo prints them as curl lines
+        "examples": [e.for_model(served) for e in r.demo_requests()],
         "signatures": list(SIGNATURES),
         "metrics": {"validation": run_metrics.get("validation", {}),
                     "test": run_metrics.get("test", {}),
@@ -227,7 +231,7 @@ def export_run(run_dir: str | Path, model_dir: str | Path, *, name: str | None =
         extra = tmp / "assets.extra"
         extra.mkdir()
         examples_path = run_dir / EXAMPLES_JSON
-        pictures = [n for n, s in model_module(cfg.model).INPUTS.items() if s["kind"] == "image"]
+        pictures = room(cfg.model).inputs_of("image")
         if examples_path.is_file() and pictures:
             write_image_warmup(extra / WARMUP_FILE, name, json.loads(examples_path.read_text()),
                                pictures, cfg.image_size)
@@ -246,8 +250,7 @@ def _publish(tmp: Path, model_path: Path, name: str, cfg: ModelConfig, vocab_siz
     """Rename tmp to the next free version; if another export took it meanwhile, the next."""
     version = max(existing_versions(model_path), default=0) + 1
     while True:
-        card = model_card(cfg, version, vocab_size, run_metrics)
-        card["name"] = name
+        card = model_card(cfg, version, vocab_size, run_metrics, name)
         (tmp / "assets.extra" / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         target = model_path / str(version)
         if not target.exists():

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.config import config_for
 from training.export import ExportResult, export_run
-from training.models import DEFAULT_MODELS
+from training.models import config_for
 from training.train import RunResult, train
 
 
@@ -37,8 +36,13 @@ class Trained:
 
 
 def train_and_export(model_dir: str | Path, out: str | Path = "runs", *,
-                     models: Sequence[str] = DEFAULT_MODELS, preset: str = "default",
+                     models: Sequence[str] | None = None, preset: str = "default",
                      seed: int = 0, verbose: bool = True, plot: bool = True) -> list[Trained]:
+    """Train and export `models` (the default ones when None) into `model_dir`."""
+    if models is None:
+        from training.models import DEFAULT_MODELS
+
+        models = DEFAULT_MODELS
     results = []
     for name in models:
         cfg = config_for(name, preset)

@@ -42,8 +42,8 @@ class RunReport:
 def real_english_auc(run_dir: str | Path, pairs: str | Path | None = None) -> float:
     """ROC AUC of a similarity run's best weights on the hand-written pairs (Quora's
     columns; by default the SIMILARITY_EVAL set shipped with `training`)."""
-    from training.data.loaders import load_file
     from training.export import load_run
+    from training.models import load_file
     from training.text import make_vectorizer
     from training.train import predict, roc_auc
 
@@ -96,9 +96,9 @@ def build_report(run_dir: str | Path) -> RunReport:
 
 def _heads(model: str) -> dict[str, dict]:
     try:
-        from training.models import model_module
+        from training.models import room
 
-        return dict(model_module(model).HEADS)
+        return dict(room(model).heads)
     except ValueError:  # a run of a model this checkout no longer has
         return {}
 

@@ -41,11 +41,14 @@ def make_vectorizer(vocab_size: int, texts: Iterable[np.ndarray] | None = None,
         max_tokens=vocab_size, output_mode="int", standardize="lower_and_strip_punctuation",
         split="whitespace",
     )
-    if vocabulary is not None:
+    if vocabulary is not None and len(vocabulary) > 2:
         # get_vocabulary() starts with "" (pad) and "[UNK]" (OOV); set_vocabulary adds them.
         layer.set_vocabulary([t for t in vocabulary[2:]])
-    elif texts is not None:
-        corpus = np.concatenate([np.asarray(t, dtype=object) for t in texts])
+    elif texts is not None or vocabulary is not None:
+        # A model without text inputs (or without any token) still gets a vocabulary, the
+        # two reserved ids, which set_vocabulary refuses as empty: adapt on nothing.
+        arrays = [np.asarray(t, dtype=object) for t in texts or []]
+        corpus = np.concatenate(arrays) if arrays else np.array([""], dtype=object)
         layer.adapt(tf.constant(corpus.astype(str)), batch_size=512)
     # adapt() leaves built == False; build before anything tracks it.
     layer.build((None,))

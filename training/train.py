@@ -1,9 +1,9 @@
 """Train one model into a run directory.
 
-`train("profiler", out="runs")` generates (or loads) the data, splits it into
-train / validation / held-out test, adapts the vectorizer on the training
-split, fits with the callbacks of `training.callbacks`, and leaves in
-`runs/profiler/`:
+`train("profiler", out="runs")` generates (or loads) the data, prepares it
+(training/prepare.py: split into train / validation / held-out test, targets scaled,
+the vectorizer adapted on the training split), fits with the callbacks of
+`training.callbacks`, and leaves in `runs/profiler/`:
 
     config.json       the config, with labels and target scaling from the data
     vocab.txt         the vectorizer's vocabulary, one token per line (line = id)
@@ -30,15 +30,15 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from training import callbacks as cb
 from training import config as config_mod
 from training.config import ModelConfig
 from training.data.examples import Examples
 from training.distribute import make_strategy
-from training.models import build_model, model_module
-from training.text import fit_length, load_vocabulary, make_vectorizer, save_vocabulary
+from training.models import build_model, default_config, load_config, room
+from training.prepare import load_data, prepare, vectorize_arrays
+from training.text import load_vocabulary, save_vocabulary
 
 LOSSES = {"regression": "mse", "binary": "binary_crossentropy",
           "multiclass": "sparse_categorical_crossentropy"}
@@ -73,51 +73,6 @@ def compile_model(model: keras.Model, cfg: ModelConfig, heads: dict[str, dict]) 
     )
 
 
-def load_data(model: str, cfg: ModelConfig, data_path: str | Path | None) -> Examples:
-    if data_path is not None:
-        from training.data.loaders import load_file
-
-        return load_file(model, data_path)
-    from training.data.synthetic import generate
-
-    return generate(model, cfg.examples, seed=cfg.seed, source=getattr(cfg, "source", None))
-
-
-def make_vectorize(cfg: ModelConfig, vectorizer: keras.layers.TextVectorization,
-                   text_inputs: Sequence[str]):
-    """Per-example map for `Examples.to_dataset`: raw text -> ids fitted to max_tokens."""
-    def vectorize(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        out = dict(inputs)
-        for name in text_inputs:
-            ids = tf.cast(vectorizer(tf.reshape(inputs[name], [1]))[0], tf.int32)
-            out[name] = fit_length(ids, cfg.max_tokens[name], cfg.pad_to_max)
-        return out
-
-    return vectorize
-
-
-def vectorize_arrays(cfg: ModelConfig, vectorizer: keras.layers.TextVectorization,
-                     inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Whole input arrays -> model inputs (ids for text), as the Keras model takes them."""
-    out = {}
-    for name, arr in inputs.items():
-        if arr.dtype == object:
-            ids = tf.cast(vectorizer(tf.constant(arr.astype(str))), tf.int32)
-            # Always the full max_tokens: one shape, so predict() traces once (the
-            # masked LSTMs give the same result for any amount of padding).
-            out[name] = fit_length(ids, cfg.max_tokens[name], pad=True).numpy()
-        else:
-            out[name] = arr
-    return out
-
-
-def normalize_targets(ex: Examples, scaling: dict[str, list[float]]) -> Examples:
-    targets = dict(ex.targets)
-    for head, (mean, std) in scaling.items():
-        targets[head] = ((targets[head] - mean) / std).astype(np.float32)
-    return dataclasses.replace(ex, targets=targets, labels=dict(ex.labels), kinds=dict(ex.kinds))
-
-
 def predict(model: keras.Model, cfg: ModelConfig, vectorizer, inputs: dict[str, np.ndarray],
             batch_size: int = 256) -> dict[str, np.ndarray]:
     """Keras predictions in the export's units: squeezed scalars, de-normalized regression."""
@@ -142,18 +97,17 @@ def train(model: str, *, cfg: ModelConfig | None = None, data: Examples | None =
           distribute: str | None = None, verbose: bool = True,
           extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> RunResult:
     started = time.monotonic()
-    module = model_module(model)
-    heads: dict[str, dict] = module.HEADS
+    r = room(model)
     run_dir = Path(out) / (run_name or model)
     run_dir.mkdir(parents=True, exist_ok=True)
     resuming = (run_dir / cb.BACKUP_DIR).is_dir() and (run_dir / CONFIG_JSON).is_file()
     if resuming:
         # The backup's weights only fit the config and vocabulary they were made with.
-        cfg = config_mod.load_config(run_dir / CONFIG_JSON, model)
+        cfg = load_config(run_dir / CONFIG_JSON, model)
         if verbose:
             print(f"[{model}] resuming the interrupted run in {run_dir}", flush=True)
     else:
-        cfg = cfg or config_mod.default_config(model)
+        cfg = cfg or default_config(model)
         overrides = {k: v for k, v in
                      {"epochs": epochs, "batch_size": batch_size, "seed": seed}.items()
                      if v is not None}
@@ -161,43 +115,26 @@ def train(model: str, *, cfg: ModelConfig | None = None, data: Examples | None =
     keras.utils.set_random_seed(cfg.seed)
 
     examples = data if data is not None else load_data(model, cfg, data_path)
-    missing = (set(module.INPUTS) - set(examples.inputs)) | (set(heads) - set(examples.targets))
-    if missing:
-        raise ValueError(f"data for {model} lacks {sorted(missing)}")
-    train_ex, val_ex, test_ex = examples.split(cfg.validation_split, cfg.test_split, cfg.seed)
-    text_inputs = [n for n, s in module.INPUTS.items() if s["kind"] == "text"]
-
-    if resuming:
-        vectorizer = make_vectorizer(cfg.vocab_size,
-                                     vocabulary=load_vocabulary(run_dir / VOCAB_TXT))
-    else:
-        cfg.labels = {h: examples.labels.get(h) for h in heads}
-        cfg.target_scaling = {
-            h: [float(train_ex.targets[h].mean()),
-                float(train_ex.targets[h].std() or 1.0) / cfg.regression_target_std]
-            for h, s in heads.items() if s["kind"] == "regression"
-        }
-        vectorizer = make_vectorizer(cfg.vocab_size, [train_ex.inputs[n] for n in text_inputs])
+    prep = prepare(model, cfg, examples,
+                   vocabulary=load_vocabulary(run_dir / VOCAB_TXT) if resuming else None)
+    cfg, vectorizer = prep.cfg, prep.vectorizer
+    if not resuming:
         save_vocabulary(vectorizer, run_dir / VOCAB_TXT)
         config_mod.save_config(cfg, run_dir / CONFIG_JSON)
         for stale in (cb.HISTORY_CSV, cb.BEST_WEIGHTS):
             (run_dir / stale).unlink(missing_ok=True)
-    _write_examples(run_dir / EXAMPLES_JSON, val_ex)
-
-    vectorize = make_vectorize(cfg, vectorizer, text_inputs)
-    train_ds = normalize_targets(train_ex, cfg.target_scaling).to_dataset(
-        cfg.batch_size, shuffle=True, seed=cfg.seed, vectorize=vectorize)
-    val_ds = normalize_targets(val_ex, cfg.target_scaling).to_dataset(
-        cfg.batch_size, shuffle=False, vectorize=vectorize)
+    _write_examples(run_dir / EXAMPLES_JSON, prep.validation)
+    heads = dict(r.heads)
+    train_ds, val_ds = prep.train_ds, prep.val_ds
+    train_ex, val_ex, test_ex = prep.train, prep.validation, prep.test
 
     strategy = make_strategy(distribute)
     with strategy.scope():
         keras_model = build_model(model, cfg)
         # A model may start some weights from its data (similarity: WordNet word
         # vectors); a resumed run gets its weights from the backup instead.
-        initialize = getattr(module, "initialize", None)
-        if initialize is not None and not resuming:
-            initialize(keras_model, cfg, list(vectorizer.get_vocabulary()))
+        if r.initialize is not None and not resuming:
+            r.initialize(keras_model, cfg, list(vectorizer.get_vocabulary()))
         compile_model(keras_model, cfg, heads)
     scales = {h: s[1] for h, s in cfg.target_scaling.items()}
     callbacks = cb.make_callbacks(run_dir, cfg, heads, scales,

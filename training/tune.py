@@ -33,18 +33,10 @@ from typing import Any, TextIO
 import keras
 import keras_tuner as kt
 
-from training import config as config_mod
 from training.config import ModelConfig
-from training.models import build_model, model_module
-from training.text import make_vectorizer
-from training.train import (
-    compile_model,
-    evaluate,
-    load_data,
-    make_vectorize,
-    normalize_targets,
-    predict,
-)
+from training.models import build_model, default_config, room
+from training.prepare import load_data, prepare
+from training.train import compile_model, evaluate, predict
 
 ALGORITHMS = ("random", "bayesian", "hyperband")
 BEST_CONFIG = "best_config.json"
@@ -136,36 +128,28 @@ def tune(model: str, *, cfg: ModelConfig | None = None, data_path: str | Path | 
         raise ValueError(f"--max-trials must be at least 1, got {max_trials}")
     started = time.monotonic()
     stream: TextIO = sys.stdout if verbose else _Null()
-    module = model_module(model)
-    heads: dict[str, dict] = module.HEADS
-    base = cfg or config_mod.default_config(model)
+    r = room(model)
+    heads = dict(r.heads)
+    base = cfg or default_config(model)
     overrides = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
     base = dataclasses.replace(base, **overrides)
     keras.utils.set_random_seed(base.seed)
     run_dir = Path(out) / (run_name or f"{model}-tune")
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    # The data, split and vectorizer are fixed across trials: trials differ only
-    # in the hyper-parameters.
-    examples = load_data(model, base, data_path)
-    train_ex, val_ex, test_ex = examples.split(base.validation_split, base.test_split, base.seed)
-    text_inputs = [n for n, s in module.INPUTS.items() if s["kind"] == "text"]
-    base.labels = {h: examples.labels.get(h) for h in heads}
-    base.target_scaling = {
-        h: [float(train_ex.targets[h].mean()), float(train_ex.targets[h].std() or 1.0)]
-        for h, s in heads.items() if s["kind"] == "regression"}
-    vectorizer = make_vectorizer(base.vocab_size, [train_ex.inputs[n] for n in text_inputs])
-    vectorize = make_vectorize(base, vectorizer, text_inputs)
-    train_ds = normalize_targets(train_ex, base.target_scaling).to_dataset(
-        base.batch_size, shuffle=True, seed=base.seed, vectorize=vectorize)
-    val_ds = normalize_targets(val_ex, base.target_scaling).to_dataset(
-        base.batch_size, shuffle=False, vectorize=vectorize)
+    # The data, split, target scaling and vectorizer are fixed across trials (the same
+    # preparation as `train`'s): trials differ only in the hyper-parameters.
+    prep = prepare(model, base, load_data(model, base, data_path))
+    base, vectorizer = prep.cfg, prep.vectorizer
+    train_ds, val_ds, train_ex, test_ex = prep.train_ds, prep.val_ds, prep.train, prep.test
 
     space = search_space(base)
 
     def build(hp: kt.HyperParameters) -> keras.Model:
         trial_cfg = config_from_hp(base, {n: _hp_value(hp, n, s) for n, s in space.items()})
         m = build_model(model, trial_cfg)
+        if r.initialize is not None:  # as `train` does (similarity: WordNet vectors)
+            r.initialize(m, trial_cfg, list(vectorizer.get_vocabulary()))
         compile_model(m, trial_cfg, heads)
         return m
 

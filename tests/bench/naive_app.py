@@ -25,14 +25,14 @@ class NaiveModel:
 
     def __init__(self, run_dir: str | Path) -> None:
         from training.export import load_run
-        from training.models import model_module
+        from training.models import room
         from training.text import make_vectorizer
 
         self.cfg, self.model, vocab = load_run(run_dir)
         self.vectorizer = make_vectorizer(len(vocab), vocabulary=vocab)
-        module = model_module(self.cfg.model)
-        self.inputs = list(module.INPUTS)
-        self.text_inputs = [n for n, s in module.INPUTS.items() if s["kind"] == "text"]
+        r = room(self.cfg.model)
+        self.inputs = list(r.inputs)
+        self.text_inputs = r.inputs_of("text")
 
     def predict(self, instances: list[Any]) -> list[dict[str, Any]]:
         import numpy as np

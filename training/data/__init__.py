@@ -1,12 +1,14 @@
-"""Training data: the `Examples` container, synthetic generators and file loaders.
+"""Training data: the `Examples` container, file-reading helpers and the English data
+(WordNet lexicon, sentence templates, evaluation sets) the text rooms share.
 
-Importing this package does not import TensorFlow (only `Examples.to_dataset` does).
+Each model's own generator and file loader live in its room (training/models/NAME/);
+`training.models.generate` and `load_file` find them by name. Importing this package
+does not import TensorFlow (only `Examples.to_dataset` does).
 """
 
 from __future__ import annotations
 
 from training.data.examples import Examples
-from training.data.loaders import DataFileError, load_file
-from training.data.synthetic import GENERATORS, generate
+from training.data.files import DataFileError
 
-__all__ = ["GENERATORS", "DataFileError", "Examples", "generate", "load_file"]
+__all__ = ["DataFileError", "Examples"]

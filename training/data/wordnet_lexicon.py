@@ -19,8 +19,8 @@ synonyms WordNet keeps in other synsets are added, rarer than the synset's own w
 informal terms (the hyponym "an informal term for a mother" gives "mom", "mum" to
 *mother*) and the adjectives it says to "see also" ("smart" -> "intelligent").
 
-Used by training/data/wordnet_pairs.py (similarity pairs) and wordnet_qa.py (qa
-snippets about real things).
+Used by training/data/wordnet_pairs.py (similarity pairs) and
+training/models/qa/wordnet.py (qa snippets about real things).
 """
 
 from __future__ import annotations

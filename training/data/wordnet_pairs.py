@@ -1,6 +1,6 @@
 """Sentence pairs in everyday English for the `similarity` model, built from WordNet.
 
-The synthetic generator (synthetic_similarity.py) knows ~200 words, so a model trained
+The synthetic generator (training/models/similarity/data.py) knows ~200 words, so a model trained
 on it sees real sentences as mostly out-of-vocabulary. This one fills everyday sentence
 templates (templates/wordnet_pairs.yaml, read by wordnet_templates.py) with WordNet
 lemmas of the right kind, drawn by tagged frequency and only in a word's everyday

@@ -12,7 +12,7 @@ have ("the", "you", "what") get a random vector of their own.
 
 A model trained on generated pairs sees each synonym pair only a few times; with
 this start it needs to learn how to compare sentences, not every synonym from
-scratch. `training/models/similarity.py` loads these into its shared encoder's
+scratch. `training/models/similarity/model.py` loads these into its shared encoder's
 embedding before training (config field ``embedding_init``).
 """
 

@@ -268,8 +268,8 @@ def test_grpc_load_sends_batch1_predicts_from_its_own_process(tmp_path: Path) ->
 def test_naive_app_answers_with_keras_predict(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
     from tests.bench.naive_app import create_app
-    from training.config import config_for, save_config
-    from training.models import build_model
+    from training.config import save_config
+    from training.models import build_model, config_for
     from training.text import fit_length, make_vectorizer
 
     # A finished run in miniature: config, vocabulary, weights (untrained is enough).

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.config import ModelConfig, config_for
+from training.config import ModelConfig
+from training.models import config_for
 
 # The head and input names of ARCHITECTURE.md's model table.
 TABLE = {

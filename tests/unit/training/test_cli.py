@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from training.cli import build_parser, main
-from training.config import config_for, save_config
+from training.config import save_config
+from training.models import config_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,7 +42,7 @@ def test_bad_override_is_one_clear_error(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_train_from_a_file_with_a_config_then_export(tmp_path):
-    from training.data.synthetic import generate
+    from training.models import generate
 
     ex = generate("similarity", 360, seed=5)
     data = tmp_path / "pairs.csv"

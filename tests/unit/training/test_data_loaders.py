@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.data import DataFileError, load_file
+from training.data import DataFileError
+from training.models import load_file
 
 pytestmark = pytest.mark.timeout(60)
 

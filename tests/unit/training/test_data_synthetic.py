@@ -13,11 +13,12 @@ import time
 import numpy as np
 import pytest
 
-from training.data import Examples, generate
-from training.data import synthetic_headline as hl
-from training.data import synthetic_profiler as prof
-from training.data import synthetic_qa as sqa
-from training.data import synthetic_similarity as sim
+from training.data import Examples
+from training.models import generate
+from training.models.headline import data as hl
+from training.models.profiler import data as prof
+from training.models.qa import data as sqa
+from training.models.similarity import data as sim
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,7 +48,7 @@ def test_same_seed_same_examples_other_seed_others(model: str) -> None:
     for head in a.targets:
         assert np.array_equal(a.targets[head], b.targets[head])
     assert a.description == {"source": "synthetic", "seed": 3, "examples": 200,
-                             "generator": f"training.data.synthetic.{model}"}
+                             "generator": f"training.models.{model}.data.{model}"}
 
 
 @pytest.mark.parametrize("model", MODELS)

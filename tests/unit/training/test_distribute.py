@@ -54,7 +54,7 @@ MIRRORED = textwrap.dedent("""
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from training.distribute import make_strategy
-    from training.config import config_for
+    from training.models import config_for
     from training.train import train
     strategy = make_strategy("mirrored")
     print("replicas", strategy.num_replicas_in_sync)

@@ -258,8 +258,8 @@ def test_a_batch_of_texts_without_tokens_is_answered(model_repo, name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_card_gives_each_id_input_its_vocabulary_size(name):
-    from training.config import default_config
     from training.export import model_card
+    from training.models import default_config
 
     card = model_card(default_config(name), 1, 123, {})
     texts = [i["name"] for i in card["inputs"] if i["kind"] == "text"]

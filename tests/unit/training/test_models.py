@@ -8,20 +8,21 @@ import numpy as np
 import pytest
 
 from tests.unit.training.conftest import TABLE, tiny
-from training.config import (
-    apply_overrides,
+from training.config import apply_overrides, save_config
+from training.models import (
+    DEFAULT_MODELS,
+    build_model,
     config_for,
     default_config,
-    from_dict,
     load_config,
-    save_config,
+    room,
 )
-from training.models import DEFAULT_MODELS, build_model, model_module
-from training.models import profiler as profiler_module
+from training.models import config_from_dict as from_dict
+from training.models.profiler import model as profiler_module
 
 
 def test_registry_lists_the_four_models():
-    assert DEFAULT_MODELS == ("qa", "profiler", "similarity", "headline")
+    assert DEFAULT_MODELS == ("headline", "profiler", "qa", "similarity")
     with pytest.raises(ValueError, match="unknown model"):
         build_model("nope", tiny("qa"))
 
@@ -32,8 +33,8 @@ def test_graph_has_exactly_the_table_names(name):
     inputs, heads = TABLE[name]
     assert {t.name for t in model.inputs} == inputs
     assert isinstance(model.output, dict) and set(model.output) == heads
-    module = model_module(name)
-    assert set(module.INPUTS) == inputs and set(module.HEADS) == heads
+    r = room(name)
+    assert set(r.inputs) == inputs and set(r.heads) == heads
 
 
 def test_head_sizes_follow_labels():

@@ -120,12 +120,11 @@ def test_prediction_plot_writes_one_png_per_epoch(tmp_path, as_dataset) -> None:
 def test_prediction_plot_is_part_of_the_standard_callbacks_with_validation_data(
         tmp_path) -> None:
     from training.callbacks import make_callbacks
-    from training.config import config_for
-    from training.models import model_module
+    from training.models import config_for, room
     from training.monitoring import HeadBoard, LearningCurves, PredictionPlot
 
     cfg = config_for("price")
-    heads = model_module("price").HEADS
+    heads = dict(room("price").heads)
     data = ({"metadata": np.zeros((2, 8), np.float32)}, {"price": np.zeros(2, np.float32)})
     with_data = make_callbacks(tmp_path, cfg, heads, {}, validation_data=data)
     without = make_callbacks(tmp_path, cfg, heads, {})

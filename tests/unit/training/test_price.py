@@ -29,8 +29,7 @@ def _ancestors(layer) -> set[str]:
 
 @pytest.fixture(scope="module")
 def price_model():
-    from training.config import config_for
-    from training.models import build_model
+    from training.models import build_model, config_for
 
     return build_model("price", config_for("price", "test"))
 
@@ -76,7 +75,7 @@ def test_picture_branch_has_a_residual_add(price_model) -> None:
 
 
 def test_synthetic_listings_are_deterministic_and_learnable_structure() -> None:
-    from training.data.synthetic import generate
+    from training.models import generate
 
     a, b = generate("price", 50, seed=3), generate("price", 50, seed=3)
     c = generate("price", 50, seed=4)
@@ -89,7 +88,7 @@ def test_synthetic_listings_are_deterministic_and_learnable_structure() -> None:
 
 
 def test_metadata_vector_maps_unknown_brands_to_other() -> None:
-    from training.models.price import BRANDS, metadata_vector
+    from training.models.price.model import BRANDS, metadata_vector
 
     v = metadata_vector("no-such-brand", 0.5, 3.0)
     assert v[BRANDS.index("other")] == 1.0 and sum(v[:len(BRANDS)]) == 1.0
@@ -167,7 +166,7 @@ def _write_listings(tmp_path, rows: list[str]) -> str:
 
 
 def test_loader_reads_csv_with_pictures(tmp_path) -> None:
-    from training.data.loaders import load_file
+    from training.models import load_file
 
     path = _write_listings(tmp_path, [
         'luxe,0.9,1.5,"silk coat, like new",pics/red.png,140',
@@ -191,7 +190,8 @@ def test_loader_reads_csv_with_pictures(tmp_path) -> None:
     ("luxe,0.5", 3, "age_years"),
 ])
 def test_loader_names_file_line_and_field(tmp_path, row, line, field) -> None:
-    from training.data.loaders import DataFileError, load_file
+    from training.data import DataFileError
+    from training.models import load_file
 
     path = _write_listings(tmp_path, ["basix,0.5,2,shirt,pics/red.png,20", row])
     with pytest.raises(DataFileError) as err:
@@ -201,7 +201,8 @@ def test_loader_names_file_line_and_field(tmp_path, row, line, field) -> None:
 
 
 def test_loader_rejects_a_header_without_the_columns(tmp_path) -> None:
-    from training.data.loaders import DataFileError, load_file
+    from training.data import DataFileError
+    from training.models import load_file
 
     path = tmp_path / "bad.csv"
     path.write_text("brand,description,price\nluxe,coat,10\n")

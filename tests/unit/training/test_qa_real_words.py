@@ -14,9 +14,9 @@ import re
 import numpy as np
 import pytest
 
-from training.config import config_for
-from training.data import synthetic_qa, wordnet_qa
-from training.data.synthetic import generate
+from training.models import config_for, generate
+from training.models.qa import data as synthetic_qa
+from training.models.qa import wordnet as wordnet_qa
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.config import config_for
+from training.models import config_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -31,7 +31,7 @@ MIN_AUC = 0.85
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("MULTIHEAD_SIMILARITY_RUN")
     if given:
-        from training.config import load_config
+        from training.models import load_config
 
         cfg, default = load_config(Path(given) / "config.json"), config_for("similarity")
         for name in ("source", "examples", "embedding_init", "vocab_size", "seed"):

@@ -15,7 +15,7 @@ TINY = ["examples=200", "batch_size=50", "units=8", "embedding_dim=8", "dense_un
 
 
 def test_search_space_comes_from_the_config() -> None:
-    from training.config import config_for
+    from training.models import config_for
     from training.tune import search_space
 
     space = search_space(config_for("price"))
@@ -42,9 +42,8 @@ def test_three_trials_then_train_with_the_best_config(tmp_path, capsys) -> None:
     import keras
 
     from training import cli
-    from training.config import load_config
     from training.export import load_run
-    from training.models import build_model
+    from training.models import build_model, load_config
 
     argv = ["tune", "--model", MODEL, "--max-trials", "3", "--algorithm", "random",
             "--epochs", "1", "--out", str(tmp_path)]
@@ -85,3 +84,28 @@ def test_three_trials_then_train_with_the_best_config(tmp_path, capsys) -> None:
     assert twin.count_params() == model.count_params()
     assert [w.shape for w in twin.weights] == [w.shape for w in model.weights]
     keras.backend.clear_session()
+
+
+def test_trials_learn_regression_targets_as_train_does(tmp_path) -> None:
+    # The profiler's age is learnt at std regression_target_std (2): with std 1 gender's
+    # loss weight swamps it. `tune` once prepared its own data and dropped the division, so
+    # every profiler trial trained age at std 1. One preparation (training/prepare.py)
+    # now serves both. About 5 s: one one-epoch trial on 240 authors.
+    import dataclasses
+
+    import numpy as np
+
+    from training.models import config_for, generate
+    from training.tune import tune
+
+    cfg = dataclasses.replace(config_for("profiler", "test"), examples=240, epochs=1,
+                              filters=8, units=8, embedding_dim=8, batch_size=80)
+    assert cfg.regression_target_std == 2.0
+    result = tune("profiler", cfg=cfg, out=tmp_path, max_trials=1, verbose=False)
+    train_ex, _, _ = generate("profiler", cfg.examples, cfg.seed).split(
+        cfg.validation_split, cfg.test_split, cfg.seed)
+    ages = train_ex.targets["age"]
+    mean, std = result.best_config.target_scaling["age"]
+    assert (mean, std) == pytest.approx((ages.mean(), ages.std() / 2.0))
+    # what the trial fitted: ages of std 2 around 0
+    assert np.std((ages - mean) / std) == pytest.approx(2.0)

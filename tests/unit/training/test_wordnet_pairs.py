@@ -13,8 +13,8 @@ import pytest
 
 from training.data import evalsets, wordnet, wordnet_pairs
 from training.data.english import Inflector
-from training.data.synthetic import generate
 from training.data.wordnet_vectors import lemmas
+from training.models import generate
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -139,7 +139,7 @@ def test_eval_set_is_balanced_hand_written_and_never_generated() -> None:
         if r["is_duplicate"] == "0":
             assert set(_norm(r["question1"]).split()) & set(_norm(r["question2"]).split())
     # the default model's training pairs (config examples, seed 0) hold no eval pair
-    from training.config import config_for
+    from training.models import config_for
 
     cfg = config_for("similarity")
     left, right, _, _ = wordnet_pairs.wordnet_pairs(cfg.examples, cfg.seed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from training.config import QAConfig
+from training.models.qa.config import QAConfig
 
 DESCRIPTION = "Question answering over a short text: picks the answer word."
 INPUTS = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from training.config import SimilarityConfig
+from training.models.similarity.config import SimilarityConfig
 
 DESCRIPTION = "Semantic similarity of two short texts (paraphrase probability)."
 INPUTS = {

@@ -22,7 +22,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from training.config import PriceConfig
+from training.models.price.config import PriceConfig
 from training.models.blocks import inception_module, residual_block
 
 BRANDS = ("basix", "vintage", "urbanite", "nordwear", "luxe", "other")

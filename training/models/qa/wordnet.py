@@ -1,6 +1,6 @@
 """Reading-comprehension snippets in everyday English for the `qa` model, from WordNet.
 
-The synthetic generator (synthetic_qa.py) asks about twenty invented people and 28
+The synthetic generator (data.py) asks about twenty invented people and 28
 answer words. This one states facts about real things with the adjectives WordNet
 links to the property they measure (its *attribute* relation, ``=``: size <-> big,
 small; temperature <-> hot, cold; age <-> old, new, young; ...) and asks for one
@@ -39,8 +39,8 @@ import functools
 
 import numpy as np
 
-from training.data import synthetic_qa
 from training.data.examples import Examples
+from training.models.qa.data import qa as synthetic_qa
 
 # property noun -> the adjective English asks "how ... is" with (it must be one of the
 # adjectives WordNet links to the property)
@@ -141,7 +141,7 @@ def real_qa(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
 def mixed(n: int, seed: int = 0, share: float = 0.4) -> Examples:
     """`n` qa snippets: a `share` of real-word ones (real_qa) among synthetic ones."""
     n_real = int(round(n * share))
-    synthetic = synthetic_qa.qa(n - n_real, seed)
+    synthetic = synthetic_qa(n - n_real, seed)
     texts, questions, words = real_qa(n_real, seed)
     labels = sorted(set(synthetic.labels["answer"]) | set(answers()))
     index = {w: i for i, w in enumerate(labels)}
@@ -155,7 +155,7 @@ def mixed(n: int, seed: int = 0, share: float = 0.4) -> Examples:
                 "question": np.array(all_q, dtype=object)[order]},
         targets={"answer": np.array(all_a, dtype=np.int32)[order]},
         labels={"answer": labels},
-        description={"source": "mixed", "generator": "training.data.wordnet_qa.mixed",
+        description={"source": "mixed", "generator": "training.models.qa.wordnet.mixed",
                      "real_share": share, "seed": seed, "examples": n},
         kinds={"answer": "multiclass"},
     )

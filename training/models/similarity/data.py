@@ -185,7 +185,7 @@ def similarity(n: int, seed: int = 0) -> Examples:
         inputs={"left": np.array(left, dtype=object), "right": np.array(right, dtype=object)},
         targets={"similarity": target},
         labels={"similarity": None},
-        description={"source": "synthetic", "generator": "training.data.synthetic.similarity",
+        description={"source": "synthetic", "generator": "training.models.similarity.data.similarity",
                      "seed": seed, "examples": n},
         kinds={"similarity": "binary"},
     )

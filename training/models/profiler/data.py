@@ -142,7 +142,7 @@ def profiler(n: int, seed: int = 0) -> Examples:
         targets={"age": ages.astype(np.float32), "income": incomes.astype(np.int32),
                  "gender": genders.astype(np.float32)},
         labels={"age": None, "income": list(INCOME_BANDS), "gender": list(GENDERS)},
-        description={"source": "synthetic", "generator": "training.data.synthetic.profiler",
+        description={"source": "synthetic", "generator": "training.models.profiler.data.profiler",
                      "seed": seed, "examples": n},
         kinds={"age": "regression", "income": "multiclass", "gender": "binary"},
     )

@@ -71,7 +71,7 @@ def headline(n: int, seed: int = 0) -> Examples:
         targets={"main_output": (main_logit > 0).astype(np.float32),
                  "aux_output": (aux_logit > 0).astype(np.float32)},
         labels={"main_output": None, "aux_output": None},
-        description={"source": "synthetic", "generator": "training.data.synthetic.headline",
+        description={"source": "synthetic", "generator": "training.models.headline.data.headline",
                      "seed": seed, "examples": n},
         kinds={"main_output": "binary", "aux_output": "binary"},
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from training.config import HeadlineConfig
+from training.models.headline.config import HeadlineConfig
 
 DESCRIPTION = "Headline engagement: main and auxiliary probability from text and 5 features."
 INPUTS = {

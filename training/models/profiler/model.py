@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from training.config import ProfilerConfig
+from training.models.profiler.config import ProfilerConfig
 
 DESCRIPTION = "Author profiling from posts: age, income band, gender."
 INPUTS = {"posts": {"kind": "text",

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from training.data.examples import Examples
+from training.models.price.model import BRANDS, metadata_vector
 
 IMAGE_SIZE = 32
 BRAND_BASE = {"basix": 25.0, "vintage": 40.0, "urbanite": 50.0, "nordwear": 70.0,
@@ -66,8 +67,6 @@ def draw_picture(rng: np.random.Generator, shape: str, colour: str,
 
 
 def price(n: int, seed: int = 0, image_size: int = IMAGE_SIZE) -> Examples:
-    from training.models.price import BRANDS, metadata_vector
-
     rng = np.random.default_rng(seed)
     brands = rng.choice(BRANDS, n)
     materials = rng.choice(list(MATERIALS), n)
@@ -98,6 +97,6 @@ def price(n: int, seed: int = 0, image_size: int = IMAGE_SIZE) -> Examples:
         targets={"price": value.astype(np.float32)},
         labels={"price": None},
         kinds={"price": "regression"},
-        description={"source": "synthetic", "generator": "training.data.synthetic_price.price",
+        description={"source": "synthetic", "generator": "training.models.price.data.price",
                      "seed": seed, "examples": n, "image_size": image_size},
     )

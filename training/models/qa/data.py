@@ -90,7 +90,7 @@ def qa(n: int, seed: int = 0) -> Examples:
                 "question": np.array(questions, dtype=object)},
         targets={"answer": answers},
         labels={"answer": list(ANSWERS)},
-        description={"source": "synthetic", "generator": "training.data.synthetic.qa",
+        description={"source": "synthetic", "generator": "training.models.qa.data.qa",
                      "seed": seed, "examples": n},
         kinds={"answer": "multiclass"},
     )
