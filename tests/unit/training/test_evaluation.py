@@ -13,8 +13,7 @@ import re
 import pytest
 
 from training import evaluation
-from training.config import config_for
-from training.data.synthetic import generate
+from training.models import config_for, generate
 
 
 def _normal(text: str) -> str:
@@ -54,9 +53,9 @@ def test_hard_non_paraphrases_share_most_words() -> None:
 
 
 def test_qa_set_answers_from_the_text_within_the_answer_vocabulary() -> None:
-    from training.data import synthetic_qa, wordnet_qa
+    from training.models.qa import data, wordnet
 
-    labels = set(synthetic_qa.ANSWERS) | set(wordnet_qa.answers())
+    labels = set(data.ANSWERS) | set(wordnet.answers())
     dev, test = (evaluation.qa_questions(s) for s in evaluation.SPLITS)
     assert len(dev) >= 40 and len(test) >= 40
     assert not {q.group for q in dev} & {q.group for q in test}
