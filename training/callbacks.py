@@ -12,7 +12,9 @@
 - training/monitoring.py's `HeadBoard` (per-head TensorBoard scalars in the
   head's unit, weight histograms, the graph), `LearningCurves` (plots/ from
   history.csv) and, given validation data, `PredictionPlot` (predicted vs true
-  for regression heads, one PNG per epoch).
+  for regression heads, one PNG per epoch);
+- given the run's vocabulary, training/projector.py's `EmbeddingProjector`
+  (TensorBoard's embedding projector over the word embeddings, each epoch).
 """
 
 from __future__ import annotations
@@ -85,13 +87,18 @@ def _pair(logs: dict, key: str, scale: float = 1.0) -> str:
 def make_callbacks(run_dir: Path, cfg: ModelConfig, heads: dict[str, dict],
                    scales: dict[str, float] | None = None,
                    progress_stream: TextIO | None = None,
-                   validation_data: Any = None) -> list[keras.callbacks.Callback]:
+                   validation_data: Any = None,
+                   vocabulary: list[str] | None = None) -> list[keras.callbacks.Callback]:
     # training/monitoring.py: per-head TensorBoard scalars, weight histograms and the
     # graph; learning-curve PNGs; predicted-vs-true PNGs when validation_data is given.
     from training.monitoring import monitoring_callbacks
 
     monitoring = monitoring_callbacks(run_dir, heads, scales, HISTORY_CSV, LOG_DIR,
                                       validation_data, cfg.target_scaling)
+    if vocabulary:
+        from training.projector import EmbeddingProjector
+
+        monitoring.append(EmbeddingProjector(run_dir / LOG_DIR, vocabulary))
     return [
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
         keras.callbacks.ModelCheckpoint(

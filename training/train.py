@@ -137,9 +137,10 @@ def train(model: str, *, cfg: ModelConfig | None = None, data: Examples | None =
             r.initialize(keras_model, cfg, list(vectorizer.get_vocabulary()))
         compile_model(keras_model, cfg, heads)
     scales = {h: s[1] for h, s in cfg.target_scaling.items()}
+    vocabulary = list(vectorizer.get_vocabulary()) if prep.text_inputs else None
     callbacks = cb.make_callbacks(run_dir, cfg, heads, scales,
                                   progress_stream=None if verbose else _NullStream(),
-                                  validation_data=val_ds)
+                                  validation_data=val_ds, vocabulary=vocabulary)
     progress = callbacks[-1]
     with warnings.catch_warnings():
         # Keras warns that shuffle=True is ignored for datasets; ours shuffle themselves.

@@ -1,7 +1,7 @@
 """A real headless Chromium against a real gateway, for the playground and /docs.
 
 One gateway per session (`start_gateway` from the integration fixtures, the embedded
-runtime, one worker) serves the test models plus the trained `price` export, with
+runtime, one worker) serves the test models plus the trained `price` and `stereo` exports, with
 `MULTIHEAD_API_KEYS` on so that every test also goes through the page's key field. One
 browser per session: Debian's `chromium` driven by selenium through Debian's
 `chromedriver` (`Service(executable_path=...)`, so Selenium Manager downloads nothing),
@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration.conftest import Gateway, copy_repository, start_gateway
 from tests.price_support import trained_price
+from tests.stereo_support import trained_stereo
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -34,8 +35,9 @@ PHONE = (390, 844)
 @pytest.fixture(scope="session")
 def ui_gateway(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     repo = copy_repository(Path(model_repo), tmp_path_factory.mktemp("browser") / "models")
-    # price/1 beside the test models: one gateway for every browser test.
+    # price/1 and stereo/1 beside the test models: one gateway for every browser test.
     shutil.copytree(trained_price().export_dir, repo / "price" / "1")
+    shutil.copytree(trained_stereo().export_dir, repo / "stereo" / "1")
     with start_gateway(repo, workers=1, env={"MULTIHEAD_API_KEYS": API_KEY}) as gw:
         gw.client.headers["Authorization"] = f"Bearer {API_KEY}"
         yield gw

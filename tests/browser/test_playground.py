@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser.conftest import API_KEY, PHONE, console_errors, emulate_phone, screenshot
 from tests.price_support import sample_listings
+from tests.stereo_support import sample_pairs
 
 pytestmark = pytest.mark.slow
 
@@ -191,6 +192,39 @@ def test_price_predict_with_a_picture_shows_euros(browser, ui_gateway, tmp_path:
     assert math.isclose(value(heads["price"]), price, rel_tol=1e-6)
     assert heads["price"].text.endswith("EUR")
     assert 'open("item.png", "rb").read()' in browser.find_element(By.ID, "predict-sdk").text
+
+
+def test_stereo_predict_with_two_uploads_shows_both_heads(browser, ui_gateway,
+                                                         tmp_path: Path) -> None:
+    import base64
+
+    pairs = sample_pairs(1, seed=8)  # PNGs written by Pillow, not by the model
+    files = {}
+    for view in ("left", "right"):
+        files[view] = tmp_path / f"{view}.png"
+        files[view].write_bytes(pairs[view][0])
+    open_playground(browser, ui_gateway)
+    choose_model(browser, "stereo")
+    # one file picker per picture input, each with its preview
+    pickers = browser.find_elements(By.CSS_SELECTOR, "#input-fields input[type=file]")
+    assert [p.get_attribute("id") for p in pickers] == ["in-left", "in-right"]
+    for view, path in files.items():
+        browser.find_element(By.ID, f"in-{view}").send_keys(str(path))
+        wait(browser).until(EC.visibility_of_element_located((By.ID, f"in-{view}-preview")))
+    heads = heads_by_name(click_predict(browser))
+    want = ui_gateway.post("/v1/models/stereo:predict", {"instances": [{
+        view: {"b64": base64.b64encode(path.read_bytes()).decode()}
+        for view, path in files.items()}]}).json()["predictions"][0]
+    assert set(heads) == {"disparity", "same_object"}
+    assert heads["disparity"].get_attribute("data-kind") == "regression"
+    assert math.isclose(value(heads["disparity"]), want["disparity"], rel_tol=1e-6)
+    assert heads["disparity"].text.endswith("px")  # the card's unit
+    assert heads["same_object"].get_attribute("data-kind") == "binary"
+    assert math.isclose(value(heads["same_object"]), want["same_object"], rel_tol=1e-6)
+    assert heads["same_object"].get_attribute("data-label") == want["same_object_label"]
+    sdk = browser.find_element(By.ID, "predict-sdk").text
+    assert 'open("left.png", "rb").read()' in sdk and 'open("right.png", "rb").read()' in sdk
+    screenshot(browser, "playground-stereo", browser.find_element(By.ID, "predict"))
 
 
 def test_docs_render_the_operation_list_offline(browser, ui_gateway) -> None:
