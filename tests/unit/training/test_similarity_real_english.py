@@ -99,6 +99,7 @@ SHOWN = {
     ("is tokyo a good place to live", "what is the weather like in tokyo"): False,
     ("How old are you?", "What is your age?"): True,
     ("How old are you?", "Where do you live?"): False,
+    ("how do i learn python", "best way to study python"): True,  # README's grpcurl line
 }
 
 
