@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from serving.server import run
 
+    if settings.log_level.upper() != "DEBUG":  # DEBUG shows TensorFlow's start-up lines too
+        from serving.tfnoise import filter_stderr
+
+        filter_stderr()
     if args.command == "demo":
         _announce_demo(settings)
     master = os.getpid()

@@ -3,8 +3,10 @@
 Every protocol and backend looks a dtype up here instead of keeping its own table:
 TF Serving's metadata and TensorProto (`tensorflow/core/framework/types.proto`,
 `tensor.proto`), the Open Inference Protocol v2 datatypes and Triton's model-config
-types with their gRPC `InferTensorContents` fields (/work/shared/OIP.md "Datatypes and
-TF dtypes"), and the numpy dtype the core validates against.
+types with their gRPC `InferTensorContents` fields (kserve docs/predict-api/v2/
+required_api.md "Tensor Data Types"; triton-inference-server/common protobuf/
+model_config.proto and grpc_service.proto), and the numpy dtype the core validates
+against.
 """
 
 from __future__ import annotations

@@ -21,21 +21,32 @@ so it can always be written as UTF-8 (JSON body, gRPC status details, log line).
 
 from __future__ import annotations
 
-# gRPC code name -> HTTP status, as TF Serving maps them.
-_HTTP_BY_CODE: dict[str, int] = {
-    "OK": 200,
-    "CANCELLED": 499,
-    "INVALID_ARGUMENT": 400,
-    "FAILED_PRECONDITION": 400,
-    "OUT_OF_RANGE": 400,
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "PERMISSION_DENIED": 403,
-    "UNAUTHENTICATED": 401,
-    "RESOURCE_EXHAUSTED": 429,
-    "UNIMPLEMENTED": 501,
-    "UNAVAILABLE": 503,
-    "DEADLINE_EXCEEDED": 504,
+# The one table of gRPC code names and HTTP statuses. Code -> status as TF Serving maps
+# them (http_rest_api_handler.cc, ToHTTPStatusCode); the first code of a status is what
+# an error raised below the gateway's own (werkzeug's routing, gunicorn's parser) reports.
+_CODES_AND_STATUSES: tuple[tuple[str, int], ...] = (
+    ("OK", 200),
+    ("CANCELLED", 499),
+    ("INVALID_ARGUMENT", 400),
+    ("FAILED_PRECONDITION", 400),
+    ("OUT_OF_RANGE", 400),
+    ("NOT_FOUND", 404),
+    ("ALREADY_EXISTS", 409),
+    ("PERMISSION_DENIED", 403),
+    ("UNAUTHENTICATED", 401),
+    ("RESOURCE_EXHAUSTED", 429),
+    ("UNIMPLEMENTED", 501),
+    ("UNAVAILABLE", 503),
+    ("DEADLINE_EXCEEDED", 504),
+    ("INTERNAL", 500),
+)
+_HTTP_BY_CODE: dict[str, int] = dict(_CODES_AND_STATUSES)
+# HTTP-only statuses (no gRPC code maps to them) and the code the gateway reports for each.
+_CODE_BY_STATUS: dict[int, str] = {
+    405: "UNIMPLEMENTED", 408: "DEADLINE_EXCEEDED", 411: "INVALID_ARGUMENT",
+    413: "RESOURCE_EXHAUSTED", 414: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT",
+    417: "FAILED_PRECONDITION", 431: "RESOURCE_EXHAUSTED",
+    **{status: code for code, status in reversed(_CODES_AND_STATUSES)},
 }
 
 
@@ -77,6 +88,11 @@ def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
 def http_status_for_code(code: str) -> int:
     """HTTP status for a gRPC code name; anything unknown is a 500, as in TF Serving."""
     return _HTTP_BY_CODE.get(code, 500)
+
+
+def code_for_http_status(status: int) -> str:
+    """The gRPC code name an HTTP error status is reported with; "UNKNOWN" if none."""
+    return _CODE_BY_STATUS.get(status, "UNKNOWN")
 
 
 class GatewayError(Exception):

@@ -51,6 +51,7 @@ import json
 import select
 import socket
 import time
+from http import HTTPStatus
 from typing import Any
 
 from gunicorn.http import errors as http_errors
@@ -60,8 +61,30 @@ from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from serving.config import Settings
-from serving.core.batching import ARRIVALS
-from serving.errors import GatewayError, PayloadTooLarge, RequestTimeout, safe_text
+from serving.core.batching import Arrivals
+from serving.errors import (
+    GatewayError,
+    PayloadTooLarge,
+    RequestTimeout,
+    code_for_http_status,
+    safe_text,
+)
+
+# The gunicorn internals this module relies on (gunicorn is pinned to the minor version
+# they are written for, pyproject.toml): methods it overrides or calls and attributes it
+# reads, by class. tests/unit/serving/test_gunicorn_contract.py checks each against the
+# installed gunicorn, so an upgrade that renames one fails a test instead of silently
+# bypassing an override.
+GUNICORN_INTERNALS: dict[type, tuple[str, ...]] = {
+    ThreadWorker: ("load_wsgi", "accept", "set_accept_enabled", "wait_for_and_dispatch_events",
+                   "handle", "handle_request", "_keepalive_after", "handle_error",
+                   "enqueue_req", "nr_conns", "_accepting", "alive", "cfg", "log", "wsgi"),
+    TConn: ("init", "close", "initialized", "is_http2", "parser", "sock", "cfg"),
+    Request: ("set_body_reader", "force_close", "body", "unreader"),
+    ChunkedReader: ("parse_chunk_size",),
+    LengthReader: ("length",),
+    SocketUnreader: ("sock", "buf"),
+}
 
 TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
 LINGER_MAX_BYTES = 64 * 1024 * 1024
@@ -74,13 +97,6 @@ STICKY_S = 0.02
 ACCEPT_BACKOFF_S = 0.0005
 ACCEPT_BACKOFF_MAX_S = 0.005
 
-_REASONS = {400: "Bad Request", 403: "Forbidden", 408: "Request Timeout",
-            413: "Payload Too Large", 414: "URI Too Long", 417: "Expectation Failed",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-            501: "Not Implemented"}
-_CODES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 408: "DEADLINE_EXCEEDED",
-          413: "RESOURCE_EXHAUSTED", 414: "INVALID_ARGUMENT", 417: "FAILED_PRECONDITION",
-          431: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 501: "UNIMPLEMENTED"}
 
 
 class TlsOnPlainPort(http_errors.ParseException):
@@ -118,9 +134,9 @@ def describe(exc: BaseException, cfg: Any) -> tuple[int, str]:
 
 def json_error(status: int, message: str) -> bytes:
     """A complete HTTP/1.1 response carrying the gateway's error shape; closes."""
-    body = json.dumps({"error": safe_text(message), "code": _CODES.get(status, "UNKNOWN")},
+    body = json.dumps({"error": safe_text(message), "code": code_for_http_status(status)},
                       ensure_ascii=True).encode()
-    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n").encode("latin-1")
@@ -297,11 +313,19 @@ class GatewayWorker(ThreadWorker):
 
     _accept_resume = 0.0  # monotonic time before which this worker accepts nothing
 
-    def init_process(self) -> None:
-        settings = Settings.from_env()
+    _arrivals: Arrivals | None = None
+    _read_timeout_s = Settings().request_timeout_s
+
+    def load_wsgi(self) -> None:
+        # The limits come from the app's own Settings (`python -m serving` flags included),
+        # never from the environment read again here. (An app that is not the gateway's,
+        # such as the bench's framework floor, gets the defaults.)
+        super().load_wsgi()
+        settings = self.wsgi.config.get("MULTIHEAD_SETTINGS") or Settings()
         self._read_timeout_s = float(settings.request_timeout_s)
         _BoundedChunkedReader.max_bytes = settings.max_request_bytes
-        super().init_process()
+        service = self.wsgi.extensions.get("multihead")
+        self._arrivals = getattr(service, "arrivals", None)
 
     def accept(self, listener: socket.socket) -> None:
         # gthread's accept, building a GatewayConn.
@@ -362,7 +386,9 @@ class GatewayWorker(ThreadWorker):
         conn.sock = _CoalescingSocket(sock)  # what wsgi.create hands the response
         try:
             # From its head on, the request may join a batch soon (serving/core/batching.py)
-            with ARRIVALS.request():
+            if self._arrivals is None:
+                return super().handle_request(req, conn)
+            with self._arrivals.request():
                 return super().handle_request(req, conn)
         finally:
             try:

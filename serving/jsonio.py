@@ -81,20 +81,26 @@ def all_finite(arrays: Iterable[Any]) -> bool:
     return not any(_has_nonfinite(np.asarray(a)) for a in arrays)
 
 
-def kind_of(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, int | float):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "an object"
-    return type(v).__name__
+# What a value is, in a message: (type, singular, plural). Booleans before integers (a
+# bool is an int in Python); numpy scalars as the JSON values they stand for.
+_KINDS: tuple[tuple[Any, str, str], ...] = (
+    (type(None), "null", "null"),
+    ((bool, np.bool_), "a boolean", "booleans"),
+    ((int, np.integer), "an integer", "integers"),
+    ((float, np.floating), "a number", "numbers"),
+    (str, "a string", "strings"),
+    (bytes, "bytes", "bytes"),
+    ((list, tuple), "a list", "lists"),
+    (dict, "an object", "objects"),
+)
+
+
+def kind_of(v: Any, plural: bool = False) -> str:
+    """What a decoded value is, for a message naming what was wrong ("got a string")."""
+    for types, one, many in _KINDS:
+        if isinstance(v, types):
+            return many if plural else one
+    return type(v).__name__ + (" values" if plural else "")
 
 
 def _short(exc: Exception) -> str:

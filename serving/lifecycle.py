@@ -38,6 +38,15 @@ from typing import Any, Protocol
 
 log = logging.getLogger("serving.lifecycle")
 
+# gunicorn internals used here, by class name (the classes themselves are not imported in
+# a worker's start-up path): see serving/gunicorn_worker.py GUNICORN_INTERNALS.
+GUNICORN_INTERNALS: dict[str, tuple[str, ...]] = {
+    "gunicorn.arbiter.Arbiter": ("manage_workers", "reap_workers", "WORKERS", "num_workers",
+                                 "log", "cfg"),
+    "gunicorn.workers.base.Worker": ("notify", "alive", "ppid", "pid", "age", "wsgi",
+                                     "init_process"),
+}
+
 HEARTBEAT_S = 1.0  # how often a loading worker tells the master it is alive
 SUCCESSOR_POLL_S = 0.05
 

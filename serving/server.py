@@ -1,21 +1,18 @@
 """Run the gateway under gunicorn from a `Settings` object (no command line parsing).
 
-The gunicorn settings and hooks live in serving/gunicorn.conf.py; the settings
-object given here wins over the environment for bind address, workers and
-threads, and reaches each worker's app through `create_app(settings)`.
+Every gunicorn setting and hook comes from serving/gunicorn_config.py for these
+settings, and the settings reach each worker's app through `create_app(settings)`:
+nothing reads the environment again.
 """
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from serving.config import Settings
-
-CONFIG_FILE = Path(__file__).with_name("gunicorn.conf.py")
+from serving.gunicorn_config import options
 
 
 class GatewayApplication(BaseApplication):
@@ -24,16 +21,8 @@ class GatewayApplication(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
-        namespace = runpy.run_path(str(CONFIG_FILE))
-        for key, value in namespace.items():
-            if key in self.cfg.settings and value is not None:
-                self.cfg.set(key, value)
-        s = self.settings
-        self.cfg.set("bind", [f"{s.host}:{s.http_port}"])
-        self.cfg.set("workers", s.workers)
-        self.cfg.set("threads", s.threads)
-        self.cfg.set("loglevel", s.log_level.lower())
-        self.cfg.set("timeout", int(s.request_timeout_s) + 30)
+        for key, value in options(self.settings).items():
+            self.cfg.set(key, value)
 
     def load(self) -> Any:
         # Runs in each worker after fork (no preload): models never load in the master.

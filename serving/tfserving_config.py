@@ -36,6 +36,8 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving.backends import repository
+from serving.backends.model_config import VersionPolicy
 from serving.config import Settings
 
 MODELS_FILE = "models.config"
@@ -87,33 +89,14 @@ class BatchingOptions:
 
 
 def scan_repository(model_dir: Path) -> list[ModelEntry]:
-    """Models in TF Serving's layout, `NAME/VERSION/` with VERSION an integer.
-
-    A version is a child whose name parses as an integer, as TF Serving decides
-    (`ParseVersionNumber` in
-    tensorflow_serving/sources/storage_path/file_system_storage_path_source.cc);
-    anything else (a `.tmp-export-*` directory) is ignored, as it ignores it.
-    """
+    """Models in TF Serving's layout, `NAME/VERSION/`, read as every runtime of the
+    gateway reads the repository (serving/backends/repository.py: an integer VERSION
+    holding a saved_model.pb; `.tmp-export-*` and hidden directories are ignored, as TF
+    Serving's file_system_storage_path_source.cc ignores them)."""
     if not model_dir.is_dir():
         raise FileNotFoundError(f"--model-dir {model_dir} is not a directory.")
-    entries = []
-    for model in sorted(p for p in model_dir.iterdir() if p.is_dir()):
-        if model.name.startswith("."):
-            continue
-        versions = sorted(int(v.name) for v in model.iterdir()
-                          if v.is_dir() and v.name.isdigit())
-        entries.append(ModelEntry(model.name, tuple(versions)))
-    return entries
-
-
-def served_versions(versions: Sequence[int], policy: str, num_versions: int,
-                    specific: Sequence[int] = ()) -> list[int]:
-    """The versions TF Serving will load under the policy (ascending)."""
-    if policy == "latest":
-        return sorted(versions)[-num_versions:]
-    if policy == "all":
-        return sorted(versions)
-    return sorted(set(specific) & set(versions))
+    return [ModelEntry(name, tuple(sorted(repository.version_dirs(str(model_dir / name)))))
+            for name in repository.model_names(str(model_dir))]
 
 
 def version_labels(served: Sequence[int]) -> dict[str, int]:
@@ -135,20 +118,15 @@ def model_server_config(models: Iterable[ModelEntry], base_path: str, policy: st
     if policy == "specific" and not specific:
         raise ValueError("--versions is required with --version-policy specific.")
     config = model_server_config_pb2.ModelServerConfig()
+    chosen = VersionPolicy(kind=policy, num_versions=num_versions, versions=tuple(specific))
     for entry in models:
         model = config.model_config_list.config.add()
         model.name = entry.name
         model.base_path = f"{base_path.rstrip('/')}/{entry.name}"
         model.model_platform = "tensorflow"
-        version_policy = model.model_version_policy
-        if policy == "latest":
-            version_policy.latest.num_versions = num_versions
-        elif policy == "all":
-            version_policy.all.SetInParent()
-        else:
-            version_policy.specific.versions.extend(sorted(specific))
+        chosen.write(model.model_version_policy)
         if labels:
-            served = served_versions(entry.versions, policy, num_versions, specific)
+            served = chosen.select(entry.versions)
             for label, version in version_labels(served).items():
                 model.version_labels[label] = version
     return config

@@ -13,6 +13,10 @@ from typing import Any, NamedTuple
 
 # TF Serving's model version states (tensorflow_serving/apis/get_model_status.proto).
 VERSION_STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")
+# The signature an empty signature name means (tensorflow/python/saved_model/
+# signature_constants.py DEFAULT_SERVING_SIGNATURE_DEF_KEY); which one serves a request
+# is serving/core/signatures.py's rule.
+DEFAULT_SIGNATURE = "serving_default"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,14 @@ class SignatureSpec:
     inputs: Mapping[str, TensorSpec]
     outputs: Mapping[str, TensorSpec]
     method_name: str = "tensorflow/serving/predict"
+
+    @property
+    def batchable(self) -> bool:
+        """Every input and output has a free leading dimension: the one the core batches
+        over, and the one OIP's model configuration leaves out (max_batch_size > 0)."""
+        tensors = [*self.inputs.values(), *self.outputs.values()]
+        return bool(tensors) and all(t.shape is not None and len(t.shape) >= 1
+                                     and t.shape[0] is None for t in tensors)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class VersionPolicy:
             wanted = set(self.versions)
             return [v for v in available if v in wanted]
         return available[-max(self.num_versions, 1):] if available else []
+
+    def write(self, proto: Any) -> None:
+        """Into a `ServableVersionPolicy` message: the inverse of `_policy`."""
+        if self.kind == "all":
+            proto.all.SetInParent()
+        elif self.kind == "specific":
+            proto.specific.versions.extend(sorted(self.versions))
+        else:
+            proto.latest.num_versions = self.num_versions
 
     def describe(self) -> str:
         if self.kind == "specific":

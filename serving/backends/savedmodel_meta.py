@@ -6,7 +6,8 @@ get_model_metadata_impl.cc copies `meta_graph_def.signature_def()`), so the
 specs here are read from that file rather than re-derived from the loaded
 functions: dtype enum names, `-1` dims and graph tensor names then match what a
 TF Serving client sees. Imports TensorFlow's protos, so it is only imported from
-`embedded.py` after the backend has started.
+`embedded.py` after the backend has started, and by the tfserving backend (which has
+TensorFlow's protos anyway).
 """
 
 from __future__ import annotations
@@ -17,11 +18,23 @@ from typing import Any
 
 from serving.backends.base import SignatureSpec, TensorSpec
 from serving.backends.repository import WARMUP_FILE
+from serving.types import DEFAULT_SIGNATURE
 
 # TF2 exports carry this pseudo-signature; it runs initializers, is not callable
 # through `loaded.signatures`, and is no use to a client, so it is not served.
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 SERVE_TAG = "serve"
+
+
+def signature_spec(name: str, sig: Any) -> SignatureSpec:
+    """A `SignatureDef` (from saved_model.pb, or TF Serving's GetModelMetadata) as the
+    gateway's typed spec: the one reading of a SignatureDef."""
+    return SignatureSpec(
+        name=name,
+        inputs={k: _tensor_spec(k, v) for k, v in sorted(sig.inputs.items())},
+        outputs={k: _tensor_spec(k, v) for k, v in sorted(sig.outputs.items())},
+        method_name=sig.method_name or "tensorflow/serving/predict",
+    )
 
 
 def _tensor_spec(alias: str, info: Any) -> TensorSpec:
@@ -48,17 +61,9 @@ def read_signature_specs(export_dir: str) -> dict[str, SignatureSpec]:
         raise ValueError(f"{export_dir}/saved_model.pb holds no meta graph")
     chosen = next((mg for mg in meta_graphs if SERVE_TAG in mg.meta_info_def.tags),
                   meta_graphs[0])
-    specs: dict[str, SignatureSpec] = {}
-    for sig_name, sig in sorted(chosen.signature_def.items()):
-        if sig_name == INIT_OP_SIGNATURE:
-            continue
-        specs[sig_name] = SignatureSpec(
-            name=sig_name,
-            inputs={k: _tensor_spec(k, v) for k, v in sorted(sig.inputs.items())},
-            outputs={k: _tensor_spec(k, v) for k, v in sorted(sig.outputs.items())},
-            method_name=sig.method_name or "tensorflow/serving/predict",
-        )
-    return specs
+    return {sig_name: signature_spec(sig_name, sig)
+            for sig_name, sig in sorted(chosen.signature_def.items())
+            if sig_name != INIT_OP_SIGNATURE}
 
 
 def specs_from_functions(functions: Mapping[str, Any]) -> dict[str, SignatureSpec]:
@@ -111,5 +116,5 @@ def read_warmup_requests(export_dir: str) -> list[tuple[str, dict[str, Any]]]:
             raise ValueError(f"{path} record {i} is a {kind}; only predict_log is supported")
         request = log.predict_log.request
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-        requests.append((request.model_spec.signature_name or "serving_default", inputs))
+        requests.append((request.model_spec.signature_name or DEFAULT_SIGNATURE, inputs))
     return requests

@@ -29,8 +29,6 @@ from typing import Any
 
 import grpc
 import numpy as np
-from tensorflow.core.framework import types_pb2
-from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -41,10 +39,12 @@ from tensorflow_serving.apis import (
 
 from serving import errors
 from serving.backends import repository
-from serving.backends.base import Backend, ModelVersion, SignatureSpec, TensorSpec, VersionStatus
+from serving.backends.base import Backend, ModelVersion, VersionStatus
 from serving.backends.model_config import ModelConfigError, parse_model_config
+from serving.backends.savedmodel_meta import signature_spec
 from serving.config import Settings
 from serving.tensor_proto import array_to_proto, proto_to_array
+from serving.types import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +56,6 @@ STATUS_TIMEOUT_S = 2.0
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State
 _ERROR_CODE_ENUM = (get_model_status_pb2.ModelVersionStatus.DESCRIPTOR.fields_by_name["status"]
                     .message_type.fields_by_name["error_code"].enum_type)
-
-def _signature_spec(name: str, sig: meta_graph_pb2.SignatureDef) -> SignatureSpec:
-    def spec(alias: str, info: meta_graph_pb2.TensorInfo) -> TensorSpec:
-        shape = None if info.tensor_shape.unknown_rank else tuple(
-            None if d.size < 0 else d.size for d in info.tensor_shape.dim)
-        return TensorSpec(alias, types_pb2.DataType.Name(info.dtype), shape, info.name)
-
-    return SignatureSpec(name=name,
-                         inputs={k: spec(k, v) for k, v in sorted(sig.inputs.items())},
-                         outputs={k: spec(k, v) for k, v in sorted(sig.outputs.items())},
-                         method_name=sig.method_name)
-
 
 @dataclass(frozen=True)
 class _Newest(ModelVersion):
@@ -229,7 +217,7 @@ class TFServingBackend(Backend):
             return None  # unloaded between the status and the metadata call
         sig_map = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(sig_map)
-        signatures = {k: _signature_spec(k, v) for k, v in sorted(sig_map.signature_def.items())
+        signatures = {k: signature_spec(k, v) for k, v in sorted(sig_map.signature_def.items())
                       # the init op TF's exporter adds is not a servable signature
                       if not k.startswith("__")}
         card = repository.read_card(repository.version_path(self._settings.model_dir, name,
@@ -360,7 +348,7 @@ class TFServingBackend(Backend):
         request = predict_pb2.PredictRequest(output_filter=list(output_filter))
         request.model_spec.name = model.name
         request.model_spec.version.value = model.version
-        request.model_spec.signature_name = signature or "serving_default"
+        request.model_spec.signature_name = signature or DEFAULT_SIGNATURE
         for name, array in inputs.items():
             request.inputs[name].CopyFrom(array_to_proto(array))
         budget = self._settings.request_timeout_s if timeout_s is None else timeout_s

@@ -1,7 +1,2 @@
-"""Transport-free core: model registry access, validation, batching, head formatting."""
-
-from __future__ import annotations
-
-from serving.core.service import InferenceService, PredictCall, PredictResult
-
-__all__ = ["InferenceService", "PredictCall", "PredictResult"]
+"""Transport-free core: the one predict path (service.py), its typed calls (calls.py,
+deadline.py, signatures.py), validation, batching and the typed tasks."""

@@ -23,7 +23,8 @@ arrived during one model call, and only when merging pays.
 One more wait makes merging pay at moderate load. Closed-loop clients send their next
 requests together once a batch answers; the first to get through parsing would find
 the model idle and run alone, and the rest would form the next batch. So the
-transports count the requests they are reading and decoding (`ARRIVALS`): a request
+transports count the requests they are reading and decoding (`Arrivals`, one per
+process, held by the service and handed to the transports): a request
 that finds the model idle while others are still on their way to the batcher lets
 them join, up to ARRIVAL_WAIT_S, and runs as soon as none is left on the way. A
 request with no other in flight still runs at once (make bench, profiler c=8: 1,693 ->
@@ -61,7 +62,8 @@ class Arrivals:
     """How many requests of this process have begun but have not reached the batcher.
 
     A transport brackets each request with `request()` (REST: from its parsed head, in
-    serving/gunicorn_worker.py; gRPC: the handler, serving/grpc/server.py);
+    serving/gunicorn_worker.py; gRPC: the handler, serving/grpc/server.py), reaching this
+    process's one instance through `InferenceService.arrivals`;
     `Batcher.submit` calls `arrived()`, so a request stops counting as soon as it reaches
     the batcher. Per thread (one thread serves a request from its head to `submit`);
     `arrived()` counts once however often it is called. Counting from the head means a
@@ -109,9 +111,6 @@ class Arrivals:
             self._cond.wait_for(lambda: self._count <= 0, timeout=timeout_s)
 
 
-ARRIVALS = Arrivals()
-
-
 @dataclass(eq=False)
 class _Task:
     inputs: Mapping[str, np.ndarray]
@@ -139,8 +138,9 @@ class _Batch:
 class Batcher:
     """Merges concurrent `submit` calls; the callers' threads run the merged batches."""
 
-    def __init__(self, settings: Settings,
+    def __init__(self, settings: Settings, arrivals: Arrivals | None = None,
                  on_batch: Callable[[Hashable, int], None] | None = None) -> None:
+        self.arrivals = arrivals if arrivals is not None else Arrivals()
         self.max_batch_size = settings.max_batch_size
         self.timeout_s = settings.batch_timeout_micros / 1e6
         self.max_enqueued = max(settings.max_enqueued_batches, 1)
@@ -172,7 +172,7 @@ class Batcher:
                 self._running += 1
                 # Wait for company: configured, or requests still on their way here.
                 if size < self.max_batch_size and (self.timeout_s > 0
-                                                   or ARRIVALS.others() > 0):
+                                                   or self.arrivals.others() > 0):
                     alone = False
                     task = _Task(inputs, size, deadline)
                     task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
@@ -194,7 +194,7 @@ class Batcher:
                 batch.closed = size >= self.max_batch_size
                 self._queues.setdefault(key, deque()).append(batch)
                 self._enqueued += 1
-        ARRIVALS.arrived()  # after joining: a leader waiting for it sees it in its batch
+        self.arrivals.arrived()  # after joining: a leader waiting for it sees it in its batch
         if alone:
             return self._run_alone(key, inputs, size, runner, deadline)
         if task.lead is None:
@@ -258,7 +258,7 @@ class Batcher:
         """Run `batch` (holding a run slot), then hand the slot to the next waiting batch."""
         if not batch.queued:  # this thread's own batch: wait for company
             if self.timeout_s <= 0:  # adaptive: for the requests on their way only
-                ARRIVALS.wait_settled(ARRIVAL_WAIT_S)
+                self.arrivals.wait_settled(ARRIVAL_WAIT_S)
             with self._cond:
                 if self.timeout_s > 0 and batch.size < self.max_batch_size:
                     due = batch.created + self.timeout_s

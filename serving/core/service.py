@@ -1,10 +1,19 @@
-"""The transport-free dataplane: REST views and gRPC methods parse, call this, serialize.
+"""The transport-free dataplane: every protocol's predict takes this one path.
 
-`InferenceService.predict` resolves the model version, looks up the signature,
-validates the arrays against it (plans cached per version and signature: the
-hot path does no spec parsing), merges concurrent calls through the batcher,
-calls the backend, records metrics and returns the outputs by head name.
-Every error is a `serving.errors` type.
+    room (wire) -> PredictCall(model, decoder, signature, output filter) + Origin
+    core:  resolve the version once -> pick the signature (one rule) -> run the room's
+           decoder against it -> validate names, dtypes, shapes, caps (one check) ->
+           resolve the output filter (one rule) -> batch -> call the backend ->
+           count the outcome, rejections included, in one place (`_outcome`)
+    room (wire) <- PredictResult
+
+The typed tasks (similarity, profile, answer) build their PredictCall from their
+arguments (serving/core/tasks.py) and take the same path. A room may hand over its call
+as a thunk (`lambda: PredictCall(...)`): its wire parsing then runs inside the counting,
+so a body that is not even JSON is counted like any other rejected request (anchors:
+TF Serving's http_rest_api_handler.cc passes a signature callback into its JSON decoder;
+KServe's protocol/dataplane.py is decode -> infer -> encode). Every error is a
+`serving.errors` type.
 """
 
 from __future__ import annotations
@@ -13,9 +22,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,38 +33,27 @@ from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, VersionStatus
 from serving.config import Settings
 from serving.core import tasks
-from serving.core.batching import Batcher
+from serving.core.batching import Arrivals, Batcher
+from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
+from serving.core.signatures import default_signature, pick_signature
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
-from serving.errors import DeadlineExceeded, FailedPrecondition, GatewayError, NotFound, quote
+from serving.errors import GatewayError, NotFound
 from serving.metrics import Metrics
-from serving.types import ModelCard, ModelInfo, Profile, ScoredAnswer
+from serving.types import ModelInfo, Profile, ScoredAnswer
 
 log = logging.getLogger(__name__)
-DEFAULT_SIGNATURE = "serving_default"
+UNKNOWN_MODEL = "_unknown"  # the metric label of a name the gateway does not serve
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class PredictCall:
-    model: str
-    version: int | None = None          # None: the label's, or the newest AVAILABLE
-    label: str | None = None
-    signature: str = ""                 # "" means serving_default
-    inputs: Mapping[str, Any] = field(default_factory=dict)  # decoded from the wire
-    output_filter: tuple[str, ...] = ()  # the "heads" extension / gRPC output_filter
-    protocol: str = "multihead"         # metrics label: tfserving | v2 | multihead
-    transport: str = "rest"             # metrics label: rest | grpc
-    # A protocol that had to resolve the version itself (to check the input against the
-    # signature first) hands it over, so a predict resolves its version once.
-    resolved: ModelVersion | None = field(default=None, compare=False, repr=False)
+@dataclass
+class _Outcome:
+    """What is known of a request when it ends: the metric labels of its count."""
 
-
-@dataclass(frozen=True)
-class PredictResult:
-    model: str
-    version: int
-    signature: str                      # resolved name
-    outputs: dict[str, np.ndarray]      # output name -> array, batch first
-    card: ModelCard | None = None       # the version's model card, for formatting
+    model: str = ""
+    version: str = ""
+    code: str = "OK"
 
 
 class InferenceService:
@@ -62,9 +61,13 @@ class InferenceService:
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
+        # Requests of this process on their way to the batcher; the transports count them
+        # (serving/core/batching.py, Arrivals).
+        self.arrivals = Arrivals()
         self._plans: dict[tuple[str, int, str], SignaturePlan] = {}
         self._plans_lock = threading.Lock()
-        self._batcher = (Batcher(settings, on_batch=lambda key, n: metrics.record_batch(key[0], n))
+        self._batcher = (Batcher(settings, self.arrivals,
+                                 on_batch=lambda key, n: metrics.record_batch(key[0], n))
                          if settings.enable_batching else None)
         listen = getattr(backend, "add_state_listener", None)
         if listen is not None:
@@ -101,14 +104,13 @@ class InferenceService:
                 label: str | None = None) -> ModelVersion:
         return self.backend.resolve(name, version, label)
 
-    def signature(self, mv: ModelVersion, name: str) -> SignatureSpec:
-        name = name or DEFAULT_SIGNATURE
-        spec = mv.signatures.get(name)
-        if spec is None:
-            raise FailedPrecondition(
-                f"Signature {quote(name)} not found in model '{mv.name}' version {mv.version}; "
-                f"it has: {', '.join(sorted(mv.signatures)) or 'none'}.")
-        return spec
+    def signature(self, mv: ModelVersion, name: str = "") -> SignatureSpec:
+        """The signature that serves `name` ("" = the default) of `mv`."""
+        return pick_signature(mv, name)
+
+    def available_versions(self, name: str) -> list[int]:
+        return sorted(s.version for s in self.backend.model_status(name)
+                      if s.state == "AVAILABLE")
 
     def diagram(self, name: str, version: int | None = None, label: str | None = None) -> bytes:
         """The PNG architecture picture of the resolved version (repository.DIAGRAM_FILE)."""
@@ -137,21 +139,101 @@ class InferenceService:
                 continue
             try:
                 mv = self.backend.resolve(name)
+                spec = default_signature(mv)
             except GatewayError:  # no AVAILABLE version: what the status says, nothing more
                 out.append(ModelInfo(name, statuses))
                 continue
-            spec = mv.signatures.get(DEFAULT_SIGNATURE) or next(iter(mv.signatures.values()),
-                                                                None)
             out.append(ModelInfo(
                 name, statuses, labels=dict(mv.labels),
-                inputs=tasks.list_inputs(mv.card, spec) if spec else (),
-                heads=tasks.list_heads(mv.card, list(spec.outputs) if spec else []),
+                inputs=tasks.list_inputs(mv.card, spec),
+                heads=tasks.list_heads(mv.card, list(spec.outputs)),
                 signatures=tuple(sorted(mv.signatures)),
                 description=mv.card.description if mv.card is not None else
                 "SavedModel without a model card; described from its signatures."))
         return out
 
-    # -- predict -------------------------------------------------------------------
+    # -- the one predict path --------------------------------------------------------
+    def predict(self, origin: Origin, call: PredictCall | Callable[[], PredictCall]
+                ) -> PredictResult:
+        """Run one predict; `call` may be a thunk that parses the wire message."""
+        return self._serve(origin, call, lambda c: c, lambda c, result: result)
+
+    def similarity(self, origin: Origin, task: tasks.SimilarityTask | Callable[[], Any]
+                   ) -> tuple[int, list[float]]:
+        """Similarity score (0..1) for each [left, right] pair."""
+        return self._task(origin, task, tasks.similarity_call, tasks.similarity_scores)
+
+    def profile(self, origin: Origin, task: tasks.ProfileTask | Callable[[], Any]
+                ) -> tuple[int, list[Profile]]:
+        """Per author: age in years, income band and gender with probabilities."""
+        return self._task(origin, task, tasks.profile_call, tasks.profiles)
+
+    def answer(self, origin: Origin, task: tasks.AnswerTask | Callable[[], Any]
+               ) -> tuple[int, list[ScoredAnswer]]:
+        """The top_k most likely answer words with their probabilities, best first."""
+        return self._task(origin, task, tasks.answer_call, tasks.answers)
+
+    def _task(self, origin: Origin, task: Any, to_call: Callable[[Any, int], PredictCall],
+              read: Callable[[Any, PredictResult], R]) -> tuple[int, R]:
+        def answer(t: Any, result: PredictResult) -> tuple[int, R]:
+            return result.version, read(t, result)
+
+        return self._serve(origin, task, lambda t: to_call(t, self.settings.max_batch_size),
+                           answer)
+
+    def _serve(self, origin: Origin, request: Any, to_call: Callable[[Any], PredictCall],
+               answer: Callable[[Any, PredictResult], T]) -> T:
+        with self._outcome(origin) as outcome:
+            if callable(request):
+                request = request()  # the room's wire parsing, counted like the rest
+            outcome.model = getattr(request, "model", ModelRef("")).name
+            call = to_call(request)
+            outcome.model = call.model.name
+            origin.deadline.check("before the call started")
+            mv = self.backend.resolve(call.model.name, call.model.version, call.model.label)
+            outcome.model, outcome.version = mv.name, str(mv.version)
+            spec = pick_signature(mv, call.signature)
+            plan = self._plan(mv, spec)
+            checked = validate(plan, call.decode(plan), self.settings.max_batch_size)
+            wanted = resolve_filter(plan, call.outputs)
+            outputs = self._run(mv, plan, checked, wanted, origin)
+            return answer(request, PredictResult(mv.name, mv.version, spec.name, outputs,
+                                                 mv.card, spec))
+
+    @contextmanager
+    def _outcome(self, origin: Origin) -> Iterator[_Outcome]:
+        """The one place a request is counted, whatever ended it."""
+        started = time.perf_counter()
+        outcome = _Outcome()
+        self.metrics.inflight.inc()
+        try:
+            yield outcome
+        except GatewayError as exc:
+            outcome.code = exc.code
+            raise
+        except Exception as exc:
+            outcome.code = "INTERNAL"
+            log.exception("predict on model %s failed", outcome.model or "?")
+            raise GatewayError(f"Internal error while serving model "
+                               f"'{outcome.model or '?'}'.") from exc
+        finally:
+            self.metrics.inflight.dec()
+            self.metrics.record_request(self._model_label(outcome), outcome.version,
+                                        origin.protocol, origin.transport, outcome.code,
+                                        time.perf_counter() - started)
+
+    def _model_label(self, outcome: _Outcome) -> str:
+        """Client-chosen names stay out of label values: a name the gateway does not serve
+        is counted as UNKNOWN_MODEL."""
+        if outcome.version:
+            return outcome.model
+        try:
+            return outcome.model if outcome.model in self.backend.list_models() \
+                else UNKNOWN_MODEL
+        except Exception:  # counting must never turn a 4xx into a 500
+            log.exception("could not list models to label a rejected request")
+            return UNKNOWN_MODEL
+
     def _plan(self, mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:
         key = (mv.name, mv.version, spec.name)
         plan = self._plans.get(key)
@@ -161,47 +243,8 @@ class InferenceService:
                 self._plans[key] = plan
         return plan
 
-    def predict(self, call: PredictCall, timeout_s: float | None = None) -> PredictResult:
-        started = time.perf_counter()
-        timeout = self.settings.request_timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + timeout
-        model_label, version_label, code = call.model, "", "OK"
-        self.metrics.inflight.inc()
-        try:
-            mv = call.resolved or self.backend.resolve(call.model, call.version, call.label)
-            version_label = str(mv.version)
-            spec = self.signature(mv, call.signature)
-            plan = self._plan(mv, spec)
-            checked = validate(plan, call.inputs, self.settings.max_batch_size)
-            wanted = resolve_filter(plan, call.output_filter)
-            outputs = self._run(mv, plan, checked, wanted, deadline)
-            return PredictResult(mv.name, mv.version, spec.name, outputs, mv.card)
-        except GatewayError as exc:
-            code = exc.code
-            if not version_label and call.model not in self.backend.list_models():
-                model_label = "_unknown"  # keep client-chosen names out of label values
-            raise
-        except Exception as exc:
-            code = "INTERNAL"
-            log.exception("predict on model %s failed", call.model)
-            raise GatewayError(f"Internal error while serving model '{call.model}'.") from exc
-        finally:
-            self.metrics.inflight.dec()
-            self.metrics.record_request(model_label, version_label, call.protocol,
-                                        call.transport, code, time.perf_counter() - started)
-
-    def record_rejected(self, model: str, protocol: str, transport: str, code: str,
-                        seconds: float) -> None:
-        """Count a request a protocol turned away before `predict` saw it."""
-        try:
-            # Client-chosen names stay out of label values, as in `predict`.
-            label = model if model in self.backend.list_models() else "_unknown"
-            self.metrics.record_request(label, "", protocol, transport, code, seconds)
-        except Exception:  # counting must never turn a 4xx into a 500
-            log.exception("could not count a rejected request")
-
     def _run(self, mv: ModelVersion, plan: SignaturePlan, checked: Validated,
-             wanted: tuple[str, ...], deadline: float) -> dict[str, np.ndarray]:
+             wanted: tuple[str, ...], origin: Origin) -> dict[str, np.ndarray]:
         def runner(arrays: dict[str, np.ndarray], timeout_s: float) -> dict[str, np.ndarray]:
             # Once per model call: for a merged batch the head counts of all its requests
             # are recorded together (the same totals, a fraction of the updates).
@@ -211,35 +254,14 @@ class InferenceService:
             finally:
                 self.metrics.record_backend_call(mv.name, self.backend.name,
                                                  time.perf_counter() - t0)
-            tasks.record_heads(self, mv.name, mv.card, outputs)
+            tasks.record_heads(self.metrics, mv.name, mv.card, outputs)
             return outputs
 
+        deadline = origin.deadline
         if self._batcher is not None and plan.batchable and checked.batch_size is not None:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
             return self._batcher.submit(key, checked.arrays, checked.batch_size, runner,
-                                        deadline, plan.padded)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeadlineExceeded("The request deadline passed before the model ran.")
+                                        deadline.at, plan.padded)
+        remaining = deadline.check("before the model ran")
         self.metrics.record_batch(mv.name, checked.batch_size or 1)
         return runner(checked.arrays, remaining)
-
-    # -- typed tasks ---------------------------------------------------------------
-    def similarity(self, pairs: Sequence[Sequence[str]], model: str = "similarity",
-                   version: int | None = None, label: str | None = None,
-                   protocol: str = "multihead", transport: str = "rest"
-                   ) -> tuple[int, list[float]]:
-        return tasks.similarity(self, pairs, model, version, label, protocol, transport)
-
-    def profile(self, authors: Sequence[Sequence[str]], model: str = "profiler",
-                version: int | None = None, label: str | None = None,
-                protocol: str = "multihead", transport: str = "rest"
-                ) -> tuple[int, list[Profile]]:
-        return tasks.profile(self, authors, model, version, label, protocol, transport)
-
-    def answer(self, text: str, question: str, top_k: int = 5, model: str = "qa",
-               version: int | None = None, label: str | None = None,
-               protocol: str = "multihead", transport: str = "rest"
-               ) -> tuple[int, list[ScoredAnswer]]:
-        return tasks.answer(self, text, question, top_k, model, version, label, protocol,
-                            transport)

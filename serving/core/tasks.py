@@ -1,19 +1,24 @@
-"""Typed task calls (similarity, profile, answer) and per-head formatting.
+"""The typed tasks (similarity, profile, answer): their rules, and per-head formatting.
 
-Each task builds the named inputs of its model's `serving_default` signature,
-runs them through `InferenceService.predict` (validation, batching, metrics as
-for any predict), and reads the heads back with the labels of the model card
-(or the graph's `H_label` outputs). REST and gRPC only convert the results.
+A task's arguments arrive as the wire gave them (`SimilarityTask`, ...); `*_call` checks
+them (the same rules and messages on every protocol) and builds the `PredictCall` of its
+model's default signature, which takes the one predict path (serving/core/service.py);
+the reader (`similarity_scores`, `profiles`, `answers`) turns the result into typed values
+with the labels of the model card (or the graph's `H_label` outputs). Rooms only convert
+those values to their wire format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from serving.core.calls import ModelRef, OutputFilter, PredictCall, PredictResult, arrays
 from serving.errors import InvalidInput
+from serving.metrics import Metrics
 from serving.types import (
     ClassScore,
     HeadInfo,
@@ -27,9 +32,7 @@ from serving.types import (
 # The task rules, the same on every protocol.
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 1000
-
-if TYPE_CHECKING:
-    from serving.core.service import InferenceService, PredictResult
+PROFILE_HEADS = ("age", "income", "gender")
 
 
 def head_labels(card: ModelCard | None, head: str, width: int = 0) -> list[str]:
@@ -51,13 +54,28 @@ def _string_list(field: str, value: Any, max_items: int) -> list[str]:
     return list(value)
 
 
-def similarity(service: InferenceService, pairs: Any, model: str = "similarity",
-               version: int | None = None, label: str | None = None,
-               protocol: str = "multihead", transport: str = "rest") -> tuple[int, list[float]]:
-    """Similarity score (0..1) for each [left, right] pair."""
-    from serving.core.service import PredictCall
+@dataclass(frozen=True)
+class SimilarityTask:
+    model: ModelRef
+    pairs: Any                          # as the wire gave it: checked by `similarity_call`
 
-    items = _string_list("pairs", pairs, service.settings.max_batch_size)
+
+@dataclass(frozen=True)
+class ProfileTask:
+    model: ModelRef
+    authors: Any
+
+
+@dataclass(frozen=True)
+class AnswerTask:
+    model: ModelRef
+    text: Any
+    question: Any
+    top_k: Any = DEFAULT_TOP_K
+
+
+def similarity_call(task: SimilarityTask, max_items: int) -> PredictCall:
+    items = _string_list("pairs", task.pairs, max_items)
     lefts, rights = [], []
     for i, pair in enumerate(items):
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2
@@ -65,11 +83,13 @@ def similarity(service: InferenceService, pairs: Any, model: str = "similarity",
             raise InvalidInput(f"Field 'pairs[{i}]' must be a list of two strings.")
         lefts.append(pair[0])
         rights.append(pair[1])
-    result = service.predict(PredictCall(
-        model=model, version=version, label=label, protocol=protocol, transport=transport,
-        inputs={"left": np.array(lefts, dtype=object), "right": np.array(rights, dtype=object)},
-        output_filter=("similarity",)))
-    return result.version, [float(x) for x in np.ravel(result.outputs["similarity"])]
+    return PredictCall(task.model, arrays({"left": np.array(lefts, dtype=object),
+                                           "right": np.array(rights, dtype=object)}),
+                       outputs=OutputFilter(("similarity",)))
+
+
+def similarity_scores(task: SimilarityTask, result: PredictResult) -> list[float]:
+    return [float(x) for x in np.ravel(result.outputs["similarity"])]
 
 
 def _labelled(result: PredictResult, head: str, i: int) -> ClassScore:
@@ -89,60 +109,52 @@ def _labelled(result: PredictResult, head: str, i: int) -> ClassScore:
     return ClassScore(best, float(dist.get(best, 0.0)), dist)
 
 
-def profile(service: InferenceService, authors: Any, model: str = "profiler",
-            version: int | None = None, label: str | None = None,
-            protocol: str = "multihead", transport: str = "rest"
-            ) -> tuple[int, list[Profile]]:
-    """Per author: age in years, income band and gender with probabilities."""
-    from serving.core.service import PredictCall
-
-    items = _string_list("authors", authors, service.settings.max_batch_size)
+def profile_call(task: ProfileTask, max_items: int) -> PredictCall:
+    items = _string_list("authors", task.authors, max_items)
     texts = []
     for i, posts in enumerate(items):
         if not (isinstance(posts, (list, tuple)) and posts
                 and all(isinstance(p, str) for p in posts)):
             raise InvalidInput(f"Field 'authors[{i}]' must be a non-empty list of post strings.")
         texts.append("\n".join(posts))
-    result = service.predict(PredictCall(model=model, version=version, label=label,
-                                         protocol=protocol, transport=transport,
-                                         inputs={"posts": np.array(texts, dtype=object)}))
-    for head in ("age", "income", "gender"):
+    return PredictCall(task.model, arrays({"posts": np.array(texts, dtype=object)}))
+
+
+def profiles(task: ProfileTask, result: PredictResult) -> list[Profile]:
+    for head in PROFILE_HEADS:
         if head not in result.outputs:
-            raise InvalidInput(f"Model '{model}' has no '{head}' head; profile needs age, "
-                               "income and gender.")
-    return result.version, [Profile(age=float(np.ravel(result.outputs["age"][i])[0]),
-                                    income=_labelled(result, "income", i),
-                                    gender=_labelled(result, "gender", i))
-                            for i in range(len(texts))]
+            raise InvalidInput(f"Model '{result.model}' has no '{head}' head; profile needs "
+                               "age, income and gender.")
+    n = len(result.outputs["age"])
+    return [Profile(age=float(np.ravel(result.outputs["age"][i])[0]),
+                    income=_labelled(result, "income", i),
+                    gender=_labelled(result, "gender", i))
+            for i in range(n)]
 
 
-def answer(service: InferenceService, text: Any, question: Any, top_k: Any = 5,
-           model: str = "qa", version: int | None = None, label: str | None = None,
-           protocol: str = "multihead", transport: str = "rest"
-           ) -> tuple[int, list[ScoredAnswer]]:
-    """The top_k most likely answer words with their probabilities, best first."""
-    from serving.core.service import PredictCall
-
-    for field, value in (("text", text), ("question", question)):
+def answer_call(task: AnswerTask, max_items: int) -> PredictCall:
+    for field, value in (("text", task.text), ("question", task.question)):
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"Field '{field}' must be a non-empty string.")
+    top_k = task.top_k
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
         raise InvalidInput(f"Field 'top_k' must be a positive integer, at most {MAX_TOP_K}.")
-    result = service.predict(PredictCall(
-        model=model, version=version, label=label, protocol=protocol, transport=transport,
-        inputs={"text": np.array([text], dtype=object),
-                "question": np.array([question], dtype=object)},
-        output_filter=("answer",)))
+    return PredictCall(task.model, arrays({"text": np.array([task.text], dtype=object),
+                                           "question": np.array([task.question],
+                                                                dtype=object)}),
+                       outputs=OutputFilter(("answer",)))
+
+
+def answers(task: AnswerTask, result: PredictResult) -> list[ScoredAnswer]:
     probs = np.asarray(result.outputs["answer"][0], dtype=np.float64).ravel()
     labels = head_labels(result.card, "answer", probs.shape[0])
-    order = np.argsort(-probs, kind="stable")[:min(top_k, probs.shape[0], len(labels))]
-    return result.version, [ScoredAnswer(labels[j], float(probs[j])) for j in order]
+    order = np.argsort(-probs, kind="stable")[:min(task.top_k, probs.shape[0], len(labels))]
+    return [ScoredAnswer(labels[j], float(probs[j])) for j in order]
 
 
-def record_heads(service: InferenceService, model: str, card: ModelCard | None,
+def record_heads(metrics: Metrics, model: str, card: ModelCard | None,
                  outputs: Mapping[str, np.ndarray]) -> None:
     """Feed head_predictions_total / head_value from one result (card heads only)."""
-    metrics = service.metrics
     for h in card.heads if card is not None else ():
         if h.name not in outputs:
             continue

@@ -28,11 +28,16 @@ from typing import Any
 import numpy as np
 
 from serving import dtypes
+from serving.core.calls import OutputFilter
 from serving.errors import InvalidInput, quote
+from serving.jsonio import kind_of
 from serving.types import InputCard, ModelCard, ModelVersion, SignatureSpec
 
-# A wire shape may claim at most this many elements (zero-sized dims aside): numpy
-# refuses ("array is too big") shapes whose byte size overflows, long before this.
+# The gateway's limits on a tensor, whatever the wire: a wire shape may claim at most
+# MAX_CLAIMED_ELEMENTS elements (zero-sized dims aside: numpy refuses ("array is too
+# big") shapes whose byte size overflows, long before this), and a tensor (or the nesting
+# of a JSON list) has at most MAX_RANK dimensions, which stops well before Python's
+# recursion limit. Every codec reads them from here.
 MAX_CLAIMED_ELEMENTS = 2**31 - 1
 MAX_RANK = 32
 
@@ -100,11 +105,8 @@ def build_plan(mv: ModelVersion, spec: SignatureSpec) -> SignaturePlan:
         inputs[name] = InputPlan(name, t.dtype, kind, _NUMPY_DTYPES.get(t.dtype), t.shape,
                                  padded, info.max_tokens,
                                  _vocab_size(kind, info, card.inputs.get(name)))
-    tensors = list(spec.inputs.values()) + list(spec.outputs.values())
-    batchable = all(t.shape is not None and len(t.shape) >= 1 and t.shape[0] is None
-                    for t in tensors)
     return SignaturePlan(mv.name, mv.version, spec.name, spec, inputs,
-                         tuple(sorted(spec.outputs)), batchable)
+                         tuple(sorted(spec.outputs)), spec.batchable)
 
 
 def _vocab_size(kind: str, id_card: InputCard, text_card: InputCard | None) -> int | None:
@@ -148,18 +150,21 @@ def _short_dims(shape: tuple[int, ...]) -> str:
     return text if len(text) <= 120 else text[:117] + "...]"
 
 
-def resolve_filter(plan: SignaturePlan, heads: Sequence[str]) -> tuple[str, ...]:
-    """Output names for a head filter; a head `H` brings its `H_label` output along."""
-    if not heads:
+def resolve_filter(plan: SignaturePlan, flt: OutputFilter) -> tuple[str, ...]:
+    """The outputs to compute and answer for an output filter (every output when empty):
+    each name must be an output of the signature; a repeat is dropped or rejected, and a
+    head `H` brings its `H_label` output along, as the filter says."""
+    if not flt.names:
         return ()
-    chosen = set()
-    for head in heads:
-        if head not in plan.spec.outputs:
-            raise InvalidInput(f"Unknown head {quote(head)} in the output filter; model "
-                               f"'{plan.model}' has: {', '.join(plan.outputs)}.")
-        chosen.add(head)
-        if head + "_label" in plan.spec.outputs:
-            chosen.add(head + "_label")
+    chosen: dict[str, None] = {}
+    for i, name in enumerate(flt.names):
+        if name not in plan.spec.outputs:
+            raise InvalidInput(flt.wording.unknown(i, name, plan))
+        if name in chosen and not flt.allow_duplicates:
+            raise InvalidInput(flt.wording.duplicate(i, name))
+        chosen[name] = None
+        if flt.with_labels and name + "_label" in plan.spec.outputs:
+            chosen[name + "_label"] = None
     return tuple(sorted(chosen))
 
 
@@ -261,11 +266,6 @@ def _offender(ip: InputPlan, x: Any) -> bool:
     return ip.kind == "bool" or not isinstance(x, (int, float, np.number))
 
 
-_NAMES = ((bool, "booleans"), (np.bool_, "booleans"), (int, "integers"), (float, "numbers"),
-          (np.number, "numbers"), (str, "strings"), (bytes, "bytes"), (type(None), "null"),
-          (list, "lists"), (dict, "objects"))
-
-
 def _describe(ip: InputPlan, arr: np.ndarray) -> str:
     kind = arr.dtype.kind
     if kind in "US":
@@ -277,8 +277,7 @@ def _describe(ip: InputPlan, arr: np.ndarray) -> str:
     if kind == "f":
         return "numbers with a fraction" if np.isfinite(arr).all() else "NaN or infinity"
     sample = next((x for x in arr.ravel() if _offender(ip, x)), None)
-    return next((name for t, name in _NAMES if isinstance(sample, t)),
-                type(sample).__name__ + " values")
+    return kind_of(sample, plural=True)
 
 
 def _wrong_type(ip: InputPlan, arr: np.ndarray) -> InvalidInput:
@@ -287,15 +286,26 @@ def _wrong_type(ip: InputPlan, arr: np.ndarray) -> InvalidInput:
 
 
 def _cast(ip: InputPlan, arr: np.ndarray) -> np.ndarray:
+    """`arr` as the input's dtype. An array a codec already built with that dtype passes
+    as it is (its values were checked while they were decoded): only finiteness is left
+    to check for floats, which the JSON codecs accept as TF Serving does."""
     kind = arr.dtype.kind
     if ip.kind == "string":
         if kind == "U":
             return _to_object(arr, lambda s: _utf8(ip, s))
         if kind == "S":
             return arr.astype(object)
-        if kind == "O" and all(isinstance(x, (str, bytes)) for x in arr.ravel()):
-            return _to_object(arr, lambda s: _utf8(ip, s) if isinstance(s, str) else s)
+        if kind == "O":
+            if all(isinstance(x, bytes) for x in arr.ravel()):
+                return arr
+            if all(isinstance(x, (str, bytes)) for x in arr.ravel()):
+                return _to_object(arr, lambda s: _utf8(ip, s) if isinstance(s, str) else s)
         raise _wrong_type(ip, arr)
+    if arr.dtype == ip.np_dtype:
+        if kind == "f" and not np.isfinite(arr).all():
+            raise InvalidInput(f"Input '{ip.name}' must hold finite numbers; got NaN or "
+                               "infinity.")
+        return arr
     if ip.kind == "bool":
         if kind == "b":
             return arr
@@ -324,7 +334,7 @@ def _cast(ip: InputPlan, arr: np.ndarray) -> np.ndarray:
     if arr.size and (arr.min() < info.min or arr.max() > info.max):
         raise InvalidInput(f"Input '{ip.name}' holds values outside the {ip.dtype} range "
                            f"[{info.min}, {info.max}].")
-    return arr.astype(ip.np_dtype)
+    return arr.astype(ip.np_dtype, copy=False)
 
 
 def _utf8(ip: InputPlan, text: str) -> bytes:

@@ -15,7 +15,6 @@ away and back to SERVING when it returns.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from concurrent import futures
@@ -25,8 +24,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from serving.auth import ApiKeys
 from serving.config import Settings
-from serving.core.batching import ARRIVALS
+from serving.core.batching import Arrivals
 from serving.core.service import InferenceService
 from serving.errors import Unauthenticated
 from serving.grpc.decode import DecodeInterceptor
@@ -60,20 +60,13 @@ class _AuthInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, api_keys: tuple[str, ...], services: tuple[str, ...] = (),
                  open_methods: tuple[str, ...] = ()) -> None:
-        self._keys = tuple(k.encode() for k in api_keys)
+        self._keys = ApiKeys(api_keys)
         self._prefixes = tuple(f"/{s}/" for s in services)
         self._open = frozenset(open_methods)
 
     def _problem(self, metadata: Any) -> str:
-        header = next((v for k, v in metadata or () if k == "authorization"), "")
-        scheme, _, token = (header.decode() if isinstance(header, bytes) else header).partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return "the authorization metadata must be 'Bearer <api key>'"
-        given = token.strip().encode()
-        # compare against every key, so timing says nothing about which matched
-        if not any([hmac.compare_digest(given, k) for k in self._keys]):
-            return "the API key in the authorization metadata is not valid"
-        return ""
+        credential = next((v for k, v in metadata or () if k == "authorization"), None)
+        return self._keys.problem(credential, "the authorization metadata")
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         if not details.method.startswith(self._prefixes) or details.method in self._open:
@@ -91,7 +84,10 @@ class _AuthInterceptor(grpc.ServerInterceptor):
 
 class _ArrivalInterceptor(grpc.ServerInterceptor):
     """Counts each unary call as on its way to the batcher while its handler runs
-    (serving/core/batching.py `ARRIVALS`); the message is decoded whole by then."""
+    (serving/core/batching.py `Arrivals`); the message is decoded whole by then."""
+
+    def __init__(self, arrivals: Arrivals) -> None:
+        self._arrivals = arrivals
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -100,7 +96,7 @@ class _ArrivalInterceptor(grpc.ServerInterceptor):
         behavior = handler.unary_unary
 
         def counted(request: Any, context: grpc.ServicerContext) -> Any:
-            with ARRIVALS.request():
+            with self._arrivals.request():
                 return behavior(request, context)
 
         return handler._replace(unary_unary=counted)
@@ -184,25 +180,23 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
     """Start the gRPC server on settings.host:settings.grpc_port; returns at once."""
     from serving import protocols
 
-    packages = protocols.packages(settings.protocols)
+    rooms = protocols.rooms(settings.protocols)
     interceptors = []
     if settings.api_keys:
         interceptors.append(_AuthInterceptor(
             settings.api_keys,
-            tuple(s for p in packages for s in getattr(p, "GRPC_AUTH_SERVICES", ())),
-            tuple(m for p in packages for m in getattr(p, "GRPC_OPEN_METHODS", ()))))
+            tuple(s for room in rooms for s in room.grpc_auth_services),
+            tuple(m for room in rooms for m in room.grpc_open_methods)))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),
         options=server_options(settings),
         # Decoding first: undecodable bytes are INVALID_ARGUMENT on every service
         # (serving/grpc/decode.py), whatever the interceptors after it do.
-        interceptors=[DecodeInterceptor(), *interceptors, _ArrivalInterceptor()])
+        interceptors=[DecodeInterceptor(), *interceptors, _ArrivalInterceptor(service.arrivals)])
     services: list[str] = []
-    for package in packages:
-        add = getattr(package, "add_grpc_services", None)
-        if add is not None:
-            services.extend(add(server, settings, service))
+    for room in rooms:
+        services.extend(room.add_grpc_services(server, settings, service))
     names = ("", *services)
 
     health_servicer = health.HealthServicer(

@@ -12,7 +12,7 @@ import logging
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from serving.errors import GatewayError, safe_text
+from serving.errors import GatewayError, InvalidInput, code_for_http_status, safe_text
 from serving.jsonio import dumps
 
 try:  # the errors gunicorn's parser raises while the app reads a request body
@@ -21,25 +21,6 @@ except ImportError:  # pragma: no cover - gunicorn is a run-time dependency
     ParseException = NoMoreData = ()  # type: ignore[assignment,misc]
 
 log = logging.getLogger(__name__)
-
-# HTTP status -> gRPC code name, for errors werkzeug raises itself.
-_CODE_BY_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    405: "UNIMPLEMENTED",
-    408: "DEADLINE_EXCEEDED",
-    411: "INVALID_ARGUMENT",
-    413: "RESOURCE_EXHAUSTED",
-    414: "INVALID_ARGUMENT",
-    415: "INVALID_ARGUMENT",
-    429: "RESOURCE_EXHAUSTED",
-    501: "UNIMPLEMENTED",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
 
 def json_response(payload: object, status: int = 200,
                   headers: dict[str, str] | None = None, finite: bool | None = None
@@ -71,20 +52,23 @@ def _gateway_error(exc: GatewayError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "www-authenticate")}
-    return error_response(_sentence(exc, status), _CODE_BY_STATUS.get(status, "UNKNOWN"),
+    return error_response(_sentence(exc, status), code_for_http_status(status),
                           status, headers)
 
 
 def _unexpected(exc: Exception) -> Response:
-    if isinstance(exc, ParseException | NoMoreData):
-        return _bad_body(exc)
+    if isinstance(exc, BODY_ERRORS):
+        return _gateway_error(bad_body(exc))
     # Kept for genuine bugs only: bad input is rejected as InvalidInput long before.
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(f"Internal error while serving {request.method} {request.path}; "
                           "see the gateway log.", "INTERNAL", 500)
 
 
-def _bad_body(exc: Exception) -> Response:
+BODY_ERRORS = (ParseException, NoMoreData)
+
+
+def bad_body(exc: Exception) -> InvalidInput:
     """A body gunicorn could not decode (bad chunk size, missing chunk terminator, bad
     trailer, client gone mid-body): the client's fault, a 400. gunicorn closes the
     connection after it (the body's end is unknown), whatever headers say."""
@@ -92,8 +76,7 @@ def _bad_body(exc: Exception) -> Response:
     detail = safe_text(str(exc))[:120]
     log.info("%s %s: malformed request body (%s: %s)", request.method, request.path, what,
              detail)
-    return error_response(f"The request body is not valid HTTP/1.1 ({what}: {detail}).",
-                          "INVALID_ARGUMENT", 400)
+    return InvalidInput(f"The request body is not valid HTTP/1.1 ({what}: {detail}).")
 
 
 def _sentence(exc: HTTPException, status: int) -> str:

@@ -12,41 +12,40 @@ from typing import Any
 
 import grpc
 
-from serving.backends.base import ModelVersion
 from serving.config import Settings
 from serving.core import tasks
-from serving.core.service import InferenceService, PredictCall
-from serving.errors import DeadlineExceeded, InvalidInput, quote
-from serving.grpc._gen import gateway_pb2 as pb
-from serving.grpc._gen import gateway_pb2_grpc
+from serving.core.calls import ModelRef, Origin, OutputFilter, PredictCall
+from serving.core.service import InferenceService
+from serving.core.signatures import default_signature
+from serving.errors import quote
+from serving.grpc.context import origin
 from serving.grpc.status import handle_errors
 from serving.protocols.multihead import codec
+from serving.protocols.multihead._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2_grpc
+from serving.types import ModelVersion
 
 PROTOCOL = "multihead"
 
 
-def _spec_args(spec: pb.ModelSpec, default_model: str = "") -> dict[str, Any]:
-    """name/version/label keyword arguments for the core from a wire ModelSpec."""
-    name = spec.name or default_model
-    if not name:
-        raise InvalidInput("model_spec.name must name a model, got an empty string.")
+_SPEC_FIELDS = ("model_spec.name", "model_spec.version", "model_spec.version_label")
+
+
+def _model_ref(spec: pb.ModelSpec, default_model: str = "") -> ModelRef:
+    """The core's model reference from a wire ModelSpec (`default_model` for the tasks)."""
     choice = spec.WhichOneof("version_choice")
-    version = spec.version if choice == "version" else None
-    label = spec.version_label if choice == "version_label" else None
-    if version is not None and version <= 0:
-        raise InvalidInput(f"model_spec.version must be a positive integer, got {version}.")
-    if choice == "version_label" and not label:
-        raise InvalidInput("model_spec.version_label must not be empty when it is set.")
-    return {"model" if default_model else "name": name, "version": version, "label": label}
+    return ModelRef.check(spec.name or default_model,
+                          spec.version if choice == "version" else None,
+                          spec.version_label if choice == "version_label" else None,
+                          _SPEC_FIELDS)
 
 
 def _heads(mv: ModelVersion) -> list[pb.Head]:
     """Heads from the model card; a model without one is described by its outputs."""
     if mv.card is not None and mv.card.heads:
         return [pb.Head(name=h.name, kind=h.kind, labels=list(h.labels)) for h in mv.card.heads]
-    signature = mv.signatures.get("serving_default") or next(iter(mv.signatures.values()), None)
-    outputs = signature.outputs if signature is not None else {}
-    return [pb.Head(name=name) for name in sorted(outputs) if not name.endswith("_label")]
+    outputs = list(default_signature(mv).outputs)
+    return [pb.Head(name=h.name) for h in tasks.list_heads(None, outputs)]
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
@@ -54,27 +53,20 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
         self._settings = settings
         self._service = service
 
-    def _timeout(self, context: grpc.ServicerContext) -> float:
-        """The request's budget: the client's deadline, capped by REQUEST_TIMEOUT_S."""
-        remaining = context.time_remaining()
-        timeout = self._settings.request_timeout_s
-        if remaining is not None:
-            if remaining <= 0:
-                raise DeadlineExceeded("The client's deadline passed before the call started.")
-            timeout = min(timeout, remaining)
-        return timeout
+    def _origin(self, context: grpc.ServicerContext) -> Origin:
+        return origin(context, self._settings, PROTOCOL)
 
     @handle_errors
     def Predict(self, request: pb.PredictRequest,
                 context: grpc.ServicerContext) -> pb.PredictResponse:
-        spec = _spec_args(request.model_spec)
-        inputs = {name: codec.to_numpy(tensor, field=f"inputs[{quote(name)}]")
-                  for name, tensor in request.inputs.items()}
-        call = PredictCall(model=spec["name"], version=spec["version"], label=spec["label"],
-                           signature=request.model_spec.signature_name, inputs=inputs,
-                           output_filter=tuple(request.output_filter), protocol=PROTOCOL,
-                           transport="grpc")
-        result = self._service.predict(call, timeout_s=self._timeout(context))
+        def decode(plan: Any) -> dict[str, Any]:
+            return {name: codec.to_numpy(tensor, field=f"inputs[{quote(name)}]")
+                    for name, tensor in request.inputs.items()}
+
+        result = self._service.predict(self._origin(context), lambda: PredictCall(
+            _model_ref(request.model_spec), decode,
+            signature=request.model_spec.signature_name,
+            outputs=OutputFilter(tuple(request.output_filter))))
         response = pb.PredictResponse(model_spec=pb.ModelSpec(
             name=result.model, version=result.version, signature_name=result.signature))
         for name, array in result.outputs.items():
@@ -84,8 +76,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     @handle_errors
     def GetModelMetadata(self, request: pb.GetModelMetadataRequest,
                          context: grpc.ServicerContext) -> pb.GetModelMetadataResponse:
-        spec = _spec_args(request.model_spec)
-        mv = self._service.resolve(spec["name"], spec["version"], spec["label"])
+        ref = _model_ref(request.model_spec)
+        mv = self._service.resolve(ref.name, ref.version, ref.label)
         signatures = dict(mv.signatures)
         wanted = request.model_spec.signature_name
         if wanted:
@@ -121,19 +113,17 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     @handle_errors
     def Similarity(self, request: pb.SimilarityRequest,
                    context: grpc.ServicerContext) -> pb.SimilarityResponse:
-        spec = _spec_args(request.model_spec, default_model="similarity")
-        pairs = [(p.left, p.right) for p in request.pairs]
-        version, scores = self._service.similarity(pairs, protocol=PROTOCOL, transport="grpc",
-                                                   **spec)
+        version, scores = self._service.similarity(self._origin(context), lambda: (
+            tasks.SimilarityTask(_model_ref(request.model_spec, "similarity"),
+                                 [(p.left, p.right) for p in request.pairs])))
         return pb.SimilarityResponse(scores=[float(s) for s in scores], model_version=version)
 
     @handle_errors
     def Profile(self, request: pb.ProfileRequest,
                 context: grpc.ServicerContext) -> pb.ProfileResponse:
-        spec = _spec_args(request.model_spec, default_model="profiler")
-        authors = [list(a.posts) for a in request.authors]
-        version, profiles = self._service.profile(authors, protocol=PROTOCOL, transport="grpc",
-                                                  **spec)
+        version, profiles = self._service.profile(self._origin(context), lambda: (
+            tasks.ProfileTask(_model_ref(request.model_spec, "profiler"),
+                              [list(a.posts) for a in request.authors])))
         response = pb.ProfileResponse(model_version=version)
         for item in profiles:
             profile = response.profiles.add(age=item.age)
@@ -146,11 +136,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServicer):
     @handle_errors
     def Answer(self, request: pb.AnswerRequest,
                context: grpc.ServicerContext) -> pb.AnswerResponse:
-        spec = _spec_args(request.model_spec, default_model="qa")
         # proto3 cannot tell 0 from unset: 0 asks for the default.
-        top_k = request.top_k or tasks.DEFAULT_TOP_K
-        version, answers = self._service.answer(request.text, request.question, top_k=top_k,
-                                                protocol=PROTOCOL, transport="grpc", **spec)
+        version, answers = self._service.answer(self._origin(context), lambda: (
+            tasks.AnswerTask(_model_ref(request.model_spec, "qa"), request.text,
+                             request.question, request.top_k or tasks.DEFAULT_TOP_K)))
         return pb.AnswerResponse(
             answers=[pb.ScoredAnswer(answer=a.answer, score=a.score) for a in answers],
             model_version=version)

@@ -9,13 +9,12 @@ from typing import Any
 from flask import Blueprint, Response
 
 from serving.core import tasks
-from serving.errors import InvalidInput
-from serving.rest.context import json_object, service
+from serving.core.calls import ModelRef
+from serving.rest.context import json_object, origin, service
 from serving.rest.errors import json_response
 from serving.types import ClassScore, HeadInfo, InputInfo, ModelInfo, Profile
 
 PROTOCOL = "multihead"
-INT64_MAX = 2**63 - 1
 
 
 def blueprint() -> Blueprint:
@@ -69,45 +68,34 @@ def _score_json(s: ClassScore) -> dict[str, Any]:
 
 
 def similarity() -> Response:
-    body = json_object()
-    model, version, label = _task_spec(body, "similarity")
-    served, scores = service().similarity(body.get("pairs"), model=model, version=version,
-                                          label=label, protocol=PROTOCOL, transport="rest")
+    served, scores = service().similarity(origin(PROTOCOL), lambda: tasks.SimilarityTask(
+        *_task_args(json_object(), "similarity", "pairs")))
     return json_response({"scores": [float(s) for s in scores], "model_version": served})
 
 
 def profile() -> Response:
-    body = json_object()
-    model, version, label = _task_spec(body, "profiler")
-    served, profiles = service().profile(body.get("authors"), model=model, version=version,
-                                         label=label, protocol=PROTOCOL, transport="rest")
+    served, profiles = service().profile(origin(PROTOCOL), lambda: tasks.ProfileTask(
+        *_task_args(json_object(), "profiler", "authors")))
     return json_response({"profiles": [profile_json(p) for p in profiles],
                           "model_version": served})
 
 
 def answer() -> Response:
-    body = json_object()
-    model, version, label = _task_spec(body, "qa")
-    served, answers = service().answer(body.get("text"), body.get("question"),
-                                       top_k=body.get("top_k", tasks.DEFAULT_TOP_K),
-                                       model=model, version=version, label=label,
-                                       protocol=PROTOCOL, transport="rest")
+    def task() -> tasks.AnswerTask:
+        body = json_object()
+        return tasks.AnswerTask(_model_ref(body, "qa"), body.get("text"), body.get("question"),
+                                body.get("top_k", tasks.DEFAULT_TOP_K))
+
+    served, answers = service().answer(origin(PROTOCOL), task)
     return json_response({"answers": [{"answer": a.answer, "score": a.score} for a in answers],
                           "model_version": served})
 
 
-def _task_spec(body: dict[str, Any], default_model: str) -> tuple[str, int | None, str | None]:
-    """Optional `model`, `version`, `label` fields shared by the task endpoints."""
-    model = body.get("model", default_model)
-    if not isinstance(model, str) or not model:
-        raise InvalidInput("model must be a non-empty string naming a served model.")
-    version = body.get("version")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)
-                                or not 0 <= version <= INT64_MAX):
-        raise InvalidInput("version must be a non-negative integer.")
-    label = body.get("label")
-    if label is not None and (not isinstance(label, str) or not label):
-        raise InvalidInput("label must be a non-empty string.")
-    if version is not None and label is not None:
-        raise InvalidInput("Give at most one of version and label.")
-    return model, version, label
+def _task_args(body: dict[str, Any], default_model: str, field: str) -> tuple[ModelRef, Any]:
+    return _model_ref(body, default_model), body.get(field)
+
+
+def _model_ref(body: dict[str, Any], default_model: str) -> ModelRef:
+    """The optional `model`, `version`, `label` fields shared by the task endpoints."""
+    return ModelRef.check(body.get("model", default_model), body.get("version"),
+                          body.get("label"))

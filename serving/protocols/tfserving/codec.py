@@ -1,9 +1,9 @@
 """TF Serving's REST JSON <-> named numpy arrays, both directions, in one place.
 
-Mirrors tensorflow_serving/util/json_tensor.cc as /work/shared/TFSERVING.md
-describes it: `instances` (row) or `inputs` (columnar) on the way in,
-`predictions` / `outputs` on the way out, `{"b64": ...}` for binary strings,
-NaN / Infinity literals accepted in requests and written back as literals.
+Mirrors TF Serving's JSON tensor format (tensorflow_serving/util/json_tensor.cc, and
+its REST API doc tensorflow_serving/g3doc/api_rest.md): `instances` (row) or `inputs`
+(columnar) on the way in, `predictions` / `outputs` on the way out, `{"b64": ...}` for
+binary strings, NaN / Infinity literals accepted in requests and written back as literals.
 Shapes against the signature are checked by serving/core/validation.py; this
 module only rejects what cannot become an array at all (wrong JSON types,
 ragged lists, missing or unknown input names).
@@ -21,14 +21,10 @@ from typing import Any
 import numpy as np
 
 from serving import dtypes
-from serving.backends.base import SignatureSpec
+from serving.core.validation import MAX_RANK, SignaturePlan
 from serving.errors import InvalidInput, quote
 from serving.jsonio import kind_of, loads
-
-# Deeper lists than this are not tensors anybody sends; stop before Python's
-# recursion limit does.
-MAX_RANK = 32
-
+from serving.types import SignatureSpec
 
 
 def _decoded(dtype: str) -> tuple[str, Any]:
@@ -45,6 +41,12 @@ class PredictBody:
 
     raw: Mapping[str, Any]
     signature_name: str
+    heads: tuple[str, ...]          # the "heads" extension: output names to keep (): all
+
+    @property
+    def form(self) -> str:
+        """"row" (`instances`) or "columnar" (`inputs`): the answer's form too."""
+        return "row" if "instances" in self.raw else "columnar"
 
 
 def parse_predict_body(raw: bytes) -> PredictBody:
@@ -54,34 +56,32 @@ def parse_predict_body(raw: bytes) -> PredictBody:
     sig = body.get("signature_name", "")
     if not isinstance(sig, str):
         raise InvalidInput(f"signature_name must be a string, got {kind_of(sig)}.")
-    return PredictBody(raw=body, signature_name=sig)
+    return PredictBody(raw=body, signature_name=sig, heads=_heads(body.get("heads")))
 
 
-def parse_heads(body: PredictBody) -> tuple[str, ...]:
-    """The `"heads"` extension: a list of output names to keep (absent: all)."""
-    heads = body.raw.get("heads")
+def _heads(heads: Any) -> tuple[str, ...]:
     if heads is None:
         return ()
     if not isinstance(heads, list) or not heads or not all(isinstance(h, str) for h in heads):
         raise InvalidInput("heads must be a non-empty list of output names (strings).")
-    return tuple(dict.fromkeys(heads))
+    return tuple(heads)
 
 
-def decode_inputs(body: PredictBody, signature: SignatureSpec,
-                  padded: frozenset[str] = frozenset()) -> tuple[dict[str, np.ndarray], str]:
-    """Named arrays from `instances` or `inputs`, and which form was used ("row"/"columnar").
+def decode_inputs(body: PredictBody, plan: SignaturePlan) -> dict[str, np.ndarray]:
+    """Named arrays from `instances` or `inputs` against the resolved signature.
 
-    `padded`: inputs declared as padded token sequences; ragged rows of those are
-    right-padded with 0 instead of rejected.
+    Inputs the model card declares as padded token sequences (`plan.padded`) may be
+    ragged: their rows are right-padded with 0 instead of rejected.
     """
     has_rows, has_cols = "instances" in body.raw, "inputs" in body.raw
     if has_rows == has_cols:
         raise InvalidInput("The request must have exactly one of instances (row format) "
                            "or inputs (columnar format).")
+    signature, padded = plan.spec, plan.padded
     names = sorted(signature.inputs)
     if has_rows:
-        return _decode_rows(body.raw["instances"], signature, names, padded), "row"
-    return _decode_columns(body.raw["inputs"], signature, names, padded), "columnar"
+        return _decode_rows(body.raw["instances"], signature, names, padded)
+    return _decode_columns(body.raw["inputs"], signature, names, padded)
 
 
 def encode_outputs(outputs: Mapping[str, np.ndarray], form: str,

@@ -25,9 +25,7 @@ cut at 1024 characters (serving/grpc/status.py).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -45,8 +43,11 @@ from tensorflow_serving.apis import (
 
 from serving import dtypes
 from serving.config import Settings
-from serving.core.service import InferenceService, PredictCall
-from serving.errors import DeadlineExceeded, GatewayError, InvalidInput, NotFound, Unimplemented
+from serving.core.calls import FilterWording, ModelRef, OutputFilter, PredictCall
+from serving.core.service import InferenceService
+from serving.core.validation import SignaturePlan
+from serving.errors import InvalidInput, NotFound, Unimplemented
+from serving.grpc.context import origin
 from serving.grpc.status import handle_errors
 from serving.tensor_proto import array_to_proto, proto_to_array
 from serving.types import SignatureSpec, TensorSpec
@@ -58,71 +59,52 @@ _ERROR_CODE = (get_model_status_pb2.ModelVersionStatus.DESCRIPTOR.fields_by_name
                .message_type.fields_by_name["error_code"].enum_type)
 
 
-@dataclass(frozen=True)
-class _Spec:
-    name: str
-    version: int | None
-    label: str | None
-    signature: str
+_SPEC_FIELDS = ("model_spec.name", "model_spec.version", "model_spec.version_label")
 
 
-def _model_spec(request: Any) -> _Spec:
-    """The request's ModelSpec; TF Serving's "Missing ModelSpec" when it is absent."""
+def _model_spec(request: Any) -> tuple[ModelRef, str]:
+    """The request's ModelSpec and signature name; TF Serving's "Missing ModelSpec" when
+    it is absent."""
     if not request.HasField("model_spec"):
         raise InvalidInput("Missing ModelSpec")
     spec = request.model_spec
     choice = spec.WhichOneof("version_choice")
-    label = spec.version_label if choice == "version_label" else None
-    if choice == "version_label" and not label:
-        raise InvalidInput("model_spec.version_label is set but empty; name a version label "
-                           "or leave version_choice unset for the newest version.")
-    return _Spec(spec.name, spec.version.value if choice == "version" else None, label,
-                 spec.signature_name)
+    ref = ModelRef.check(spec.name, spec.version.value if choice == "version" else None,
+                         spec.version_label if choice == "version_label" else None,
+                         _SPEC_FIELDS)
+    return ref, spec.signature_name
 
 
-def _model_name(spec: _Spec) -> str:
-    if not spec.name:
-        raise InvalidInput("model_spec.name must name a model; it is empty.")
-    return spec.name
+class _AliasWording(FilterWording):
+    """TF Serving's own sentences for a bad output_filter (servables/tensorflow/
+    predict_util.cc, PreProcessPrediction), which its clients may match."""
+
+    def unknown(self, index: int, name: str, plan: SignaturePlan) -> str:
+        expected = ",".join(sorted(plan.spec.outputs))
+        return (f"output tensor alias not found in signature: {name} Outputs expected to be "
+                f"in the set {{{expected}}}.")
+
+    def duplicate(self, index: int, name: str) -> str:
+        return f"duplicate output tensor alias: {name}"
 
 
-def _timeout(context: grpc.ServicerContext, settings: Settings) -> float:
-    """The call's budget: the client's deadline, capped by REQUEST_TIMEOUT_S."""
-    remaining = context.time_remaining()
-    timeout = settings.request_timeout_s
-    if remaining is not None:
-        if remaining <= 0:
-            raise DeadlineExceeded("The client's deadline passed before the call started.")
-        timeout = min(timeout, remaining)
-    return timeout
+def _output_filter(request: predict_pb2.PredictRequest) -> OutputFilter:
+    """TF Serving answers exactly the aliases asked for, and rejects a repeated one."""
+    return OutputFilter(tuple(request.output_filter), with_labels=False,
+                        allow_duplicates=False, wording=_AliasWording())
 
 
-def _output_aliases(signature: SignatureSpec, output_filter: Sequence[str]) -> tuple[str, ...]:
-    """output_filter checked as TF Serving checks it (predict_util.cc, PreProcessPrediction):
-    every alias must be an output of the signature, and none may repeat."""
-    seen: list[str] = []
-    for alias in output_filter:
-        if alias not in signature.outputs:
-            expected = ",".join(sorted(signature.outputs))
-            raise InvalidInput(f"output tensor alias not found in signature: {alias} Outputs "
-                               f"expected to be in the set {{{expected}}}.")
-        if alias in seen:
-            raise InvalidInput(f"duplicate output tensor alias: {alias}")
-        seen.append(alias)
-    return tuple(seen)
-
-
-def _decode_inputs(model: str, signature: SignatureSpec,
-                   inputs: Mapping[str, tensor_pb2.TensorProto]) -> dict[str, np.ndarray]:
+def _decode_inputs(plan: SignaturePlan, inputs: Mapping[str, tensor_pb2.TensorProto]
+                   ) -> dict[str, np.ndarray]:
     """TensorProtos -> arrays. A known alias must carry the signature's dtype exactly; names,
     shapes and batch sizes are the core's validation (its messages name the alias too)."""
     arrays = {}
     for alias, proto in inputs.items():
         field = f"inputs['{alias}']"
-        want = signature.inputs.get(alias)
+        want = plan.spec.inputs.get(alias)
         if want is not None and dtypes.tf_name_for_enum(proto.dtype) != want.dtype:
             raise InvalidInput(f"{field} has dtype {dtypes.tf_name_for_enum(proto.dtype)}; "
-                               f"signature '{signature.name}' of model '{model}' expects "
+                               f"signature '{plan.signature}' of model '{plan.model}' expects "
                                f"{want.dtype}.")
         arrays[alias] = proto_to_array(proto, field)
     return arrays
@@ -172,36 +154,18 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     @handle_errors
     def Predict(self, request: predict_pb2.PredictRequest,
                 context: grpc.ServicerContext) -> predict_pb2.PredictResponse:
-        started = time.perf_counter()
-        try:
-            spec = _model_spec(request)
-            name = _model_name(spec)
-            timeout = _timeout(context, self._settings)
-            # Resolved here (the label or newest to one version, then the signature) so the
-            # dtypes and output_filter are checked against what will run; the core gets the
-            # resolved version, so both see the same one and it is resolved once.
-            mv = self._service.resolve(name, spec.version, spec.label)
-            signature = self._service.signature(mv, spec.signature)
-            aliases = _output_aliases(signature, request.output_filter)
-            inputs = _decode_inputs(mv.name, signature, request.inputs)
-        except GatewayError as exc:
-            self._service.record_rejected(request.model_spec.name, PROTOCOL, "grpc", exc.code,
-                                          time.perf_counter() - started)
-            raise
-        result = self._service.predict(
-            PredictCall(model=mv.name, version=mv.version, signature=signature.name,
-                        inputs=inputs, output_filter=aliases, protocol=PROTOCOL, transport="grpc",
-                        resolved=mv),
-            timeout_s=timeout)
+        def call() -> PredictCall:  # parsed inside the core's counting
+            ref, signature = _model_spec(request)
+            return PredictCall(ref, lambda plan: _decode_inputs(plan, request.inputs),
+                               signature=signature, outputs=_output_filter(request))
+
+        result = self._service.predict(origin(context, self._settings, PROTOCOL), call)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = result.model
         response.model_spec.version.value = result.version
         response.model_spec.signature_name = result.signature
-        # The core's filter brings a head's H_label along; TF Serving answers exactly the
-        # aliases asked for (all outputs when none are).
-        for alias in aliases or sorted(result.outputs):
-            array_to_proto(result.outputs[alias], typed_fields=True,
-                           out=response.outputs[alias])
+        for alias, array in result.outputs.items():
+            array_to_proto(array, typed_fields=True, out=response.outputs[alias])
         return response
 
     @handle_errors
@@ -209,14 +173,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                          context: grpc.ServicerContext
                          ) -> get_model_metadata_pb2.GetModelMetadataResponse:
         # Checks and messages of model_servers/get_model_metadata_impl.cc.
-        spec = _model_spec(request)
+        ref, _ = _model_spec(request)
         if not request.metadata_field:
             raise InvalidInput("GetModelMetadataRequest must specify at least one "
                                "metadata_field")
         for field in request.metadata_field:
             if field != SIGNATURE_DEF:
                 raise InvalidInput(f"Metadata field {field} is not supported")
-        mv = self._service.resolve(_model_name(spec), spec.version, spec.label)
+        mv = self._service.resolve(ref.name, ref.version, ref.label)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         # TF Serving echoes the name and the served version; signature_name stays empty.
         response.model_spec.name = mv.name

@@ -10,24 +10,21 @@ tensor formats (util/json_tensor.cc).
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from urllib.parse import unquote
 
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import PathConverter
 
-from serving import dtypes
-from serving.core.service import PredictCall
-from serving.errors import GatewayError, InvalidInput
+from serving.core.calls import ModelRef, OutputFilter, PredictCall, check_version
+from serving.errors import InvalidInput
 from serving.jsonio import all_finite
 from serving.protocols.tfserving import codec
-from serving.rest.context import body, raw_path, service, settings
+from serving.rest.context import body, origin, raw_path, service
 from serving.rest.errors import json_response
 
 PROTOCOL = "tfserving"
-INT64_MAX = 2**63 - 1
 
 _SPEC = r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?"
 PREDICT_RE = re.compile(_SPEC + r":(predict|classify|regress)", re.IGNORECASE)
@@ -109,46 +106,24 @@ def _tensor_info(t: Any) -> dict[str, Any]:
 
 
 def predict(name: str, version: int | None, label: str | None) -> Response:
-    svc = service()
-    started = time.perf_counter()
-    try:
-        parsed = codec.parse_predict_body(body())
-        mv = svc.resolve(name, version, label)
-        sig = svc.signature(mv, parsed.signature_name)
-        inputs, form = codec.decode_inputs(parsed, sig, padded=_padded_inputs(mv, sig))
-        heads = codec.parse_heads(parsed)
-    except (GatewayError, HTTPException) as exc:
-        # The service counts what reaches it; count here what the codec turned away.
-        if isinstance(exc, GatewayError):
-            code = exc.code
-        else:
-            code = "RESOURCE_EXHAUSTED" if exc.code == 413 else "INVALID_ARGUMENT"
-        svc.record_rejected(name, PROTOCOL, "rest", code, time.perf_counter() - started)
-        raise
-    result = svc.predict(
-        PredictCall(model=name, version=version, label=label, signature=sig.name,
-                    inputs=inputs, output_filter=heads, protocol=PROTOCOL, transport="rest",
-                    resolved=mv),
-        timeout_s=settings().request_timeout_s)
-    return json_response(codec.encode_outputs(result.outputs, form, keyed=bool(heads)),
+    parsed: dict[str, codec.PredictBody] = {}  # the body, once the core has parsed it
+
+    def call() -> PredictCall:  # run by the core, which counts a body that fails here
+        request = parsed["body"] = codec.parse_predict_body(body())
+        return PredictCall(ModelRef(name, version, label),
+                           decode=lambda plan: codec.decode_inputs(request, plan),
+                           signature=request.signature_name,
+                           outputs=OutputFilter(request.heads))
+
+    result = service().predict(origin(PROTOCOL), call)
+    request = parsed["body"]
+    return json_response(codec.encode_outputs(result.outputs, request.form,
+                                              keyed=bool(request.heads)),
                          finite=all_finite(result.outputs.values()))
-
-
-def _padded_inputs(mv: Any, sig: Any) -> frozenset[str]:
-    """Token-id inputs the model card declares as padded: ragged rows get zero-padded."""
-    declared = {n for n, c in mv.card.id_inputs.items() if c.padded_sequence} \
-        if mv.card is not None else set()
-    return frozenset(n for n, t in sig.inputs.items()
-                     if n in declared and dtypes.BY_TF.get(t.dtype, dtypes.BY_TF["DT_FLOAT"]).kind
-                     == "int")
 
 
 def _spec(m: re.Match[str]) -> tuple[str, int | None, str | None]:
     name = unquote(m.group(1))
-    version = None
-    if m.group(2) is not None:
-        version = int(m.group(2))
-        if version > INT64_MAX:
-            raise InvalidInput(f"The version {m.group(2)} in the URL does not fit in int64.")
+    version = check_version(m.group(2), "The version in the URL")
     label = unquote(m.group(3)) if m.group(3) is not None else None
     return name, version, label

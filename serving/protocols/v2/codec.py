@@ -6,7 +6,8 @@
   BYTES elements are a 4-byte little-endian length followed by the bytes
   (Triton docs/protocol/extension_binary_data.md);
 - gRPC typed `InferTensorContents` -> arrays: `from_contents` (answers always go
-  raw: tritonclient's `as_numpy` reads only raw_output_contents, /work/shared/OIP.md).
+  raw: tritonclient's `as_numpy` reads only raw_output_contents,
+  triton-inference-server/client src/python/library/tritonclient/grpc/_infer_result.py).
 
 Datatypes come from the one table in serving/dtypes.py. Every failure is an
 `InvalidInput` whose message starts with the field (`inputs[0].data ...`).
@@ -21,12 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from serving.core.validation import checked_shape
+from serving.core.validation import MAX_CLAIMED_ELEMENTS, MAX_RANK, checked_shape
 from serving.dtypes import BY_OIP, BY_TF, OIP_DATATYPES, DType, for_numpy
 from serving.errors import InvalidInput
-
-# Deeper nesting than this is no tensor anybody sends; stop well before recursion limits.
-MAX_RANK = 32
+from serving.jsonio import kind_of
 
 
 def dtype_for(datatype: Any, where: str) -> DType:
@@ -49,22 +48,23 @@ def oip_datatype(tf_dtype: str, array: np.ndarray | None = None) -> str:
 
 
 def check_shape(shape: Any, where: str) -> tuple[int, ...]:
-    """A request's `shape`: a list of non-negative integers."""
-    if not isinstance(shape, (list, tuple)) or len(shape) > MAX_RANK or any(
+    """A request's `shape`: a list of integers, then the core's one check of a claimed
+    shape (rank, sizes, element count: serving/core/validation.py `checked_shape`)."""
+    if not isinstance(shape, (list, tuple)) or any(
             isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in shape):
         raise InvalidInput(f"{where} must be a list of at most {MAX_RANK} non-negative "
                            "integers.")
-    # The claimed size is checked where every protocol checks it ([2**62, 0] holds no
-    # values, but numpy refuses to build it).
     field, _, shape_field = where.rpartition(".")
     return checked_shape(field or where, shape, shape_field=shape_field or "shape")
 
 
 def element_count(shape: Sequence[int], where: str) -> int:
+    """Elements of a shape this codec is handed (checked again here: the decoders are
+    called with shapes a caller may not have passed through `check_shape`)."""
     count = math.prod(shape)
-    if count > 2**31:  # no request body holds this many elements; avoid huge allocations
-        raise InvalidInput(f"{where} {list(shape)} claims {count} elements, more than any "
-                           "request can carry.")
+    if count > MAX_CLAIMED_ELEMENTS:
+        raise InvalidInput(f"{where} {list(shape)} claims {count} elements, more than the "
+                           f"{MAX_CLAIMED_ELEMENTS} a request may carry.")
     return count
 
 
@@ -94,7 +94,7 @@ def from_json(data: Any, dt: DType, shape: tuple[int, ...], where: str) -> np.nd
         for i, v in enumerate(leaves):
             if not isinstance(v, str):
                 raise InvalidInput(f"{where}[{i}] must be a string (BYTES), got "
-                                   f"{_kind(v)}.")
+                                   f"{kind_of(v)}.")
             try:
                 arr[i] = v.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
@@ -107,7 +107,7 @@ def from_json(data: Any, dt: DType, shape: tuple[int, ...], where: str) -> np.nd
                isinstance(v, bool) or not isinstance(v, int))
         if bad:
             what = {"bool": "a boolean", "float": "a number", "int": "an integer"}[dt.kind]
-            raise InvalidInput(f"{where}[{i}] must be {what} ({dt.oip}), got {_kind(v)}.")
+            raise InvalidInput(f"{where}[{i}] must be {what} ({dt.oip}), got {kind_of(v)}.")
     if dt.kind == "int":
         info = np.iinfo(dt.numpy)
         if leaves and (min(leaves) < info.min or max(leaves) > info.max):
@@ -136,14 +136,6 @@ def to_json(arr: np.ndarray, dt_oip: str, where: str) -> list[Any]:
             raise InvalidInput(f"{where} holds bytes that are not UTF-8 text; request it "
                                "with parameters.binary_data=true.") from None
     return out
-
-
-def _kind(v: Any) -> str:
-    for t, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"),
-                    (str, "a string"), (type(None), "null"), (dict, "an object")):
-        if isinstance(v, t):
-            return name
-    return type(v).__name__
 
 
 # -- raw bytes (binary extension, gRPC raw contents) ---------------------------------------

@@ -13,7 +13,7 @@ fills `ModelMetadataResponse` / `ModelConfigResponse` from the same values.
   written the way Triton writes such a TF model, `dims: [1]` with `reshape {}`, so
   that the config is one Triton itself would accept. perf_analyzer reads shapes
   from the metadata and names, `max_batch_size`, `platform` from this
-  (perf_analyzer src/model_parser.cc, /work/shared/OIP.md), so it starts without
+  (triton-inference-server/perf_analyzer src/model_parser.cc), so it starts without
   `--shape` flags.
 """
 
@@ -25,36 +25,16 @@ from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2
 
 from serving.dtypes import BY_TF
-from serving.errors import Unavailable
 from serving.protocols.v2.codec import oip_datatype
 from serving.types import ModelVersion, SignatureSpec, TensorSpec
 
 PLATFORM = "tensorflow_savedmodel"
-DEFAULT_SIGNATURE = "serving_default"
-
-
-def default_signature(mv: ModelVersion) -> SignatureSpec:
-    """serving_default, or (a foreign SavedModel without it) the first by name."""
-    spec = mv.signatures.get(DEFAULT_SIGNATURE)
-    if spec is None:
-        if not mv.signatures:
-            raise Unavailable(f"Model '{mv.name}' version {mv.version} has no signatures "
-                              "to serve.")
-        spec = mv.signatures[sorted(mv.signatures)[0]]
-    return spec
 
 
 def shape_of(t: TensorSpec) -> list[int]:
     if t.shape is None:
         return [-1]
     return [-1 if d is None else int(d) for d in t.shape]
-
-
-def batchable(sig: SignatureSpec) -> bool:
-    """Every tensor has a free leading dim: the dim the core batches over."""
-    tensors = list(sig.inputs.values()) + list(sig.outputs.values())
-    return bool(tensors) and all(t.shape is not None and len(t.shape) >= 1 and t.shape[0] is None
-                                 for t in tensors)
 
 
 def input_shape(t: TensorSpec, batched: bool) -> list[int]:
@@ -76,7 +56,7 @@ def _tensors(specs: Any, batched: bool | None = None) -> list[dict[str, Any]]:
 def metadata(mv: ModelVersion, versions: list[int], sig: SignatureSpec) -> dict[str, Any]:
     """The OIP model metadata JSON (`GET /v2/models/M[/versions/V]`)."""
     return {"name": mv.name, "versions": [str(v) for v in versions], "platform": PLATFORM,
-            "inputs": _tensors(sig.inputs, batchable(sig)), "outputs": _tensors(sig.outputs)}
+            "inputs": _tensors(sig.inputs, sig.batchable), "outputs": _tensors(sig.outputs)}
 
 
 def _triton_type(tf_dtype: str) -> int:
@@ -95,7 +75,7 @@ def _dims(t: TensorSpec, batched: bool) -> tuple[list[int], bool]:
 
 def model_config(mv: ModelVersion, sig: SignatureSpec, max_batch_size: int
                  ) -> model_config_pb2.ModelConfig:
-    batched = batchable(sig)
+    batched = sig.batchable
     cfg = model_config_pb2.ModelConfig(name=mv.name, platform=PLATFORM,
                                        max_batch_size=max_batch_size if batched else 0)
     for name, t in sorted(sig.inputs.items()):

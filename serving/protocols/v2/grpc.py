@@ -20,9 +20,9 @@ from tritonclient.grpc import service_pb2, service_pb2_grpc
 from serving.config import Settings
 from serving.core.service import InferenceService
 from serving.errors import InvalidInput
+from serving.grpc.context import origin
 from serving.grpc.status import error_handler
-from serving.protocols.v2 import codec, config, infer
-from serving.protocols.v2.rest import EXTENSIONS, SERVER_NAME, server_version
+from serving.protocols.v2 import EXTENSIONS, SERVER_NAME, codec, config, infer, server_version
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 IMPLEMENTED = ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",
@@ -47,7 +47,8 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
     @_abort
     def ModelReady(self, request: Any, context: grpc.ServicerContext) -> Any:
-        # Unknown model or version: not ready, as Triton answers (/work/shared/OIP.md).
+        # Unknown model or version: not ready, as Triton's gRPC ModelReady answers
+        # (triton-inference-server/server src/grpc/grpc_server.cc).
         return service_pb2.ModelReadyResponse(
             ready=infer.is_ready(self._service, request.name, request.version))
 
@@ -59,8 +60,8 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
     @_abort
     def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
         mv = infer.resolve(self._service, request.name, request.version)
-        doc = config.metadata(mv, infer.versions(self._service, request.name),
-                              config.default_signature(mv))
+        doc = config.metadata(mv, self._service.available_versions(request.name),
+                              self._service.signature(mv))
         tensor = service_pb2.ModelMetadataResponse.TensorMetadata
         return service_pb2.ModelMetadataResponse(
             name=doc["name"], versions=doc["versions"], platform=doc["platform"],
@@ -70,19 +71,15 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
     @_abort
     def ModelConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
         mv = infer.resolve(self._service, request.name, request.version)
-        cfg = config.model_config(mv, config.default_signature(mv),
+        cfg = config.model_config(mv, self._service.signature(mv),
                                   self._settings.max_batch_size)
         return service_pb2.ModelConfigResponse(config=cfg)
 
     @_abort
     def ModelInfer(self, request: Any, context: grpc.ServicerContext) -> Any:
-        remaining = context.time_remaining()
-        timeout = self._settings.request_timeout_s
-        if remaining is not None:
-            timeout = min(timeout, max(remaining, 0.0))
-        answer = infer.infer(self._service, request.model_name, request.model_version,
-                             lambda: _decode(request), timeout_s=timeout,
-                             transport="grpc")
+        answer = infer.infer(self._service, origin(context, self._settings, infer.PROTOCOL),
+                             request.model_name, request.model_version,
+                             lambda: _decode(request))
         response = service_pb2.ModelInferResponse(
             model_name=answer.model, model_version=str(answer.version), id=request.id)
         for out in answer.outputs:
@@ -118,7 +115,8 @@ def _decode(request: Any) -> infer.Request:
             if has_contents:
                 raise InvalidInput(f"{where}.contents is set while raw_input_contents is "
                                    "used; give every input one way.")
-            array = codec.from_raw(raw[i], dt, shape, f"raw_input_contents[{i}]")
+            array = codec.from_raw(raw[i], dt, shape,
+                                   f"raw_input_contents[{i}] (input '{item.name[:80]}')")
         else:
             array = codec.from_contents(item.contents, dt, shape, f"{where}.contents")
         decoded.append(infer.Input(item.name, dt.oip or "", array, where))

@@ -6,28 +6,35 @@ the `Answer`. Here the request is checked against the signature so that every
 message names the OIP field (`inputs[1].datatype`, `outputs[0].name`), then the
 core runs it: resolution, validation, batching and metrics live there.
 
-Requested outputs go to the core as `PredictCall.output_filter`, so the batcher
-keys merged calls by them (kserve#3307 / MLServer#514 lose them); the core brings
-`H_label` along for a head `H`, so the answer keeps exactly the requested names.
+Requested outputs go to the core as the call's `OutputFilter` (exactly those names, no
+`H_label` companions, a repeat rejected), so the batcher keys merged calls by them
+(kserve#3307 / MLServer#514 lose them).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from serving.core.service import InferenceService, PredictCall
+from serving.core.calls import (
+    FilterWording,
+    ModelRef,
+    Origin,
+    OutputFilter,
+    PredictCall,
+    check_version,
+)
+from serving.core.service import InferenceService
+from serving.core.signatures import DEFAULT_SIGNATURE
+from serving.core.validation import SignaturePlan
 from serving.dtypes import BY_TF
-from serving.errors import GatewayError, InvalidInput, NotFound, Unavailable
+from serving.errors import InvalidInput, NotFound, Unavailable
 from serving.protocols.v2.codec import oip_datatype
-from serving.protocols.v2.config import DEFAULT_SIGNATURE, batchable, default_signature
-from serving.types import ModelVersion, SignatureSpec
+from serving.types import ModelVersion
 
 PROTOCOL = "v2"
-INT64_MAX = 2**63 - 1
 # The request parameter that chooses a signature (README "Open Inference Protocol v2").
 SIGNATURE_PARAMETER = "signature_name"
 
@@ -64,20 +71,11 @@ class Answer:
 
 def parse_version(text: str | None) -> int | None:
     """A version from a URL or `model_version`: "" or None = the newest AVAILABLE."""
-    if text is None or text == "":
-        return None
-    if not text.isascii() or not text.isdigit() or int(text) > INT64_MAX:
-        raise InvalidInput(f"model_version '{text[:40]}' must be a non-negative integer "
-                           "(as a string).")
-    return int(text)
+    return check_version(text, "model_version")
 
 
 def resolve(service: InferenceService, model: str, version: str | None) -> ModelVersion:
     return service.resolve(model, parse_version(version))
-
-
-def versions(service: InferenceService, model: str) -> list[int]:
-    return sorted(s.version for s in service.model_status(model) if s.state == "AVAILABLE")
 
 
 def is_ready(service: InferenceService, model: str, version: str | None) -> bool:
@@ -89,40 +87,45 @@ def is_ready(service: InferenceService, model: str, version: str | None) -> bool
     return True
 
 
-def infer(service: InferenceService, model: str, version: str | None,
-          decode: Callable[[], Request], timeout_s: float | None = None,
-          transport: str = "rest") -> Answer:
-    """Decode, check against the signature, run through the core."""
-    started = time.perf_counter()
-    try:
-        wanted_version = parse_version(version)
-        req = decode()
-        mv = service.resolve(model, wanted_version)
-        # No signature named: the one the metadata describes (serving_default).
-        sig = service.signature(mv, req.signature or default_signature(mv).name)
-        feeds = _check_inputs(mv, sig, req)
-        requested = _check_outputs(mv, sig, req.outputs)
-    except GatewayError as exc:
-        service.record_rejected(model, PROTOCOL, transport, exc.code, time.perf_counter() - started)
-        raise
-    result = service.predict(
-        PredictCall(model=mv.name, version=mv.version, signature=sig.name, inputs=feeds,
-                    output_filter=tuple(requested), protocol=PROTOCOL, transport=transport,
-                    resolved=mv),
-        timeout_s=timeout_s)
-    names = requested or sorted(result.outputs)
+class _OutputWording(FilterWording):
+    def unknown(self, index: int, name: str, plan: SignaturePlan) -> str:
+        return (f"outputs[{index}].name '{name[:80]}' is not an output of model "
+                f"'{plan.model}' signature '{plan.signature}'; it has: "
+                f"{', '.join(sorted(plan.spec.outputs))}.")
+
+    def duplicate(self, index: int, name: str) -> str:
+        return f"outputs[{index}].name '{name}' is requested twice."
+
+
+def infer(service: InferenceService, origin: Origin, model: str, version: str | None,
+          decode: Callable[[], Request]) -> Answer:
+    """Decode (inside the core's counting), check against the signature, run."""
+    parsed: dict[str, Request] = {}
+
+    def call() -> PredictCall:
+        ref = ModelRef(model, parse_version(version))
+        req = parsed["request"] = decode()
+        # Exactly the outputs asked for, by name (kserve#3307 / MLServer#514 lose them);
+        # the batcher keys merged calls by them.
+        return PredictCall(ref, lambda plan: _check_inputs(plan, req), signature=req.signature,
+                           outputs=OutputFilter(tuple(req.outputs), with_labels=False,
+                                                allow_duplicates=False,
+                                                wording=_OutputWording()))
+
+    result = service.predict(origin, call)
+    spec = result.spec
     outputs = []
-    for name in names:
+    for name in parsed["request"].outputs or sorted(result.outputs):
         arr = result.outputs[name]
-        spec = sig.outputs.get(name)
-        datatype = oip_datatype(spec.dtype if spec is not None else "", arr)
-        outputs.append(Output(name, datatype, arr))
+        tensor = spec.outputs.get(name) if spec is not None else None
+        outputs.append(Output(name, oip_datatype(tensor.dtype if tensor else "", arr), arr))
     return Answer(result.model, result.version, outputs)
 
 
-def _check_inputs(mv: ModelVersion, sig: SignatureSpec, req: Request) -> dict[str, np.ndarray]:
+def _check_inputs(plan: SignaturePlan, req: Request) -> dict[str, np.ndarray]:
+    sig = plan.spec
     expected = ", ".join(sorted(sig.inputs))
-    where_sig = f"model '{mv.name}' signature '{sig.name}'"
+    where_sig = f"model '{plan.model}' signature '{sig.name}'"
     feeds: dict[str, np.ndarray] = {}
     for inp in req.inputs:
         spec = sig.inputs.get(inp.name)
@@ -140,7 +143,7 @@ def _check_inputs(mv: ModelVersion, sig: SignatureSpec, req: Request) -> dict[st
                                f"'{inp.name}' of {where_sig} expects {want.oip}.")
         shape = inp.array.shape
         if spec.shape is not None and len(spec.shape) == 1 and len(shape) == 2 \
-                and shape[1] == 1 and batchable(sig):
+                and shape[1] == 1 and plan.batchable:
             # [N, 1] for a batch-only input: the shape the metadata describes (Triton's
             # reshape of `dims: [1]` to `[]`, serving/protocols/v2/config.py).
             inp = replace(inp, array=inp.array.reshape(shape[0]))
@@ -156,19 +159,6 @@ def _check_inputs(mv: ModelVersion, sig: SignatureSpec, req: Request) -> dict[st
     if missing:
         raise InvalidInput(f"inputs lacks '{missing[0]}'; {where_sig} needs: {expected}.")
     return feeds
-
-
-def _check_outputs(mv: ModelVersion, sig: SignatureSpec, names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        if name not in sig.outputs:
-            raise InvalidInput(f"outputs[{i}].name '{name[:80]}' is not an output of model "
-                               f"'{mv.name}' signature '{sig.name}'; it has: "
-                               f"{', '.join(sorted(sig.outputs))}.")
-        if name in seen:
-            raise InvalidInput(f"outputs[{i}].name '{name}' is requested twice.")
-        seen.add(name)
-    return list(names)
 
 
 def signature_name(value: object, where: str) -> str:

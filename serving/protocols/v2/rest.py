@@ -1,7 +1,8 @@
 """Open Inference Protocol v2 over REST: the `/v2` blueprint.
 
 Routes (kserve docs/predict-api/v2/required_api.md, Triton's model-configuration
-and binary-data extensions; /work/shared/OIP.md):
+and binary-data extensions, triton-inference-server/server docs/protocol/
+extension_model_configuration.md and extension_binary_data.md):
 
     GET  /v2                                   server metadata
     GET  /v2/health/live | /v2/health/ready    {"live": true} / {"ready": true}, 200 / 503
@@ -22,29 +23,17 @@ import logging
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from serving.config import Settings
 from serving.core.service import InferenceService
 from serving.errors import GatewayError, InvalidInput
-from serving.protocols.v2 import codec, config, infer
+from serving.protocols.v2 import EXTENSIONS, SERVER_NAME, codec, config, infer, server_version
+from serving.rest.context import body, origin, service, settings
 
 log = logging.getLogger(__name__)
 HEADER_LENGTH = "Inference-Header-Content-Length"
-SERVER_NAME = "multihead"
-# Only what works end to end: no "statistics" (perf_analyzer would then require /stats),
-# no "classification".
-EXTENSIONS = ("binary_tensor_data", "model_configuration")
-
-
-def server_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("multihead")
-    except Exception:  # noqa: BLE001 - a source checkout without installed metadata
-        return "0.1.0"
 
 
 def rest_blueprint(settings: Settings) -> Blueprint:
@@ -64,11 +53,7 @@ def rest_blueprint(settings: Settings) -> Blueprint:
 
 
 def _service() -> InferenceService:
-    return current_app.extensions["multihead"]
-
-
-def _settings() -> Settings:
-    return current_app.config["MULTIHEAD_SETTINGS"]
+    return service()
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -142,12 +127,13 @@ def model_ready(model: str, version: str | None = None) -> Response:
 def model_metadata(model: str, version: str | None = None) -> Response:
     svc = _service()
     mv = infer.resolve(svc, model, version)
-    return _json(config.metadata(mv, infer.versions(svc, model), config.default_signature(mv)))
+    return _json(config.metadata(mv, svc.available_versions(model), svc.signature(mv)))
 
 
 def model_config(model: str, version: str | None = None) -> Response:
-    mv = infer.resolve(_service(), model, version)
-    cfg = config.model_config(mv, config.default_signature(mv), _settings().max_batch_size)
+    svc = _service()
+    mv = infer.resolve(svc, model, version)
+    cfg = config.model_config(mv, svc.signature(mv), settings().max_batch_size)
     return _json(config.config_json(cfg))
 
 
@@ -155,17 +141,15 @@ def model_config(model: str, version: str | None = None) -> Response:
 
 
 def model_infer(model: str, version: str | None = None) -> Response:
-    # Flask's MAX_CONTENT_LENGTH turns an oversized body into werkzeug's 413 here.
-    raw = request.get_data(cache=False)
     parsed: dict[str, Any] = {}
 
     def decode() -> infer.Request:
-        header, binary = _split_body(raw, request.headers.get(HEADER_LENGTH))
+        # The transport's bounded reader: an over-limit body is a 413 on every protocol.
+        header, binary = _split_body(body(), request.headers.get(HEADER_LENGTH))
         parsed.update(header)
         return _decode_request(header, binary)
 
-    answer = infer.infer(_service(), model, version, decode,
-                         timeout_s=_settings().request_timeout_s, transport="rest")
+    answer = infer.infer(_service(), origin(infer.PROTOCOL), model, version, decode)
     return _encode_answer(answer, parsed)
 
 
@@ -241,7 +225,8 @@ def _decode_request(header: dict[str, Any], binary: memoryview) -> infer.Request
                 raise InvalidInput(f"{where}.parameters.binary_data_size {size} runs past the "
                                    f"end of the body ({len(binary) - offset} binary bytes "
                                    "left).")
-            array = codec.from_raw(binary[offset:offset + size], dt, shape, f"{where} binary data")
+            array = codec.from_raw(binary[offset:offset + size], dt, shape,
+                                   f"{where} binary data (input '{name[:80]}')")
             offset += size
         else:
             if "data" not in item:

@@ -232,3 +232,21 @@ def make_service() -> Iterator[Callable[..., object]]:
     yield make
     for service in started:
         service.stop()
+
+
+def predict_call(model: str, inputs: dict, *, version: int | None = None,
+                 label: str | None = None, signature: str = "",
+                 heads: tuple[str, ...] = ()):  # noqa: ANN201
+    """A PredictCall of arrays the test built itself (the core's own decoder)."""
+    from serving.core.calls import ModelRef, OutputFilter, PredictCall, arrays
+
+    return PredictCall(ModelRef(model, version, label), arrays(inputs), signature,
+                       OutputFilter(tuple(heads)))
+
+
+def origin(protocol: str = "multihead", transport: str = "rest", timeout_s: float = 30.0):  # noqa: ANN201
+    """Where a test's request comes from, with a fresh deadline."""
+    from serving.core.calls import Origin
+    from serving.core.deadline import Deadline
+
+    return Origin(protocol, transport, Deadline.start(timeout_s))

@@ -11,9 +11,9 @@ import pytest
 
 from serving.config import Settings
 from serving.core.batching import Batcher, merge, split
-from serving.core.service import PredictCall
+from serving.core.calls import PredictCall
 from serving.errors import DeadlineExceeded, Overloaded
-from tests.unit.serving.conftest import install
+from tests.unit.serving.conftest import install, origin, predict_call
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -125,22 +125,22 @@ def test_service_batches_concurrent_predicts_exactly(exports: dict, make_service
         words = ["x" * int(k) for k in rng.integers(0, 12, size=2 * n)]
         if i % 2:
             inputs = {"left": words[:n], "right": words[n:], "aux": rng.normal(size=(n, 5))}
-            calls.append(PredictCall(model="pairs", inputs=inputs))
+            calls.append(predict_call("pairs", inputs))
         else:  # ragged id rows, padded per request and again when merged
             ids = [list(rng.integers(1, 50, size=int(k))) for k in rng.integers(1, 8, size=2 * n)]
             inputs = {"left": ids[:n], "right": ids[n:], "aux": rng.normal(size=(n, 5))}
-            calls.append(PredictCall(model="pairs", signature="ids", inputs=inputs,
-                                     output_filter=("kind", "size")))
+            calls.append(predict_call("pairs", signature="ids", inputs=inputs,
+                                     heads=("kind", "size")))
     start = threading.Barrier(len(calls))
 
     def run(call: PredictCall):  # noqa: ANN202
         start.wait()
-        return batched.predict(call)
+        return batched.predict(origin(), call)
 
     with ThreadPoolExecutor(len(calls)) as pool:
         results = list(pool.map(run, calls))
     for call, got in zip(calls, results, strict=True):
-        want = plain.predict(call)
+        want = plain.predict(origin(), call)
         assert sorted(got.outputs) == sorted(want.outputs)
         for name in want.outputs:
             if want.outputs[name].dtype == object:  # labels: exactly
@@ -152,7 +152,7 @@ def test_service_batches_concurrent_predicts_exactly(exports: dict, make_service
     count = registry.get_sample_value("multihead_batch_size_count", {"model": "pairs"})
     ones = registry.get_sample_value("multihead_batch_size_bucket", {"model": "pairs", "le": "1.0"})
     total = registry.get_sample_value("multihead_batch_size_sum", {"model": "pairs"})
-    assert total == sum(len(c.inputs["aux"]) for c in calls)
+    assert total == sum(len(c.decode(None)["aux"]) for c in calls)
     assert count < len(calls) and ones < count  # some backend calls carried merged batches
 
 
@@ -230,15 +230,16 @@ def test_requests_arriving_during_a_call_merge_into_the_next() -> None:
 
 
 def test_an_idle_model_waits_for_requests_on_their_way() -> None:
-    from serving.core.batching import ARRIVAL_WAIT_S, ARRIVALS
+    from serving.core.batching import ARRIVAL_WAIT_S, Arrivals
 
     sizes: list[int] = []
+    arrivals = Arrivals()
     batcher = Batcher(Settings(max_batch_size=8, batch_timeout_micros=0, num_batch_threads=1),
-                      on_batch=lambda key, n: sizes.append(n))
+                      arrivals, on_batch=lambda key, n: sizes.append(n))
     decoding, joined = threading.Event(), []
 
     def later_request() -> None:  # received whole, still decoding when the first submits
-        with ARRIVALS.request():
+        with arrivals.request():
             decoding.set()
             time.sleep(ARRIVAL_WAIT_S / 3)
             joined.append(batcher.submit("k", {"x": np.full(1, 2.0)}, 1, affine_x,
@@ -254,7 +255,7 @@ def test_an_idle_model_waits_for_requests_on_their_way() -> None:
         release = threading.Event()
 
         def never_batched() -> None:
-            with ARRIVALS.request():
+            with arrivals.request():
                 decoding.set()
                 release.wait(5)
 

@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from serving.backends.embedded import EmbeddedBackend
-from serving.core.service import PredictCall
 from serving.errors import FailedPrecondition, GatewayError, InvalidInput, NotFound, Unavailable
-from tests.unit.serving.conftest import export_pairs, install, settings_for
+from tests.unit.serving.conftest import export_pairs, install, origin, predict_call, settings_for
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -38,7 +37,7 @@ def test_half_plus_two_serves_like_tf_serving(exports: dict, make_service, tmp_p
     service = make_service(repo)
     assert [(s.version, s.state, s.error_code) for s in service.model_status("half_plus_two")] \
         == [(123, "AVAILABLE", "OK")]
-    result = service.predict(PredictCall(model="half_plus_two", inputs={"x": [1.0, 2, 5.0]}))
+    result = service.predict(origin(), predict_call("half_plus_two", {"x": [1.0, 2, 5.0]}))
     assert result.version == 123 and result.signature == "serving_default"
     assert result.outputs["y"].tolist() == [2.5, 3.0, 4.5]  # TF Serving's documented answer
     mv = service.resolve("half_plus_two")
@@ -63,13 +62,13 @@ def test_lookup_errors(exports: dict, make_service, tmp_path) -> None:
     service = make_service(repo)
     x = {"x": [1.0]}
     with pytest.raises(NotFound, match="Model 'nope' not found"):
-        service.predict(PredictCall(model="nope", inputs=x))
+        service.predict(origin(), predict_call("nope", x))
     with pytest.raises(NotFound, match="Version 7 of model 'half_plus_two' not found"):
-        service.predict(PredictCall(model="half_plus_two", version=7, inputs=x))
+        service.predict(origin(), predict_call("half_plus_two", x, version=7))
     with pytest.raises(InvalidInput, match="Unknown version label 'stable'"):
-        service.predict(PredictCall(model="half_plus_two", label="stable", inputs=x))
+        service.predict(origin(), predict_call("half_plus_two", x, label="stable"))
     with pytest.raises(FailedPrecondition, match="Signature 'ids' not found .* serving_default"):
-        service.predict(PredictCall(model="half_plus_two", signature="ids", inputs=x))
+        service.predict(origin(), predict_call("half_plus_two", signature="ids", inputs=x))
     with pytest.raises(NotFound):
         service.model_status("nope")
     # The client-chosen name never becomes a metric label value.
@@ -83,14 +82,14 @@ def test_hot_reload_without_failing_a_request(exports: dict, make_service, tmp_p
     install(exports["pairs_v1"], repo, "pairs", 1)
     service = make_service(repo)
     held = service.resolve("pairs", 1)  # a request that resolved v1 and is still running
-    call = PredictCall(model="pairs", inputs={"left": ["ab"], "right": ["c"],
+    call = predict_call("pairs", {"left": ["ab"], "right": ["c"],
                                               "aux": np.zeros((1, 5))})
     stop, seen, errors = threading.Event(), [], []
 
     def client() -> None:
         while not stop.is_set():
             try:
-                r = service.predict(call)
+                r = service.predict(origin(), call)
                 seen.append((r.version, float(r.outputs["size"][0])))
             except Exception as exc:  # any failure is the bug this test looks for
                 errors.append(exc)
@@ -213,16 +212,16 @@ def test_real_headline_export(make_service, model_repo, tmp_path) -> None:
     assert [i["name"] for i in listing["inputs"]] == ["headline", "aux"]
     version = listing["versions"][0]["version"]
     assert service.backend.version_info("headline", version)["warmup_requests"] >= 1
-    calls = [PredictCall(model="headline", signature="ids", inputs={
+    calls = [predict_call("headline", signature="ids", inputs={
         "headline": [[5, 6, 7][:1 + i % 3]], "aux": [[0.1 * i] * 5]}) for i in range(6)]
     with ThreadPoolExecutor(len(calls)) as pool:
-        batched = list(pool.map(service.predict, calls))
+        batched = list(pool.map(lambda c: service.predict(origin(), c), calls))
     for call, got in zip(calls, batched, strict=True):
         want = service.backend.predict(service.resolve("headline"), "ids", {
-            "headline": np.array(call.inputs["headline"], np.int32),
-            "aux": np.array(call.inputs["aux"], np.float32)})
+            "headline": np.array(call.decode(None)["headline"], np.int32),
+            "aux": np.array(call.decode(None)["aux"], np.float32)})
         for head in ("main_output", "aux_output"):
             np.testing.assert_allclose(got.outputs[head], want[head], rtol=1e-5, atol=1e-6)
     with pytest.raises(InvalidInput, match="Input 'headline' has a sequence of 25 tokens"):
-        service.predict(PredictCall(model="headline", signature="ids", inputs={
+        service.predict(origin(), predict_call("headline", signature="ids", inputs={
             "headline": [[3] * 25], "aux": [[0] * 5]}))

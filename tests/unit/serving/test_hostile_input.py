@@ -13,8 +13,8 @@ from serving import jsonio
 from serving.backends.base import ModelVersion, SignatureSpec, TensorSpec
 from serving.core.validation import MAX_CLAIMED_ELEMENTS, build_plan, checked_shape, validate
 from serving.errors import QUOTE_LIMIT, InvalidInput, NotFound, quote, safe_text
-from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc.decode import Undecodable, guard_handler
+from serving.protocols.multihead._gen import gateway_pb2 as pb
 from serving.protocols.tfserving import codec
 from serving.types import ModelCard
 
@@ -50,9 +50,9 @@ def _sig(inputs: dict) -> SignatureSpec:
 def test_a_400_digit_integer_in_a_float_input_is_invalid_input():
     sig = _sig({"x": ("DT_FLOAT", (None,))})
     body = codec.parse_predict_body(b'{"instances": [1' + b"0" * 400 + b"]}")
-    with pytest.raises(InvalidInput, match="401 digits, too large for DT_FLOAT"):
-        codec.decode_inputs(body, sig)
     plan = build_plan(ModelVersion("m", 1, {"s": sig}), sig)
+    with pytest.raises(InvalidInput, match="401 digits, too large for DT_FLOAT"):
+        codec.decode_inputs(body, plan)
     with pytest.raises(InvalidInput, match="too large"):
         validate(plan, {"x": [1.5, 10**400]}, 8)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from serving.backends.base import ModelVersion, SignatureSpec, TensorSpec
+from serving.core.calls import OutputFilter
 from serving.core.validation import build_plan, resolve_filter, validate
 from serving.errors import InvalidInput
 from serving.types import ModelCard
@@ -135,11 +136,21 @@ def test_without_card_padding_is_not_allowed() -> None:
 
 def test_output_filter_resolution() -> None:
     plan = build_plan(MV, SIGS["serving_default"])
-    assert resolve_filter(plan, ()) == ()
-    assert resolve_filter(plan, ("match",)) == ("match", "match_label")
-    assert resolve_filter(plan, ("size", "size")) == ("size",)
+    assert resolve_filter(plan, OutputFilter()) == ()
+    assert resolve_filter(plan, OutputFilter(("match",))) == ("match", "match_label")
+    assert resolve_filter(plan, OutputFilter(("size", "size"))) == ("size",)
     with pytest.raises(InvalidInput, match="Unknown head 'nope' in the output filter"):
-        resolve_filter(plan, ("nope",))
+        resolve_filter(plan, OutputFilter(("nope",)))
+
+
+def test_output_filter_of_exact_names() -> None:
+    """OIP v2 and TF Serving's gRPC API answer exactly the names asked for and reject a
+    repeat, in their own words; the rule is the same one."""
+    plan = build_plan(MV, SIGS["serving_default"])
+    exact = OutputFilter(("match", "size"), with_labels=False, allow_duplicates=False)
+    assert resolve_filter(plan, exact) == ("match", "size")
+    with pytest.raises(InvalidInput, match="named twice"):
+        resolve_filter(plan, OutputFilter(("size", "size"), allow_duplicates=False))
 
 
 def test_batchability_follows_the_specs() -> None:
