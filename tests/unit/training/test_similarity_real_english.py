@@ -1,7 +1,7 @@
 """The default `similarity` model (default preset, as `make models` trains it) on real English.
 
-Trains the default preset once for this module (about 1-1.5 minutes on 2 idle cores:
-60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN names a finished run of
+Trains the default preset once for this module (about 75 s of CPU time, 2.5 minutes on
+2 cores under a load of 15: 60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN names a finished run of
 it (e.g. `runs/similarity` after `make models`). The pairs in training/data/eval/
 similarity_eval.tsv were written by hand and are held out of the training pairs (the
 generator was tuned on them); `test_the_report_scores_the_hand_written_pairs` is the one
@@ -23,12 +23,14 @@ from training.models import config_for
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # similarity_eval.tsv (the 120 pairs the generator's first weights were tuned on): measured
-# 0.845 (0.886 before the weights were chosen on the everyday pairs' dev half); the
-# synthetic-vocabulary model scored 0.47.
-MIN_AUC = 0.82
-# The everyday pairs' test half: measured 0.530 (dev 0.507; the previous default 0.336).
-# The issue asks for 0.88, which this model is far from: README says why.
-MIN_TEST_AUC = 0.5
+# 0.792 (0.886 before the operation weights were chosen on the everyday pairs' dev half,
+# which traded these pairs' one-word synonym swaps for the everyday pairs' reworded
+# paraphrases and one-word non-paraphrases); the synthetic-vocabulary model scored 0.47.
+MIN_AUC = 0.77
+# The everyday pairs' test half: measured 0.610 (dev 0.665; the default before the
+# alignment model and the count / compare operations 0.530, before that 0.336). The issue
+# asks for 0.88, which this model is far from: README says why.
+MIN_TEST_AUC = 0.58
 
 
 @pytest.fixture(scope="module")
