@@ -8,7 +8,9 @@ the plots and TensorBoard logs. Learning curves missing from an older run are
 drawn from its `history.csv` on the way. For a `similarity` run it also scores the
 hand-written real-English pairs of `training/data/eval/similarity_eval.tsv` (ROC AUC),
 which no generator produced and no training saw; without them (a broken install) it
-fails with `EvalSetMissing` rather than leave the figure out.
+fails with `EvalSetMissing` rather than leave the figure out. For a `similarity` or `qa`
+run it prints the figures on the dev and the test half of the larger hand-written sets
+(training/evaluation.py) and their gap: the test half is read here and by one test only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from training.data.evalsets import SIMILARITY_EVAL, eval_file
+from training.evaluation import DEV, HELDOUT, TEST, SplitScore, heldout_scores
 from training.monitoring import PLOTS_DIR, plot_learning_curves, read_history
 
 
@@ -33,6 +36,7 @@ class RunReport:
     plots: list[Path] = field(default_factory=list)
     logs: Path | None = None
     real_english_auc: float | None = None   # similarity: AUC on the SIMILARITY_EVAL pairs
+    heldout: list[SplitScore] = field(default_factory=list)  # dev and test halves
 
 
 def real_english_auc(run_dir: str | Path, pairs: str | Path | None = None) -> float:
@@ -81,11 +85,13 @@ def build_report(run_dir: str | Path) -> RunReport:
         plot_learning_curves(run_dir / "history.csv", heads, plot_dir, scales)
     plots = sorted(plot_dir.glob("*.png")) if plot_dir.is_dir() else []
     logs = run_dir / "logs"
-    auc = None
-    if model == "similarity" and (run_dir / "best.weights.h5").is_file():
-        auc = real_english_auc(run_dir)
+    auc, heldout = None, []
+    if (run_dir / "best.weights.h5").is_file():
+        if model == "similarity":
+            auc = real_english_auc(run_dir)
+        heldout = heldout_scores(run_dir, model)
     return RunReport(run_dir, model, rows, best_epoch, best_loss, len(history), plots,
-                     logs if logs.is_dir() else None, auc)
+                     logs if logs.is_dir() else None, auc, heldout)
 
 
 def _heads(model: str) -> dict[str, dict]:
@@ -120,8 +126,14 @@ def format_report(rep: RunReport) -> str:
     else:
         lines.append("best epoch: - (no history.csv)")
     if rep.real_english_auc is not None:
-        lines.append(f"real English pairs ({SIMILARITY_EVAL}): ROC AUC "
+        lines.append(f"real English pairs ({SIMILARITY_EVAL}, tuned on): ROC AUC "
                      f"{rep.real_english_auc:.3f}")
+    if rep.heldout:
+        name, figure = HELDOUT[rep.model]
+        by = {s.split: s for s in rep.heldout}
+        dev, test = by[DEV], by[TEST]
+        lines.append(f"hand-written {name}: {figure} dev {dev.value:.3f} ({dev.n}), "
+                     f"test {test.value:.3f} ({test.n}), gap {dev.value - test.value:+.3f}")
     lines.append("plots:" if rep.plots else "plots: none")
     lines += [f"  {p}" for p in rep.plots]
     if rep.logs is not None:

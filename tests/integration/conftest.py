@@ -62,7 +62,7 @@ SAMPLES: dict[str, dict[str, list[Any]]] = {
         "left": ["how do i learn python quickly", "where can i buy a cheap laptop",
                  "is tokyo a good place to live"],
         "right": ["what is the best way to study python", "how do i fix a broken bike",
-                  "what is it like to live in tokyo"],
+                  "what is the weather like in tokyo"],
     },
     "headline": {
         "headline": ["shocking secret revealed after the election",

@@ -9,6 +9,8 @@ forms a template needs: plural, third person, past, -ing.
 
 from __future__ import annotations
 
+import re
+
 from training.data.wordnet import WordNet
 
 IRREGULAR_PAST = {
@@ -33,6 +35,9 @@ IRREGULAR_PAST = {
     "sweep": "swept", "swing": "swung", "bend": "bent", "bet": "bet", "bind": "bound",
     "dig": "dug", "forgive": "forgave", "sting": "stung", "stick": "stuck",
 }
+# Comparatives WordNet's adj.exc does not give as "-er" forms.
+IRREGULAR_COMPARATIVE = {"bad": "worse", "far": "farther", "little": "less", "many": "more",
+                         "much": "more", "ill": "worse"}
 _VOWELS = set("aeiou")
 
 
@@ -89,6 +94,23 @@ class Inflector:
         else:
             form = first + "ing"
         return " ".join([form, *rest])
+
+
+    def comparative(self, adjective: str) -> str:
+        """"bigger", "better", "happier", "more careful": WordNet's exception forms
+        first (adj.exc: "bigger" -> "big"), then the suffix rules of one- and two-syllable
+        adjectives ending in -y, else "more"."""
+        forms = [f for f in self._forms("a", adjective) if f.endswith("er")]
+        if adjective in IRREGULAR_COMPARATIVE:
+            return IRREGULAR_COMPARATIVE[adjective]
+        if forms:
+            return forms[0]
+        syllables = len(re.findall(r"[aeiouy]+", adjective.rstrip("e")))
+        if " " in adjective or syllables > 2 or syllables == 2 and not adjective.endswith("y"):
+            return f"more {adjective}"
+        if adjective.endswith("y") and adjective[-2:-1] not in _VOWELS:
+            return adjective[:-1] + "ier"
+        return adjective + ("r" if adjective.endswith("e") else "er")
 
 
 def _add_s(word: str) -> str:

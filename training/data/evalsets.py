@@ -7,7 +7,10 @@ stays a held-out one.
 
 - `similarity_eval.tsv`: 120 pairs of everyday English in Quora's columns
   (`question1, question2, is_duplicate`), half paraphrases and half non-paraphrases
-  that share words; `python -m training report` scores a similarity run on it.
+  that share words. The WordNet generator's operation weights were chosen on them, so
+  they are dev data now; `python -m training report` still scores a similarity run on it.
+- `similarity_everyday.tsv` and `qa_everyday.tsv`: larger sets split once into a dev and
+  a test half (training/evaluation.py says how they were written and split).
 
 An installed `training` has these files (pyproject.toml's package-data); one that does
 not is broken, and asking for a set raises `EvalSetMissing` instead of reporting nothing.
@@ -19,6 +22,8 @@ from pathlib import Path
 
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
 SIMILARITY_EVAL = "similarity_eval.tsv"
+SIMILARITY_EVERYDAY = "similarity_everyday.tsv"
+QA_EVERYDAY = "qa_everyday.tsv"
 
 
 class EvalSetMissing(FileNotFoundError):

@@ -1,7 +1,7 @@
 """The sentence templates of the WordNet similarity pairs, read from a data file.
 
 `templates/wordnet_pairs.yaml` holds the intents (slots, paraphrased phrasings, family,
-the operation they stand for) and the frames of the negation and manner operations;
+the operation they stand for) and the frames of the negation, manner and gloss operations;
 this module reads it once and renders a phrasing with slot words. What the operations
 do with them is training/data/wordnet_pairs.py.
 """
@@ -22,7 +22,7 @@ from training.data.wordnet_lexicon import Concept, Lexicon
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "wordnet_pairs.yaml"
 # {slot} or {slot:form}; form is one of a (with article), pl, 3 (third person), past,
-# ing, noun (attribute noun).
+# ing, er (comparative), noun (attribute noun).
 _SLOT = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
@@ -41,6 +41,12 @@ class Templates:
     negation_subjects: tuple[str, ...]
     manner_frames: tuple[tuple[str, str], ...]
     manner_subjects: tuple[str, ...]
+    gloss_frames: tuple[str, ...]
+    gloss_classes: tuple[str, ...]
+    count_frames: tuple[tuple[str, ...], ...]
+    count_classes: dict[str, str]
+    compare_frames: tuple[tuple[str, str], ...]
+    compare_subjects: dict[str, str]
 
     def family(self, name: str) -> list[int]:
         """Indices of the intents of one family."""
@@ -68,7 +74,11 @@ def templates(path: Path = TEMPLATES) -> Templates:
                      tuple((a, b) for a, b in doc["negation_frames"]),
                      tuple(doc["negation_subjects"]),
                      tuple((a, b) for a, b in doc["manner_frames"]),
-                     tuple(doc["manner_subjects"]))
+                     tuple(doc["manner_subjects"]),
+                     tuple(doc["gloss_frames"]), tuple(doc["gloss_classes"]),
+                     tuple(tuple(g) for g in doc["count_frames"]), dict(doc["count_classes"]),
+                     tuple((a, b) for a, b in doc["compare_frames"]),
+                     dict(doc["compare_subjects"]))
 
 
 def render(lex: Lexicon, phrasing: str, fill: dict[str, str], concepts: dict[str, Concept],
@@ -93,6 +103,8 @@ def render(lex: Lexicon, phrasing: str, fill: dict[str, str], concepts: dict[str
             return inf.past(w)
         if form == "ing":
             return inf.ing(w)
+        if form == "er":
+            return inf.comparative(w)
         return w
 
     return _SLOT.sub(sub, phrasing)

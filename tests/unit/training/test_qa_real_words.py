@@ -51,7 +51,8 @@ def test_mixed_is_seeded_and_keeps_the_synthetic_answers() -> None:
     assert config_for("qa").source == "mixed"
 
 
-# Hand-written: (text, question, answer).
+# Hand-written: (text, question, answer). The first eight, which the qa choices were made
+# on; the larger set with a dev and a test half is training/data/eval/qa_everyday.tsv.
 REAL_QUESTIONS = [
     ("The tea is hot. The road is very long.", "How long is the road?", "long"),
     ("The tea is hot. The road is very long.", "How hot is the tea?", "hot"),
@@ -95,3 +96,9 @@ def test_default_qa_answers_real_word_questions(tmp_path) -> None:
     got = answer(texts, questions)
     right = sum(g == e for g, e in zip(got, expected, strict=True))
     assert right >= 6, list(zip(questions, got, strict=True))
+    # The 80 hand-written questions of training/data/eval/qa_everyday.tsv, through the
+    # report (the one test that reads their test half): measured dev 0.50, test 0.60.
+    from training.report import build_report
+
+    dev, test = build_report(run.run_dir).heldout
+    assert (dev.n, test.n) == (40, 40) and dev.value >= 0.4 and test.value >= 0.45

@@ -70,7 +70,9 @@ def test_same_seed_same_pairs_other_seed_others() -> None:
 
 def test_every_operation_occurs_and_half_are_paraphrases() -> None:
     left, right, y, ops = wordnet_pairs.wordnet_pairs(3000, 0)
-    assert set(ops) == set(wordnet_pairs.OPERATIONS)
+    drawn = {o for o, w in wordnet_pairs.WEIGHTS.items() if w > 0}
+    assert set(wordnet_pairs.WEIGHTS) == set(wordnet_pairs.OPERATIONS)
+    assert set(ops) == drawn and {"synonym", "example"} - drawn
     assert 0.45 < y.mean() < 0.55
     for op, target in zip(ops, y, strict=True):
         assert target == (op in wordnet_pairs.POSITIVE)
@@ -101,11 +103,33 @@ def test_attribute_paraphrases_use_wordnet_attribute_relation() -> None:
     assert noun_forms > len(pairs) / 3
 
 
+def test_gloss_pairs_put_a_noun_against_its_own_or_a_siblings_definition(wn) -> None:
+    from training.data.wordnet_templates import templates
+
+    frames = [re.compile("^" + re.escape(f).replace(re.escape("{x}"), "an? (.+)") + "$")
+              for f in templates().gloss_frames]
+    left, right, _, ops = wordnet_pairs.wordnet_pairs(3000, 0)
+    seen = {"gloss": 0, "gloss_swap": 0}
+    for a, b, o in zip(left, right, ops, strict=True):
+        if o not in seen:
+            continue
+        # one frame ("i saw {x} yesterday") on both sides, {x} a noun or a definition
+        frame = next(f for f in frames if f.match(a) and f.match(b))
+        word, phrase = sorted((frame.match(a).group(1), frame.match(b).group(1)), key=len)
+        definitions = {s.definition for s in wn.lemma_synsets(word, "n")}
+        # a whole-word ending: "a woman salesperson" is no definition of "man salesperson"
+        assert any(d == phrase or d.endswith(" " + phrase) for d in definitions) == \
+            (o == "gloss"), (a, b)
+        seen[o] += 1
+    assert min(seen.values()) > 20
+
+
 def test_antonym_negatives_swap_one_word_for_its_antonym(wn) -> None:
     left, right, _, ops = wordnet_pairs.wordnet_pairs(2000, 3)
     checked = 0
     for a, b, o in zip(left, right, ops, strict=True):
-        wa, wb = _norm(a).split(), _norm(b).split()
+        # words, not the vectorizer's tokens: "don't hope--help is on the way!" swaps "hope"
+        wa, wb = re.findall(r"[a-z']+", a.lower()), re.findall(r"[a-z']+", b.lower())
         if o != "antonym" or len(wa) != len(wb):
             continue
         diff = [i for i, (x, y) in enumerate(zip(wa, wb, strict=True)) if x != y]
@@ -185,3 +209,58 @@ def test_negation_and_manner_operations() -> None:
         assert any(" way" in s or " manner" in s or set(s.split()) & agents
                    for s in (a, b)), (a, b)
     assert any(o == "manner_swap" for _, _, o in rows)
+
+
+def test_comparatives(wn) -> None:
+    inf = Inflector(wn)
+    assert [inf.comparative(a) for a in ("big", "good", "bad", "happy", "large", "tall",
+                                         "expensive", "careful")] == [
+        "bigger", "better", "worse", "happier", "larger", "taller", "more expensive",
+        "more careful"]
+
+
+def test_numbers_and_clock_times_in_words_and_digits() -> None:
+    rng = np.random.default_rng(0)
+    assert [wordnet_pairs.number_words(n) for n in (7, 15, 40, 25, 200, 250)] == [
+        "seven", "fifteen", "forty", "twenty five", "two hundred", "two hundred and fifty"]
+    # 26 quarter hours: half past six, said three ways
+    assert {wordnet_pairs.clock_time(26, rng) for _ in range(50)} == {
+        "half past six", "six thirty", "6:30"}
+    assert "quarter to eight" in {wordnet_pairs.clock_time(31, rng) for _ in range(50)}
+    assert {wordnet_pairs.number(12, rng) for _ in range(20)} == {"12", "twelve"}
+
+
+def _count(sentence: str) -> str:
+    """The count or clock time a count pair says, in digits ("two" -> "2", "t26")."""
+    clock = {}
+    for q in range(4, 52):
+        rng = np.random.default_rng(q)
+        clock |= {wordnet_pairs.clock_time(q, rng): f"t{q}" for _ in range(40)}
+    said = re.search(r"\b(?:at|from) (.+)$", sentence)
+    if said and said.group(1) in clock:  # the clock frames end on the time
+        return clock[said.group(1)]
+    for n in range(999, 0, -1):  # "twenty five" before "twenty" and "five"
+        sentence = re.sub(rf"\b{wordnet_pairs.number_words(n)}\b", str(n), sentence)
+    return " ".join(re.findall(r"\b\d+\b", sentence))
+
+
+def test_count_and_compare_operations() -> None:
+    left, right, _, ops = wordnet_pairs.wordnet_pairs(4000, 3)
+    rows = list(zip(left, right, ops, strict=True))
+    count = [(a, b) for a, b, o in rows if o == "count"]
+    count_swap = [(a, b) for a, b, o in rows if o == "count_swap"]
+    assert len(count) > 50 and len(count_swap) > 50
+    # a paraphrase keeps the count (in words or digits), its counterpart changes it
+    assert all(_count(a) == _count(b) != "" for a, b in count), count[:5]
+    assert all(_count(a) != _count(b) for a, b in count_swap), count_swap[:5]
+    assert sum(re.search(r"\d", a) is None != (re.search(r"\d", b) is None)
+               for a, b in count) > len(count) / 4  # often one side in words only
+    compare = [(a, b) for a, b, o in rows if o == "compare"]
+    compare_swap = [(a, b) for a, b, o in rows if o == "compare_swap"]
+    assert len(compare) > 30 and len(compare_swap) > 30
+    # "x is bigger than y" / "y is smaller than x": the antonym with x and y swapped
+    turned = [(a, b) for a, b in compare if " than " in a and " than " in b]
+    assert turned and all(a.split(" than ")[1] != b.split(" than ")[1] for a, b in turned)
+    # the counterparts keep the frame and change the order or one adjective
+    for a, b in compare_swap:
+        assert len(set(a.split()) ^ set(b.split())) <= 4 and a != b, (a, b)
