@@ -163,7 +163,7 @@ def train(model: str, *, cfg: ModelConfig | None = None, data: Examples | None =
         "replicas": strategy.num_replicas_in_sync,
         # What the heads predict on the validation split: the card's drift reference.
         "drift": drift_stats.card_section(
-            heads, cfg.labels, val_predictions, {n: val_ex.inputs[n] for n in text_inputs},
+            heads, cfg.labels, val_predictions, {n: val_ex.inputs[n] for n in prep.text_inputs},
             list(vectorizer.get_vocabulary())),
     }
     (run_dir / METRICS_JSON).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

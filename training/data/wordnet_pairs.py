@@ -325,6 +325,11 @@ class _Pairs:
             return None
         return f"{article(m.group(1))} {m.group(1)}"
 
+    def _defines(self, gloss: str, word: str) -> bool:
+        phrase = gloss.split(" ", 1)[1]
+        return any(d == phrase or d.startswith(phrase + ";") or d.endswith(" " + phrase)
+                   for d in (s.definition.strip() for s in self.lex.wn.lemma_synsets(word, "n")))
+
     def _gloss_pair(self, swap: bool) -> tuple[str, str] | None:
         for _ in range(30):  # most definitions are too long to stand in a sentence
             c = self.lex.sample(self.rng, self.one(self.tpl.gloss_classes))
@@ -332,6 +337,8 @@ class _Pairs:
             gloss = self._gloss_of(other) if other is not None else None
             if gloss:
                 word = self.lex.word(self.rng, c)
+                if swap and self._defines(gloss, word):
+                    continue  # "leg" / "a human limb": the sibling's definition is its own too
                 frame = self.one(self.tpl.gloss_frames)
                 return frame.format(x=f"{article(word)} {word}"), frame.format(x=gloss)
         return None
@@ -488,7 +495,7 @@ def clock_time(quarters: int, rng: np.random.Generator) -> str:
     it: "half past six", "six thirty", "6:30"; "seven o'clock", "7", "7:00"."""
     hour, quarter = divmod(quarters, 4)
     hour = (hour - 1) % 12 + 1
-    h, m = number_words(hour), ("00", "15", "30", "45")[quarter]
+    h = number_words(hour)
     if quarter == 0:
         ways = [f"{h} o'clock", f"{hour} o'clock", f"{hour}:00", h, str(hour)]
     elif quarter == 2:

@@ -1,12 +1,12 @@
 """The default `similarity` model (default preset, as `make models` trains it) on real English.
 
 Trains the default preset once for this module (about 75 s of CPU time, 2.5 minutes on
-2 cores under a load of 15: 60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN names a finished run of
-it (e.g. `runs/similarity` after `make models`). The pairs in training/data/eval/
-similarity_eval.tsv were written by hand and are held out of the training pairs (the
-generator was tuned on them); `test_the_report_scores_the_hand_written_pairs` is the one
-test that reads the test half of similarity_everyday.tsv (training/evaluation.py), which
-decides nothing else.
+2 cores under a load of 15: 60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN
+names a finished run of it (e.g. `runs/similarity` after `make models`). The pairs in
+training/data/eval/similarity_eval.tsv were written by hand and are held out of the
+training pairs (the generator was tuned on them);
+`test_the_report_scores_the_hand_written_pairs` is the one test that reads the test half
+of similarity_everyday.tsv (training/evaluation.py), which decides nothing else.
 """
 
 from __future__ import annotations
