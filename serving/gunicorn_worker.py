@@ -1,232 +1,149 @@
-"""gunicorn's threaded worker, hardened against clients that send nothing valid.
+"""The gateway's gunicorn worker: connections cost no thread until a request is complete.
 
-`GatewayWorker` is gunicorn's `gthread` worker (gunicorn/workers/gthread.py) with
-these changes, all on the HTTP/1.1 connection level, below Flask:
+`GatewayWorker` keeps gunicorn's `gthread` worker (gunicorn/workers/gthread.py) for what a
+thread does with a request (parse it, call the WSGI app, decide keep-alive) and replaces
+how connections wait. Stock gthread hands a new or kept-alive connection to a thread,
+which then reads the request head and body with blocking reads: a client that trickles
+its head holds a thread for as long as it likes, and more such clients than threads
+starve everyone (72 slow clients against 2 workers x 32 threads answered 0 of 2 good
+requests). Here, as in nginx, Envoy and uvicorn, the worker's event loop reads:
 
-- HTTP-level errors (bad request line, 431 headers too large, Content-Length with
-  chunked, ...) answer the gateway's JSON error shape `{"error", "code"}`
-  (serving/rest/errors.py) instead of gunicorn's HTML page (`handle_error`).
-- A request must arrive, headers and body, within REQUEST_TIMEOUT_S of its first
-  byte: every socket read of the parser is bounded by that deadline, and a client
-  that stalls gets 408 and a closed connection. Stock gthread reads a started
-  request with no timeout at all, so a chunk size of 10^16 or a TLS ClientHello on
-  the plain port held a thread forever. (A connection that sends no byte at all is
-  gthread's own business: it waits 5 s in a thread, then `keepalive` s in the poller.)
-- A TLS handshake on the plain port is answered at once with a 400 saying so,
-  as nginx answers plain HTTP on its TLS port.
-- Chunks announcing more than MAX_REQUEST_BYTES in all are a 413 as soon as the size
-  line that crosses the limit is read. A connection that closes after an early
-  answer (a 413 while the client is still sending) first reads and discards what the
-  client sends, up to `LINGER_MAX_BYTES` / `LINGER_TOTAL_S` (nginx's lingering
-  close, ngx_http_request.c `ngx_http_set_lingering_close`): a client that writes its
-  whole body before reading (http.client, requests, httpx) then reads the 413
-  instead of a reset. gunicorn itself drains only 64 KiB (`util.close_graceful`).
+- Every connection sits in one epoll set (one-shot, re-armed per read) watched by the
+  worker's main thread. Bytes are read without blocking into the connection's buffer
+  until `serving.http_framing.RequestFramer` says the request is complete (head and body
+  by Content-Length or chunks); only then does a thread get it, and gunicorn's parser
+  finds every byte buffered. A request that gunicorn must refuse (malformed head, body
+  over the limit) goes to a thread at once, so the answers are gunicorn's and the
+  gateway's as before (serving/gunicorn_http.py).
+- Deadlines per connection: a connection waits `keepalive` s (gunicorn's setting) for the
+  first byte of each request, then REQUEST_TIMEOUT_S for the whole request; past that it
+  gets 408 and is closed. `Expect: 100-continue` is answered by the loop.
+- `GET /healthz` and `GET /readyz` are answered by the loop itself (serving/rest/probes.py
+  `probe_answer`): a probe never waits for a thread behind inference.
+- At most WORKER_CONNECTIONS connections per worker; past that a new connection gets 503
+  with Retry-After and is closed (it never waits unanswered in the backlog).
+- When the request is complete, the time is stamped into the WSGI environ (`RECEIVED_AT`),
+  so time spent waiting for a thread counts against the request's deadline and queue
+  budget (serving/core/admission.py), and a `CLIENT_GONE` check lets the core drop work
+  whose client has closed its connection.
+- Every close is a lingering close on the loop: the worker half-closes, then reads and
+  discards what the client still sends, up to `LINGER_MAX_BYTES` / `LINGER_TOTAL_S`, until
+  the client closes or pauses `LINGER_IDLE_S` (nginx's lingering close,
+  ngx_http_request.c `ngx_http_set_lingering_close`): a client that writes its whole body
+  before reading (http.client, requests, httpx) reads an early 413 instead of a reset.
 
-Three change what a request costs (make bench; the performance issue's profile had 32 %
-of a worker in gunicorn, 16 % of it in sends):
+Kept from the gthread-based worker of the performance issue: a thread keeps its kept-alive
+connection while the client sends its next request within STICKY_S and the worker has no
+more connections than threads (one recv instead of a trip through the loop); the status
+line and headers leave in one send with the body; accept backoff spreads connections over
+the workers (a worker holding connections waits ACCEPT_BACKOFF_S per connection, at most
+ACCEPT_BACKOFF_MAX_S, before it accepts again, so the emptier worker takes the next one).
 
-- A thread keeps its kept-alive connection while the client sends its next request
-  within STICKY_S, as long as the worker has no more connections than threads. Stock
-  gthread hands every kept-alive connection back to the poller thread after each
-  answer (a pipe write, two epoll_ctl calls and two thread hand-offs a request); with
-  a thread per connection the next request is one blocking recv away. Beyond the
-  thread count, or when the client pauses, the stock path takes over.
-- The status line and headers go out in one send with the body (`_CoalescingSocket`),
-  not in two.
-- Connections are spread over the workers. They share one listening socket (see
-  serving/gunicorn.conf.py), and every worker's poller wakes for a new connection;
-  stock gthread accepts as fast as it can, so a burst of connections (a client pool
-  opening) often lands on one worker while the other idles: 8 connections split 8/0
-  serve half as fast. Here a worker that holds connections waits ACCEPT_BACKOFF_S per
-  connection (at most ACCEPT_BACKOFF_MAX_S) before it accepts again, so the worker
-  with fewer connections takes the next one; if it is busy, the wait is that short.
-
-Select it with `worker_class = "serving.gunicorn_worker.GatewayWorker"`.
+Plain HTTP/1.1 only: TLS ends in front of the gateway, and gunicorn's cleartext HTTP/2
+(`http2_cleartext`) is off in serving/gunicorn_config.py; the worker refuses to start
+otherwise. Select it with `worker_class = "serving.gunicorn_worker.GatewayWorker"`.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import select
+import selectors
 import socket
+import threading
 import time
-from http import HTTPStatus
 from typing import Any
 
 from gunicorn.http import errors as http_errors
-from gunicorn.http.body import Body, ChunkedReader, LengthReader
+from gunicorn.http.body import ChunkedReader, LengthReader
 from gunicorn.http.message import Request
-from gunicorn.http.unreader import SocketUnreader
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.http.unreader import SocketUnreader, Unreader
+from gunicorn.workers.gthread import PollableMethodQueue, TConn, ThreadWorker
 
 from serving.config import Settings
 from serving.core.batching import Arrivals
-from serving.errors import (
-    GatewayError,
-    PayloadTooLarge,
-    RequestTimeout,
-    code_for_http_status,
-    safe_text,
+from serving.errors import GatewayError, RequestTimeout, safe_text
+from serving.gunicorn_http import (
+    BoundedChunkedReader,
+    CoalescingSocket,
+    DeadlineSocket,
+    GatewayRequest,
+    TlsOnPlainPort,
+    describe,
+    http_response,
+    json_error,
 )
+from serving.http_framing import RequestFramer, Scan, Verdict
+from serving.rest.context import CLIENT_GONE, RECEIVED_AT
 
-# The gunicorn internals this module relies on (gunicorn is pinned to the minor version
-# they are written for, pyproject.toml): methods it overrides or calls and attributes it
-# reads, by class. tests/unit/serving/test_gunicorn_contract.py checks each against the
-# installed gunicorn, so an upgrade that renames one fails a test instead of silently
-# bypassing an override.
+# The gunicorn internals this module and serving/gunicorn_http.py rely on (gunicorn is
+# pinned to the minor version they are written for, pyproject.toml): methods they override
+# or call and attributes they read, by class. tests/unit/serving/test_gunicorn_contract.py
+# checks each against the installed gunicorn, so an upgrade that renames one fails a test
+# instead of silently bypassing an override.
 GUNICORN_INTERNALS: dict[type, tuple[str, ...]] = {
-    ThreadWorker: ("load_wsgi", "accept", "set_accept_enabled", "wait_for_and_dispatch_events",
-                   "handle", "handle_request", "_keepalive_after", "handle_error",
-                   "enqueue_req", "nr_conns", "_accepting", "alive", "cfg", "log", "wsgi"),
-    TConn: ("init", "close", "initialized", "is_http2", "parser", "sock", "cfg"),
-    Request: ("set_body_reader", "force_close", "body", "unreader"),
+    ThreadWorker: ("init_process", "run", "load_wsgi", "accept", "set_accept_enabled",
+                   "wait_for_and_dispatch_events", "handle", "handle_request",
+                   "_keepalive_after", "handle_error", "is_parent_alive", "notify",
+                   "nr_conns", "_accepting", "alive", "cfg", "log", "wsgi", "tpool",
+                   "poller", "method_queue", "sockets"),
+    TConn: ("init", "initialized", "is_http2", "parser", "sock", "cfg", "data_ready"),
+    PollableMethodQueue: ("fileno", "run_callbacks", "defer", "close"),
+    Request: ("set_body_reader", "force_close", "body", "unreader", "max_buffer_headers",
+              "_expected_100_continue"),
     ChunkedReader: ("parse_chunk_size",),
     LengthReader: ("length",),
-    SocketUnreader: ("sock", "buf"),
+    SocketUnreader: ("sock",),
+    Unreader: ("unread", "take_buffered"),
 }
 
-TLS_HANDSHAKE = 0x16           # first byte of a TLS record carrying a handshake
 LINGER_MAX_BYTES = 64 * 1024 * 1024
 LINGER_TOTAL_S = 30.0          # nginx lingering_time
 LINGER_IDLE_S = 2.0            # nginx lingering_timeout is 5 s; gunicorn lingers 2 s
 # How long a thread waits for the next request on its kept-alive connection before it
-# hands the connection back to the poller: a client in a request loop sends the next
-# one within microseconds of reading the answer.
+# hands the connection back to the loop: a client in a request loop sends the next one
+# within microseconds of reading the answer.
 STICKY_S = 0.02
 ACCEPT_BACKOFF_S = 0.0005
 ACCEPT_BACKOFF_MAX_S = 0.005
+STOP_IDLE_S = 2.0              # a stopping worker's idle kept-alive connections (gthread's)
+SWEEP_S = 0.1                  # how often deadlines are checked
+NOTIFY_S = 1.0                 # heartbeat to the master (its timeout is request_timeout + 30)
+READ_SIZE = 256 * 1024
+RETRY_AFTER_S = 1
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_ARMED_READ = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT
+_ARMED_WRITE = select.EPOLLOUT | select.EPOLLONESHOT
 
-
-
-class TlsOnPlainPort(http_errors.ParseException):
-    """The client opened a TLS handshake on the plain-HTTP port."""
-
-
-def describe(exc: BaseException, cfg: Any) -> tuple[int, str]:
-    """(HTTP status, one sentence) for an error gunicorn met before the app answered."""
-    detail = safe_text(str(exc))[:200]
-    if isinstance(exc, GatewayError):
-        return exc.status, exc.message
-    if isinstance(exc, TlsOnPlainPort):
-        return 400, ("This port speaks plain HTTP, but the client sent a TLS handshake; use "
-                     "http:// (TLS ends in front of the gateway).")
-    if isinstance(exc, http_errors.LimitRequestLine):
-        return 414, (f"The request line is longer than {cfg.limit_request_line} bytes "
-                     "(limit_request_line).")
-    if isinstance(exc, http_errors.LimitRequestHeaders):
-        return 431, (f"The request headers are too large or too many ({detail}; at most "
-                     f"{cfg.limit_request_fields} fields of {cfg.limit_request_field_size} "
-                     "bytes).")
-    if isinstance(exc, http_errors.UnsupportedTransferCoding):
-        # RFC 9112 section 6.1 suggests 501 (gunicorn's answer); the gateway's contract is
-        # that bad input never gets a 5xx, and only chunked is ever needed here.
-        return 400, (f"Transfer-Encoding must be chunked; the request uses a coding the "
-                     f"gateway does not support ({detail}).")
-    if isinstance(exc, http_errors.ExpectationFailed):
-        return 417, f"The request's Expect header cannot be met ({detail})."
-    if isinstance(exc, http_errors.ForbiddenProxyRequest):
-        return 403, "The PROXY protocol line came from an address that is not allowed."
-    if isinstance(exc, http_errors.ParseException | http_errors.NoMoreData):
-        return 400, f"The request is not valid HTTP/1.1 ({type(exc).__name__}: {detail})."
-    return 500, "Internal error while reading the request; see the gateway log."
-
-
-def json_error(status: int, message: str) -> bytes:
-    """A complete HTTP/1.1 response carrying the gateway's error shape; closes."""
-    body = json.dumps({"error": safe_text(message), "code": code_for_http_status(status)},
-                      ensure_ascii=True).encode()
-    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode("latin-1")
-    return head + body
-
-
-class _DeadlineSocket:
-    """The parser's view of a client socket: every recv ends by the request deadline."""
-
-    def __init__(self, conn: GatewayConn, sock: socket.socket) -> None:
-        self._conn = conn
-        self._sock = sock
-
-    def recv(self, size: int) -> bytes:
-        remaining = self._conn.deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._conn.timeout_error()
-        prior = self._sock.gettimeout()
-        own = prior is None or remaining < prior
-        self._sock.settimeout(remaining if own else prior)
-        try:
-            return self._sock.recv(size)
-        except TimeoutError:
-            if not own:  # the caller's own, shorter timeout (gunicorn's body drain)
-                raise
-            raise self._conn.timeout_error() from None
-        finally:
-            self._sock.settimeout(prior)
-
-    def __getattr__(self, name: str) -> Any:  # gettimeout, settimeout, fileno ...
-        return getattr(self._sock, name)
-
-
-class _BoundedChunkedReader(ChunkedReader):
-    """gunicorn's chunked reader, refusing chunks that announce more than the whole body
-    may hold, as soon as their size line is read (before any of it is buffered).
-
-    werkzeug stops a chunked body at MAX_CONTENT_LENGTH without a word, so without this
-    an app would see the body cut; only a body whose chunks end exactly at the limit
-    still gets past here (serving/rest/context.py `body` checks that case).
-    """
-
-    max_bytes = 0
-
-    def parse_chunk_size(self, unreader: Any, data: Any = None) -> Any:
-        size, rest = super().parse_chunk_size(unreader, data)
-        self.announced = getattr(self, "announced", 0) + size
-        if self.max_bytes and self.announced > self.max_bytes:
-            raise PayloadTooLarge(f"The chunked request body announces {self.announced} "
-                                  f"bytes or more; at most {self.max_bytes} are accepted "
-                                  "(max_request_bytes).")
-        return size, rest
-
-
-class _GuardedReader:
-    """A body reader whose failure (bad chunk, deadline) marks the request "close", so
-    the answer the app then gives says `Connection: close` (the body's end is unknown)."""
-
-    def __init__(self, req: Request, reader: Any) -> None:
-        self._req = req
-        self._reader = reader
-
-    def read(self, size: int) -> bytes:
-        try:
-            return self._reader.read(size)
-        except Exception:
-            self._req.force_close()
-            raise
-
-
-class _GatewayRequest(Request):
-    def set_body_reader(self) -> None:
-        super().set_body_reader()
-        reader = self.body.reader
-        if type(reader) is ChunkedReader:
-            reader = _BoundedChunkedReader(self, self.unreader)
-        elif isinstance(reader, LengthReader) and \
-                reader.length > _BoundedChunkedReader.max_bytes > 0:
-            # The app answers 413 without reading; the connection closes after it, and
-            # the answer should say so.
-            self.force_close()
-        self.body = Body(_GuardedReader(self, reader))
+# Where a connection is: READING (the loop reads it: idle, or a request under way),
+# SERVING (a thread has it), WRITING (the loop sends an answer of its own), LINGERING
+# (half-closed, draining until the client closes), CLOSED.
+READING, SERVING, WRITING, LINGERING, CLOSED = "reading", "serving", "writing", "lingering", \
+    "closed"
 
 
 class GatewayConn(TConn):
-    """gthread's connection with a per-request read deadline and a TLS check."""
+    """A client connection: gthread's, plus the buffer and state the event loop keeps."""
 
-    deadline = float("inf")
-    read_timeout_s = 30.0
-    lingered = False
+    def __init__(self, cfg: Any, sock: socket.socket, client: Any, server: Any,
+                 framer: RequestFramer, read_timeout_s: float) -> None:
+        super().__init__(cfg, sock, client, server)
+        # Threads write with blocking sends; the loop reads and writes with MSG_DONTWAIT.
+        sock.setblocking(True)
+        self.raw = sock
+        self.fd = sock.fileno()
+        self.framer = framer
+        self.read_timeout_s = read_timeout_s
+        self.buf = bytearray()
+        self.state = READING
+        self.since = time.monotonic()  # when the connection last went idle or was read
+        self.deadline = float("inf")   # when the request under way must be complete
+        self.received_at = 0.0         # when the loop had the whole request
+        self.continued = False         # "100 Continue" sent for the request under way
+        self.out = b""                 # WRITING: what is left to send
+        self.after_write: Any = None   # WRITING: what follows (keep reading, or linger)
+        self.linger_until = 0.0
+        self.lingered = 0
 
     def timeout_error(self) -> RequestTimeout:
         return RequestTimeout(f"The request did not arrive within {self.read_timeout_s:g} s "
@@ -235,118 +152,170 @@ class GatewayConn(TConn):
     def init(self) -> None:
         fresh = not self.initialized
         super().init()
-        if not fresh or self.is_http2 or self.parser is None:
+        if not fresh or self.parser is None:
             return
         unreader = getattr(self.parser, "unreader", None)
         if isinstance(unreader, SocketUnreader):
-            unreader.sock = _DeadlineSocket(self, unreader.sock)
+            unreader.sock = DeadlineSocket(self, unreader.sock)
         if getattr(self.parser, "mesg_class", None) is Request:
-            self.parser.mesg_class = _GatewayRequest
-        if not self.cfg.is_ssl:
-            try:
-                first = self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                first = b""
-            if first and first[0] == TLS_HANDSHAKE:
-                raise TlsOnPlainPort("TLS handshake on the plain HTTP port")
+            self.parser.mesg_class = GatewayRequest
 
-    def linger(self, max_bytes: int, total_s: float, idle_s: float) -> None:
-        """Half-close, then read and discard what the client still sends (bounded)."""
-        self.lingered = True
+    def next_request(self, now: float, leftover: bytes | bytearray = b"") -> None:
+        """The request is over; what the client sent after it starts the next one."""
+        self.framer.reset()
+        self.buf = bytearray(leftover)
+        self.continued = False
+        self.since = now
+        self.deadline = now + self.read_timeout_s if leftover else float("inf")
+
+    def take(self, data: bytes, now: float) -> Scan:
+        """Append what was read; the framing of the request so far."""
+        if not self.buf:
+            self.deadline = now + self.read_timeout_s  # the request's first byte
+        self.buf += data
+        self.since = now
+        return self.framer.scan(self.buf)
+
+    def client_gone(self) -> bool:
+        """The client closed its side (or reset) while its request waited (nginx answers
+        such a request 499 and drops it); pipelined bytes mean it is still there."""
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            return self.raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
         except OSError:
-            return
-        stop = time.monotonic() + total_s
-        drained = 0
-        while drained < max_bytes:
-            remaining = min(idle_s, stop - time.monotonic())
-            if remaining <= 0:
-                break
-            try:
-                self.sock.settimeout(remaining)
-                data = self.sock.recv(64 * 1024)
-            except OSError:
-                break
-            if not data:
-                break
-            drained += len(data)
-
-    def close(self, graceful: bool = False) -> None:
-        # After linger() the client has been drained already: a plain close suffices.
-        super().close(graceful=graceful and not self.lingered)
-
-
-class _CoalescingSocket:
-    """The response's view of the client socket: gunicorn writes the head, then the body,
-    each with `sendall`; the head waits and leaves with the first body bytes (or when the
-    response ends without any). Any other use of the socket sends what waits first."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._head: bytes | None = None
-        self._first = True
-
-    def sendall(self, data: bytes, *args: Any) -> None:
-        if self._first:
-            self._first = False
-            if not args:
-                self._head = bytes(data)
-                return
-        if self._head is not None:
-            data, self._head = self._head + bytes(data), None
-        self._sock.sendall(data, *args)
-
-    def flush(self) -> None:
-        if self._head is not None:
-            head, self._head = self._head, None
-            self._sock.sendall(head)
-
-    def __getattr__(self, name: str) -> Any:  # sendfile, fileno, close ...
-        self.flush()
-        return getattr(self._sock, name)
+            return True
 
 
 class GatewayWorker(ThreadWorker):
-    """gthread with JSON HTTP errors, request read deadlines and lingering close, sticky
-    kept-alive connections, one send per response and accept backoff."""
+    """gthread's request handling behind an event loop that reads whole requests."""
 
     _accept_resume = 0.0  # monotonic time before which this worker accepts nothing
-
+    _refusal_logged = 0.0
     _arrivals: Arrivals | None = None
-    _read_timeout_s = Settings().request_timeout_s
+    _service: Any = None
+    _settings = Settings()
+
+    def init_process(self) -> None:
+        if self.cfg.is_ssl or self.cfg.http2_cleartext != "off":
+            raise RuntimeError("GatewayWorker serves plain HTTP/1.1 only: end TLS in front "
+                               "of the gateway and leave http2_cleartext off")
+        self._epoll = select.epoll()
+        self._conns: dict[int, GatewayConn] = {}
+        self._local = threading.local()
+        self._next_notify = 0.0
+        super().init_process()
 
     def load_wsgi(self) -> None:
         # The limits come from the app's own Settings (`python -m serving` flags included),
         # never from the environment read again here. (An app that is not the gateway's,
         # such as the bench's framework floor, gets the defaults.)
         super().load_wsgi()
-        settings = self.wsgi.config.get("MULTIHEAD_SETTINGS") or Settings()
-        self._read_timeout_s = float(settings.request_timeout_s)
-        _BoundedChunkedReader.max_bytes = settings.max_request_bytes
-        service = self.wsgi.extensions.get("multihead")
-        self._arrivals = getattr(service, "arrivals", None)
+        config = getattr(self.wsgi, "config", None) or {}
+        self._settings = config.get("MULTIHEAD_SETTINGS") or Settings()
+        BoundedChunkedReader.max_bytes = self._settings.max_request_bytes
+        extensions = getattr(self.wsgi, "extensions", None) or {}
+        self._service = extensions.get("multihead")
+        self._arrivals = getattr(self._service, "arrivals", None)
+        if hasattr(self.wsgi, "wsgi_app"):  # Flask's documented place for middleware
+            self.wsgi.wsgi_app = self._stamped(self.wsgi.wsgi_app)
+        # gunicorn's own limit on a buffered head (gunicorn/http/message.py, Message)
+        fields = self.cfg.limit_request_fields
+        fields = fields if 0 < fields <= 32768 else 32768
+        size = self.cfg.limit_request_field_size if self.cfg.limit_request_field_size > 0 \
+            else 8190
+        self._max_head = fields * (size + 2) + 4
+        from serving.rest.probes import PROBE_PATHS
+
+        self._probes = frozenset(p.encode() for p in PROBE_PATHS) \
+            if self._service is not None else frozenset()
+
+    def _stamped(self, app: Any) -> Any:
+        local = self._local
+
+        def stamped(environ: dict[str, Any], start_response: Any) -> Any:
+            conn = getattr(local, "conn", None)
+            if conn is not None:
+                environ[RECEIVED_AT] = conn.received_at
+                environ[CLIENT_GONE] = conn.client_gone
+            return app(environ, start_response)
+
+        return stamped
+
+    def _framer(self) -> RequestFramer:
+        return RequestFramer(self.cfg.limit_request_line or 8190, self._max_head,
+                             self._settings.max_request_bytes, self._probes)
+
+    # -- the loop (main thread) ----------------------------------------------------------
+    def run(self) -> None:
+        self.poller.register(self.method_queue.fileno(), selectors.EVENT_READ,
+                             self.method_queue.run_callbacks)
+        self.poller.register(self._epoll.fileno(), selectors.EVENT_READ, self._on_events)
+        next_sweep = 0.0
+        while self.alive:
+            now = time.monotonic()
+            if now >= self._next_notify:
+                self.notify()
+                self._next_notify = now + NOTIFY_S
+            self.set_accept_enabled(self.nr_conns < 2 * self._settings.worker_connections)
+            self.wait_for_and_dispatch_events(timeout=SWEEP_S)
+            if not self.is_parent_alive():
+                break
+            now = time.monotonic()
+            if now >= next_sweep:
+                self._sweep(now, self.cfg.keepalive)
+                next_sweep = now + SWEEP_S
+        self._stop()
+
+    def _stop(self) -> None:
+        """Graceful stop: no new connections; requests under way and in threads finish,
+        idle kept-alive connections get STOP_IDLE_S for a request already on its way
+        (answered with "Connection: close")."""
+        self.set_accept_enabled(False)
+        stop = time.monotonic() + self.cfg.graceful_timeout
+        while self._conns and time.monotonic() < stop:
+            self.notify()
+            self.wait_for_and_dispatch_events(timeout=SWEEP_S)
+            self._sweep(time.monotonic(), min(self.cfg.keepalive, STOP_IDLE_S))
+        for conn in list(self._conns.values()):
+            self._close(conn)
+        self.tpool.shutdown(wait=False)
+        self.poller.close()
+        self._epoll.close()
+        self.method_queue.close()
+        for s in self.sockets:
+            s.close()
 
     def accept(self, listener: socket.socket) -> None:
-        # gthread's accept, building a GatewayConn.
         try:
             client_sock, client_addr = listener.accept()
-            self.nr_conns += 1
-            client_sock.setblocking(True)
-            conn = GatewayConn(self.cfg, client_sock, client_addr, listener.getsockname())
-            conn.read_timeout_s = self._read_timeout_s
-            self.enqueue_req(conn)
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
             return
+        self.nr_conns += 1
+        conn = GatewayConn(self.cfg, client_sock, client_addr, listener.getsockname(),
+                           self._framer(), float(self._settings.request_timeout_s))
+        self._conns[conn.fd] = conn
+        self._epoll.register(conn.fd, _ARMED_READ)
+        limit = self._settings.worker_connections
+        if self.nr_conns > limit:
+            now = time.monotonic()
+            if now >= self._refusal_logged + NOTIFY_S:
+                self._refusal_logged = now
+                self.log.warning("worker %s holds %d connections (worker_connections %d): "
+                                 "new ones get 503", self.pid, self.nr_conns - 1, limit)
+            self._answer(conn, json_error(
+                503, f"The gateway worker holds its limit of {limit} connections "
+                     "(worker_connections); retry shortly.",
+                headers=(("Retry-After", str(RETRY_AFTER_S)),)), keep_alive=False)
         if self.cfg.workers > 1:
             self._accept_resume = time.monotonic() + min(self.nr_conns * ACCEPT_BACKOFF_S,
                                                          ACCEPT_BACKOFF_MAX_S)
             self.set_accept_enabled(False)
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        # The run loop re-enables accepting on every turn; not before the backoff ends.
+        # The loop re-enables accepting on every turn; not before the backoff ends.
         super().set_accept_enabled(enabled and time.monotonic() >= self._accept_resume)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
@@ -355,35 +324,265 @@ class GatewayWorker(ThreadWorker):
             timeout = min(timeout, pause)
         super().wait_for_and_dispatch_events(timeout)
 
-    def handle(self, conn: TConn) -> Any:
-        while True:
-            # A new deadline for each request (keep-alive connections come back here).
-            conn.deadline = time.monotonic() + self._read_timeout_s
-            result = super().handle(conn)
-            if result is False and isinstance(conn, GatewayConn) and conn.initialized \
-                    and not conn.is_http2:
-                conn.linger(LINGER_MAX_BYTES, min(LINGER_TOTAL_S, self._read_timeout_s),
-                            LINGER_IDLE_S)
-            if result is not True or not self._next_request_soon(conn):
-                return result
+    def _on_events(self, _fileobj: Any) -> None:
+        for fd, _ in self._epoll.poll(0, 512):
+            conn = self._conns.get(fd)
+            if conn is None:
+                continue
+            if conn.state == READING:
+                self._read(conn)
+            elif conn.state == WRITING:
+                self._write(conn)
+            elif conn.state == LINGERING:
+                self._drain(conn)
 
-    def _next_request_soon(self, conn: TConn) -> bool:
-        """Whether this thread serves the connection's next request itself (see STICKY_S)."""
-        if not self.alive or conn.is_http2 or self.nr_conns > self.cfg.threads:
+    def _read(self, conn: GatewayConn) -> None:
+        try:
+            data = conn.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            self._arm(conn, _ARMED_READ)
+            return
+        except OSError:
+            self._close(conn)
+            return
+        if not data:  # the client closed: between requests, or giving up on one
+            self._close(conn)
+            return
+        self._advance(conn, conn.take(data, time.monotonic()))
+
+    def _advance(self, conn: GatewayConn, scan: Scan) -> None:
+        """Act on the framing of the request under way (loop thread)."""
+        if scan.verdict is Verdict.NEED_MORE:
+            if scan.send_continue and not conn.continued:
+                conn.continued = True
+                self._send_now(conn, CONTINUE)
+            self._arm(conn, _ARMED_READ)
+        elif scan.verdict is Verdict.TLS:
+            self._answer(conn, json_error(*describe(TlsOnPlainPort(""), self.cfg)),
+                         keep_alive=False)
+        elif scan.probe:
+            self._answer_probe(conn, scan)
+        else:  # complete, or gunicorn's parser must refuse it now: a thread's work
+            conn.received_at = time.monotonic()
+            conn.state = SERVING
+            self.tpool.submit(self.handle, conn)
+
+    def _answer_probe(self, conn: GatewayConn, scan: Scan) -> None:
+        status, body = self._probe(conn.buf[:scan.end])
+        head_only = conn.buf.startswith(b"HEAD") or conn.buf.startswith(b"\r\nHEAD")
+        keep_alive = self.alive and not _asks_close(bytes(conn.buf[:scan.end]))
+        leftover = conn.buf[scan.end:]
+        conn.next_request(time.monotonic(), leftover)
+        self._answer(conn, http_response(status, body, keep_alive, head_only), keep_alive)
+
+    def _probe(self, request: bytes | bytearray) -> tuple[int, bytes]:
+        from serving.rest.probes import probe_answer
+
+        start = 2 if request.startswith(b"\r\n") else 0
+        path = bytes(request[start:request.find(b"\r\n", start)]).split(b" ")[1]
+        try:
+            return probe_answer(self._service, path.split(b"?", 1)[0].decode())
+        except Exception:  # noqa: BLE001 - a probe answers, whatever fails
+            self.log.exception("probe %s failed", safe_text(path.decode("latin-1")))
+            return 503, b'{"error": "The readiness check failed; see the gateway log.", ' \
+                        b'"code": "UNAVAILABLE"}'
+
+    def _answer(self, conn: GatewayConn, data: bytes, keep_alive: bool) -> None:
+        """Send an answer of the loop's own; then read the next request, or close."""
+        conn.out = data
+        conn.after_write = self._after_keep_alive if keep_alive else self._linger
+        conn.state = WRITING
+        if conn.deadline == float("inf"):
+            conn.deadline = time.monotonic() + conn.read_timeout_s
+        self._write(conn)
+
+    def _write(self, conn: GatewayConn) -> None:
+        try:
+            sent = conn.sock.send(conn.out, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._close(conn)
+            return
+        conn.out = conn.out[sent:]
+        if conn.out:
+            self._arm(conn, _ARMED_WRITE)
+        else:
+            conn.after_write(conn)
+
+    def _after_keep_alive(self, conn: GatewayConn) -> None:
+        conn.state = READING
+        if conn.buf:
+            self._advance(conn, conn.framer.scan(conn.buf))
+        else:
+            conn.deadline = float("inf")
+            self._arm(conn, _ARMED_READ)
+
+    def _send_now(self, conn: GatewayConn, data: bytes) -> None:
+        """A few bytes the client waits for (100 Continue); closes if they do not fit."""
+        try:
+            if conn.sock.send(data, socket.MSG_DONTWAIT) == len(data):
+                return
+        except OSError:
+            pass
+        self._linger(conn)
+
+    def _linger(self, conn: GatewayConn) -> None:
+        """Half-close, then read and discard what the client still sends (bounded)."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        now = time.monotonic()
+        conn.state, conn.since = LINGERING, now
+        conn.linger_until = now + min(LINGER_TOTAL_S, conn.read_timeout_s)
+        self._arm(conn, _ARMED_READ)
+
+    def _drain(self, conn: GatewayConn) -> None:
+        try:
+            data = conn.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            self._arm(conn, _ARMED_READ)
+            return
+        except OSError:
+            data = b""
+        conn.lingered += len(data)
+        if not data or conn.lingered >= LINGER_MAX_BYTES:
+            self._close(conn)
+            return
+        conn.since = time.monotonic()
+        self._arm(conn, _ARMED_READ)
+
+    def _arm(self, conn: GatewayConn, events: int) -> None:
+        try:
+            self._epoll.modify(conn.fd, events)
+        except (OSError, ValueError):  # closed under us (a thread's error path)
+            self.method_queue.defer(self._close, conn)
+
+    def _close(self, conn: GatewayConn) -> None:
+        """Forget and close a connection (loop thread only, exactly once)."""
+        if conn.state == CLOSED:
+            return
+        conn.state = CLOSED
+        if self._conns.get(conn.fd) is conn:
+            del self._conns[conn.fd]
+            try:
+                self._epoll.unregister(conn.fd)
+            except (OSError, ValueError):
+                pass
+        self.nr_conns -= 1
+        try:
+            conn.sock.close()
+        except OSError:
+            pass
+
+    def _sweep(self, now: float, idle_s: float) -> None:
+        """Deadlines: idle connections close, requests not complete in time get 408,
+        lingering and stuck writes end."""
+        for conn in list(self._conns.values()):
+            state = conn.state
+            if state == READING:
+                if conn.buf and now >= conn.deadline:
+                    self.log.info("request from %s not complete within %gs: 408",
+                                  (conn.client or ("?",))[0], conn.read_timeout_s)
+                    self._answer(conn, json_error(*describe(conn.timeout_error(), self.cfg)),
+                                 keep_alive=False)
+                elif not conn.buf and now - conn.since >= idle_s:
+                    self._close(conn)
+            elif state == LINGERING:
+                if now - conn.since >= LINGER_IDLE_S or now >= conn.linger_until:
+                    self._close(conn)
+            elif state == WRITING and now >= conn.deadline:
+                self._close(conn)
+
+    # -- a request (a pool thread) -------------------------------------------------------
+    def handle(self, conn: TConn) -> Any:
+        """Serve the request(s) the loop buffered on `conn`, then give it back."""
+        assert isinstance(conn, GatewayConn)
+        self._local.conn = conn
+        keep = False
+        try:
+            conn.data_ready = True  # gthread waits for no first byte: it is here
+            conn.init()
+            while True:
+                conn.parser.unreader.unread(bytes(conn.buf))
+                conn.buf = bytearray()
+                keep = super().handle(conn) is True
+                if not keep:
+                    return False
+                conn.next_request(time.monotonic(), conn.parser.unreader.take_buffered())
+                if not self._next_request_here(conn):
+                    return True
+                conn.received_at = time.monotonic()
+        except _ClientClosed:
             return False
-        if conn.parser.unreader.buf.getvalue():
-            return True  # read ahead already (finish_request would re-enqueue it)
+        except Exception:  # noqa: BLE001 - the connection must go back to the loop
+            self.log.exception("serving a connection failed")
+            keep = False
+            return False
+        finally:
+            self._local.conn = None
+            self._release(conn, keep)
+
+    def _next_request_here(self, conn: GatewayConn) -> bool:
+        """Whether this thread serves the connection's next request itself: it is buffered
+        already, or arrives complete within STICKY_S while the worker has no more
+        connections than threads."""
+        if conn.buf:
+            return conn.framer.scan(conn.buf).verdict is not Verdict.NEED_MORE
+        if not self.alive or self.nr_conns > self.cfg.threads:
+            return False
         poller = select.poll()  # not select(): descriptors above 1023 are fine
         try:
             poller.register(conn.sock, select.POLLIN)
-            readable = poller.poll(STICKY_S * 1000)
-        except (OSError, ValueError):
+            if not poller.poll(STICKY_S * 1000):
+                return False
+            data = conn.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
             return False
-        return bool(readable) and self.alive
+        except (OSError, ValueError):
+            data = b""
+        if not data:
+            raise _ClientClosed()
+        scan = conn.take(data, time.monotonic())
+        return scan.verdict is not Verdict.NEED_MORE and not scan.probe and self.alive
+
+    def _release(self, conn: GatewayConn, keep: bool) -> None:
+        """Give the connection back to the loop: to read its next request, or to linger
+        and close."""
+        if keep:
+            conn.state = READING
+            scan = conn.framer.scan(conn.buf) if conn.buf else None
+            if scan is not None and scan.verdict is not Verdict.NEED_MORE:
+                self.method_queue.defer(self._advance, conn, scan)  # a probe, or TLS
+                return
+            if scan is not None and scan.send_continue and not conn.continued:
+                conn.continued = True
+                self._send_now_from_thread(conn)
+            self._arm(conn, _ARMED_READ)
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except (OSError, ValueError):
+            self.method_queue.defer(self._close, conn)
+            return
+        now = time.monotonic()
+        conn.since, conn.linger_until = now, now + min(LINGER_TOTAL_S, conn.read_timeout_s)
+        conn.state = LINGERING
+        self._arm(conn, _ARMED_READ)
+
+    def _send_now_from_thread(self, conn: GatewayConn) -> None:
+        try:
+            conn.sock.sendall(CONTINUE)
+        except OSError:
+            pass
 
     def handle_request(self, req: Any, conn: TConn) -> Any:
+        if isinstance(conn, GatewayConn) and conn.continued:
+            req._expected_100_continue = False  # the loop said "100 Continue" already
         sock = conn.sock
-        conn.sock = _CoalescingSocket(sock)  # what wsgi.create hands the response
+        conn.sock = CoalescingSocket(sock)  # what wsgi.create hands the response
         try:
             # From its head on, the request may join a batch soon (serving/core/batching.py)
             if self._arrivals is None:
@@ -417,3 +616,13 @@ class GatewayWorker(ThreadWorker):
             client.sendall(json_error(status, message))
         except OSError:
             self.log.debug("Failed to send error message.")
+
+
+class _ClientClosed(Exception):
+    """The client closed its kept-alive connection (a thread saw it)."""
+
+
+def _asks_close(request: bytes) -> bool:
+    head = request.lower()
+    return b"\r\nconnection: close" in head or b" http/1.0\r\n" in head and \
+        b"\r\nconnection: keep-alive" not in head

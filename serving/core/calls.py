@@ -74,11 +74,13 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a request came from: the metric labels and the deadline of every call."""
+    """Where a request came from: the metric labels and the deadline of every call, and
+    how to tell that its client has gone (closed the connection, cancelled the call)."""
 
     protocol: str       # tfserving | v2 | multihead
     transport: str      # rest | grpc
     deadline: Deadline
+    gone: Callable[[], bool] | None = None
 
 
 class FilterWording:

@@ -33,6 +33,7 @@ from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, VersionStatus
 from serving.config import Settings
 from serving.core import tasks
+from serving.core.admission import Admission
 from serving.core.batching import Arrivals, Batcher
 from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
 from serving.core.signatures import default_signature, pick_signature
@@ -54,6 +55,7 @@ class _Outcome:
     model: str = ""
     version: str = ""
     code: str = "OK"
+    shed: str = ""  # why it was dropped before its model ran, if it was
 
 
 class InferenceService:
@@ -64,6 +66,7 @@ class InferenceService:
         # Requests of this process on their way to the batcher; the transports count them
         # (serving/core/batching.py, Arrivals).
         self.arrivals = Arrivals()
+        self.admission = Admission(settings.max_queue_wait_s)
         self._plans: dict[tuple[str, int, str], SignaturePlan] = {}
         self._plans_lock = threading.Lock()
         self._batcher = (Batcher(settings, self.arrivals,
@@ -189,7 +192,7 @@ class InferenceService:
             outcome.model = getattr(request, "model", ModelRef("")).name
             call = to_call(request)
             outcome.model = call.model.name
-            origin.deadline.check("before the call started")
+            self.admission.check(origin, "before its call started")
             mv = self.backend.resolve(call.model.name, call.model.version, call.model.label)
             outcome.model, outcome.version = mv.name, str(mv.version)
             spec = pick_signature(mv, call.signature)
@@ -209,7 +212,7 @@ class InferenceService:
         try:
             yield outcome
         except GatewayError as exc:
-            outcome.code = exc.code
+            outcome.code, outcome.shed = exc.code, exc.shed
             raise
         except Exception as exc:
             outcome.code = "INTERNAL"
@@ -218,9 +221,12 @@ class InferenceService:
                                f"'{outcome.model or '?'}'.") from exc
         finally:
             self.metrics.inflight.dec()
-            self.metrics.record_request(self._model_label(outcome), outcome.version,
-                                        origin.protocol, origin.transport, outcome.code,
+            label = self._model_label(outcome)
+            self.metrics.record_request(label, outcome.version, origin.protocol,
+                                        origin.transport, outcome.code,
                                         time.perf_counter() - started)
+            if outcome.shed:
+                self.metrics.record_shed(label, outcome.shed)
 
     def _model_label(self, outcome: _Outcome) -> str:
         """Client-chosen names stay out of label values: a name the gateway does not serve
@@ -257,11 +263,11 @@ class InferenceService:
             tasks.record_heads(self.metrics, mv.name, mv.card, outputs)
             return outputs
 
-        deadline = origin.deadline
         if self._batcher is not None and plan.batchable and checked.batch_size is not None:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
-            return self._batcher.submit(key, checked.arrays, checked.batch_size, runner,
-                                        deadline.at, plan.padded)
-        remaining = deadline.check("before the model ran")
+            return self._batcher.submit(
+                key, checked.arrays, checked.batch_size, runner, origin.deadline.at,
+                plan.padded, admit=lambda: self.admission.check(origin, "before its batch ran"))
+        remaining = self.admission.check(origin, "before the model ran")
         self.metrics.record_batch(mv.name, checked.batch_size or 1)
         return runner(checked.arrays, remaining)

@@ -1,5 +1,6 @@
 """What a protocol's gRPC servicer takes from the transport for each call: its `Origin`
-(protocol, transport, deadline: the client's deadline capped by request_timeout_s)."""
+(protocol, transport, deadline: the client's deadline capped by request_timeout_s, and
+whether the client is still there: a cancelled call's work is dropped unrun)."""
 
 from __future__ import annotations
 
@@ -12,4 +13,5 @@ from serving.core.deadline import Deadline
 
 def origin(context: grpc.ServicerContext, settings: Settings, protocol: str) -> Origin:
     return Origin(protocol, "grpc",
-                  Deadline.start(settings.request_timeout_s, context.time_remaining()))
+                  Deadline.start(settings.request_timeout_s, context.time_remaining()),
+                  lambda: not context.is_active())
