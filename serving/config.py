@@ -32,6 +32,11 @@ class Settings:
                              "policy and version labels.", default="")
     tfserving_addr: str = _doc("host:port of TF Serving's gRPC API (tfserving backend).",
                                default="127.0.0.1:8500")
+    # Threads of one worker (REST, and gRPC on top) that may wait on TF Serving at once.
+    tfserving_max_inflight: int = _doc("Calls one gunicorn worker may have in flight to TF "
+                                       "Serving (tfserving backend); one more is refused at "
+                                       "once with 503 and Retry-After instead of parking a "
+                                       "thread.", default=32)
     host: str = _doc("Address the REST and gRPC servers bind; containers set 0.0.0.0.",
                      default="127.0.0.1")
     http_port: int = _doc("REST port.", default=8000)

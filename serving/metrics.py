@@ -70,8 +70,8 @@ class Metrics:
             "shed_requests", "Requests dropped before their model ran, by reason: "
             "queue_time (waited past max_queue_wait_s), deadline (the client's or "
             "request_timeout_s passed), client_gone (connection closed, call cancelled), "
-            "runtime_busy (tfserving_max_inflight calls in flight), runtime_stalled (TF "
-            "Serving not answering), connections (worker_connections reached; model '').",
+            "runtime_busy (tfserving_max_inflight calls in flight), runtime_unavailable (TF "
+            "Serving down or not answering), connections (worker_connections reached; model '').",
             ["model", "reason"], namespace=PREFIX, registry=r)
         self.model_loaded = Gauge(
             "model_loaded", "1 while a model version is AVAILABLE in this worker.",
