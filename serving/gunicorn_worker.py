@@ -300,6 +300,9 @@ class GatewayWorker(ThreadWorker):
         self._epoll.register(conn.fd, _ARMED_READ)
         limit = self._settings.worker_connections
         if self.nr_conns > limit:
+            metrics = getattr(self._service, "metrics", None)
+            if metrics is not None:
+                metrics.record_shed("", "connections")
             now = time.monotonic()
             if now >= self._refusal_logged + NOTIFY_S:
                 self._refusal_logged = now
