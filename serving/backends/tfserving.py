@@ -22,8 +22,8 @@ and when the status poll gets no answer within STATUS_TIMEOUT_S while nothing el
 answered either, the runtime is taken for hung: readiness says so, the calls in flight are
 cancelled and fail with UNAVAILABLE, new ones are refused at once, until a poll is
 answered again (serving/backends/runtime_guard.py). A call whose deadline passes while
-TF Serving answered nothing at all is UNAVAILABLE too (retry elsewhere), not
-DEADLINE_EXCEEDED.
+TF Serving answered nothing at all for STATUS_TIMEOUT_S or more is UNAVAILABLE too (retry
+elsewhere), not DEADLINE_EXCEEDED.
 """
 
 from __future__ import annotations
@@ -433,7 +433,8 @@ class TFServingBackend(Backend):
                         time.sleep(delay)
                         continue
                 if code is grpc.StatusCode.DEADLINE_EXCEEDED and \
-                        self._guard.last_answer < started:
+                        self._guard.last_answer < started and \
+                        self._guard.silent_for() >= STATUS_TIMEOUT_S:
                     raise errors.Unavailable(
                         f"TF Serving at {self._addr} answered no call for "
                         f"{self._guard.silent_for():.1f} s (until this request's deadline): "
