@@ -20,6 +20,9 @@ from serving.jsonio import dumps
 from serving.rest.context import service
 
 PROBE_PATHS = ("/healthz", "/readyz")
+# What the gateway promises a prober under any load (tests/integration/test_overload.py and
+# test_hung_runtime.py hold it to this; k8s/base/gateway's probe timeouts leave room for it).
+PROBE_ANSWER_S = 1.0
 
 
 def register_probes(app: Flask) -> None:

@@ -4,18 +4,21 @@ under more load than its cores, against its own throughput at ordinary load.
 The profiler's TF Serving REST route with the training run's batch-1 bodies (the main
 points' inputs), driven by wrk (one thread, `--timeout 5s`: an answer later than that is a
 timed-out connection) at c=32, the reference throughput, and c=512, BENCH_OVERLOAD_SECONDS
-(10) each, interleaved (every contender at c=32, then at c=512, then again) with
-BENCH_OVERLOAD_REPEATS (3) repetitions; medians are reported. Contenders: `gateway` (this
-tree, default settings) and, with `--before REF` (BENCH_OVERLOAD_BEFORE), the same gateway
-as of git REF (its `serving/` extracted into build/bench/before/REF, with this tree's
-generated gRPC stubs), e.g. the commit before the overload work.
+(20: wrk opens every connection at the start, and those first requests wait for their
+connection to be accepted; a longer run weighs them less) each, interleaved (every
+contender at c=32, then at c=512, then again) with BENCH_OVERLOAD_REPEATS (3) repetitions;
+medians are reported. Contenders: `gateway` (this tree, default settings) and, with
+`--before REF` (BENCH_OVERLOAD_BEFORE), the same gateway as of git REF (its `serving/`
+extracted into build/bench/before/REF, with this tree's generated gRPC stubs), e.g. the
+commit before the overload work.
 
 Each point reports goodput (200 answers per second), the 503s (shed), connection errors
 by kind (refused, reset, timed out), p50/p99 of every answer, and the gateway's
-`multihead_shed_requests_total` increase. Writes build/bench/overload.json and prints the
-targets of the overload issue last, checked against `gateway`:
-no connection refused, reset or timed out at c=512; goodput at c=512 >= 0.8 x the c=32
-throughput; p99 of the answers at c=512 <= 2 s; every 503 counted as shed.
+`multihead_shed_requests_total` increase (it also counts the requests wrk left behind
+when it stopped, which are shed once their queue budget is spent). Writes
+build/bench/overload.json and prints the targets of the overload issue last, checked
+against `gateway`: no connection refused, reset or timed out at c=512; goodput at c=512 >=
+0.8 x the c=32 throughput; p99 of the answers at c=512 <= 2 s; every 503 counted as shed.
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ.get
     p = argparse.ArgumentParser(prog="python -m tests.bench.overload",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=float, default=float(env("BENCH_OVERLOAD_SECONDS") or 10))
+    p.add_argument("--seconds", type=float, default=float(env("BENCH_OVERLOAD_SECONDS") or 20))
     p.add_argument("--repeats", type=int, default=int(env("BENCH_OVERLOAD_REPEATS") or 3))
     p.add_argument("--concurrency", default=env("BENCH_OVERLOAD_CONCURRENCY") or "32,512")
     p.add_argument("--before", default=env("BENCH_OVERLOAD_BEFORE") or "",

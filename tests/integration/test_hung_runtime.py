@@ -28,6 +28,7 @@ import pytest
 
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc._gen import gateway_pb2_grpc
+from serving.rest.probes import PROBE_ANSWER_S
 from tests.fakes.tfserving_fake import FakeTFServing
 from tests.integration.conftest import Gateway, metric_value, start_gateway
 from tests.integration.crowd import Call, Crowd, ProberProcess, percentile
@@ -115,8 +116,8 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
     assert shed["runtime_busy"] > 0 and shed["runtime_unavailable"] > 0
     assert all(v is not None and v <= 2.0 for v in recovered.values()), recovered
 
-    assert all(c.seconds <= 1.0 and not c.error for c in probes), \
-        [c for c in probes if c.seconds > 1.0 or c.error][:5]
+    assert all(c.seconds <= PROBE_ANSWER_S and not c.error for c in probes), \
+        [c for c in probes if c.seconds > PROBE_ANSWER_S or c.error][:5]
     assert {c.status for c in probes if c.kind == "/healthz"} == {"200"}
     hung = [c for c in probes if stopped + DETECT_S <= c.started < continued]
     assert hung and {c.status for c in hung if c.kind == "/readyz"} == {"503"}

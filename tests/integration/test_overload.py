@@ -32,6 +32,7 @@ import pytest
 
 from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc._gen import gateway_pb2_grpc
+from serving.rest.probes import PROBE_ANSWER_S
 from tests.integration.conftest import Gateway, metric_value, start_gateway
 from tests.integration.crowd import Crowd, ProberProcess, percentile
 
@@ -130,7 +131,7 @@ def test_slow_and_idle_connections_cost_no_thread(gw: Gateway) -> None:
           f"stalled heads answered within {stalled_s:.1f} s more")
     assert all(code == 200 for code, _ in answers), answers
     assert max(seconds) <= 2.0, seconds
-    assert health_status == 200 and health_s <= 1.0
+    assert health_status == 200 and health_s <= PROBE_ANSWER_S
     for reply in stalled:
         assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
         assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["code"] == "DEADLINE_EXCEEDED"
@@ -205,7 +206,7 @@ def test_overload_sheds_by_queue_time_and_probes_answer(gw: Gateway) -> None:
     errors = [c for c in rest if c.error]
     grpc_codes = {code: sum(c.status == code for c in grpc_calls)
                   for code in {c.status for c in grpc_calls}}
-    slow_probes = [c for c in probes if c.seconds > 1.0 or c.error]
+    slow_probes = [c for c in probes if c.seconds > PROBE_ANSWER_S or c.error]
     print(f"\nREST c=512 + gRPC c=64 for 4 s: REST {len(ok)} x 200 (p50 "
           f"{percentile(ok, 0.5):.3f} s, p99 {percentile(ok, 0.99):.3f} s), {len(refused)} x 503, "
           f"{len(errors)} connection errors; gRPC {grpc_codes}; {shed:.0f} shed counted; "
