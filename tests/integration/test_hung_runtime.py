@@ -107,12 +107,14 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
           f"{max(c.seconds for c in during):.2f} s; once detected, p99 "
           f"{percentile([c.seconds for c in detected], 0.99) * 1000:.0f} ms; shed {shed}; "
           f"serving again {recovered} s after SIGCONT; probes: {_probe_summary(probes)}")
+    print("\n".join(line for line in gw.log(200_000).splitlines() if "TF Serving at" in line))
 
     assert not [c for c in crowd.calls if c.error], "a connection failed"
     assert _counts(during).keys() <= {"503", "UNAVAILABLE"}, _counts(during)
     assert max(c.seconds for c in during) <= DEADLINE_S + SLACK_S
     # refused at once, not parked until the deadline (the clients share two busy cores)
-    assert percentile([c.seconds for c in detected], 0.99) < DEADLINE_S / 6
+    assert percentile([c.seconds for c in detected], 0.5) < 0.1
+    assert percentile([c.seconds for c in detected], 0.99) < DEADLINE_S / 3
     assert shed["runtime_busy"] > 0 and shed["runtime_unavailable"] > 0
     assert all(v is not None and v <= 2.0 for v in recovered.values()), recovered
 
