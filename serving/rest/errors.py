@@ -43,7 +43,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _gateway_error(exc: GatewayError) -> Response:
-    if exc.status >= 500:
+    if exc.status >= 500 and not exc.shed:  # sheds are counted, not logged one by one
         log.warning("%s %s -> %s: %s", request.method, request.path, exc.code, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
     if exc.retry_after_s is not None:

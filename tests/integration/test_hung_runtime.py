@@ -107,7 +107,8 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
           f"{max(c.seconds for c in during):.2f} s; once detected, p99 "
           f"{percentile([c.seconds for c in detected], 0.99) * 1000:.0f} ms; shed {shed}; "
           f"serving again {recovered} s after SIGCONT; probes: {_probe_summary(probes)}")
-    print("\n".join(line for line in gw.log(200_000).splitlines() if "TF Serving at" in line))
+    print("\n".join(line for line in gw.log(200_000).splitlines()
+                    if "serving.backends.tfserving" in line))
 
     assert not [c for c in crowd.calls if c.error], "a connection failed"
     assert _counts(during).keys() <= {"503", "UNAVAILABLE"}, _counts(during)
