@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -94,15 +93,15 @@ def start_before(ref: str, out: Path, model_dir: Path, workers: int, threads: in
     root = out / "before" / sha
     if not (root / "serving").is_dir():
         root.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "archive", sha, "serving"], cwd=REPO_ROOT,
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(["git", "archive", sha, "serving", "proto", "scripts",
+                                  "clients", "Makefile"], cwd=REPO_ROOT, capture_output=True,
+                                 check=True).stdout
         with tempfile.TemporaryFile() as f:
             f.write(archive)
             f.seek(0)
             with tarfile.open(fileobj=f) as tar:
                 tar.extractall(root, filter="data")
-        shutil.copytree(REPO_ROOT / "serving" / "grpc" / "_gen", root / "serving" / "grpc" /
-                        "_gen", dirs_exist_ok=True)
+        _make_proto(root)
     http_port, grpc_port = free_port(), free_port()
     env = servers.clean_env({
         "MULTIHEAD_BACKEND": "embedded", "MULTIHEAD_MODEL_DIR": str(model_dir),
@@ -121,6 +120,18 @@ def start_before(ref: str, out: Path, model_dir: Path, workers: int, threads: in
         server.stop()
         raise
     return server
+
+
+def _make_proto(root: Path) -> None:
+    """Generate the gRPC stubs of a checked-out revision as its own Makefile does (the
+    commands of its `proto` target; they moved between revisions)."""
+    lines = (root / "Makefile").read_text().splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("proto:")))
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        command = line.strip().replace("$(PY)", sys.executable)
+        subprocess.run(command, shell=True, cwd=root, check=True, capture_output=True)
 
 
 def summarize(points: list[dict[str, Any]]) -> dict[str, Any]:

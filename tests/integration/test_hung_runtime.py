@@ -102,7 +102,10 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
     recovered = {kind: min((c.started + c.seconds - continued for c in after
                             if c.kind == kind and c.status in ("200", "OK")), default=None)
                  for kind in ("rest", "grpc")}
-    print(f"\nSIGSTOP {HUNG_S:g} s under 100 REST + 100 gRPC clients: "
+    noticed = min((c.started - stopped for c in probes if c.kind == "/readyz"
+                   and c.status == "503" and c.started >= stopped), default=None)
+    print(f"\nSIGSTOP {HUNG_S:g} s under 100 REST + 100 gRPC clients: /readyz 503 from "
+          f"{noticed} s after the stop; "
           f"{len(during)} calls while stopped, statuses {_counts(during)}, slowest "
           f"{max(c.seconds for c in during):.2f} s; once detected, p99 "
           f"{percentile([c.seconds for c in detected], 0.99) * 1000:.0f} ms; shed {shed}; "
