@@ -20,8 +20,8 @@ from typing import Any
 import grpc
 import numpy as np
 
-from serving.grpc._gen import gateway_pb2 as pb
-from serving.grpc._gen import gateway_pb2_grpc
+from serving.protocols.multihead._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2_grpc
 
 MAX_CHANNELS = 8
 

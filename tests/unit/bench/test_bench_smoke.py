@@ -237,8 +237,8 @@ def test_wrk_posts_every_body_and_reports_json(tmp_path: Path) -> None:
 
 
 def test_grpc_load_sends_batch1_predicts_from_its_own_process(tmp_path: Path) -> None:
-    from serving.grpc._gen import gateway_pb2 as pb
-    from serving.grpc._gen import gateway_pb2_grpc
+    from serving.protocols.multihead._gen import gateway_pb2 as pb
+    from serving.protocols.multihead._gen import gateway_pb2_grpc
 
     seen: list[pb.PredictRequest] = []
 
