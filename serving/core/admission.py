@@ -9,9 +9,9 @@ Under overload the requests that are admitted are then answered in time, and the
 capacity goes to them instead of to answers nobody waits for. Work whose deadline passed
 (the client's gRPC deadline or `X-Envoy-Expected-Rq-Timeout-Ms`, capped by
 request_timeout_s) or whose client has gone (closed its connection, cancelled its call) is
-dropped unrun too. The core checks when it has read the request and again right before the
-model call (serving/core/service.py, serving/core/batching.py); every drop is counted in
-`multihead_shed_requests_total{model,reason}`.
+dropped unrun too. The core checks when it has read the request, and the budget and the
+deadline again right before the model call (serving/core/service.py,
+serving/core/batching.py); every drop is counted in `multihead_shed_requests_total{model,reason}`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ from serving.errors import Cancelled, Shed
 class Admission:
     max_queue_wait_s: float  # 0: no queue budget (deadlines and departures still count)
 
-    def check(self, origin: Origin, stage: str) -> float:
+    def check(self, origin: Origin, stage: str, departure: bool = True) -> float:
         """The time left to the request's deadline, or the error that drops it unrun;
-        `stage` completes "... passed/waited/closed ..." sentences ("before its batch ran")."""
-        if origin.gone is not None and origin.gone():
+        `stage` completes "... passed/waited/went away ..." sentences ("before its batch
+        ran"). `departure=False` skips asking whether the client has gone: for a REST
+        connection that is a system call, and a batch's leader must not make one per
+        request it runs (each gives up the GIL, and getting it back can take 5 ms)."""
+        if departure and origin.gone is not None and origin.gone():
             raise Cancelled(f"The client went away {stage}; the request was dropped.",
                             shed="client_gone")
         left = origin.deadline.check(stage)

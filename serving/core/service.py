@@ -192,7 +192,7 @@ class InferenceService:
             outcome.model = getattr(request, "model", ModelRef("")).name
             call = to_call(request)
             outcome.model = call.model.name
-            self.admission.check(origin, "before its call started")
+            self.admission.check(origin, "before the call started")
             mv = self.backend.resolve(call.model.name, call.model.version, call.model.label)
             outcome.model, outcome.version = mv.name, str(mv.version)
             spec = pick_signature(mv, call.signature)
@@ -267,7 +267,8 @@ class InferenceService:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
             return self._batcher.submit(
                 key, checked.arrays, checked.batch_size, runner, origin.deadline.at,
-                plan.padded, admit=lambda: self.admission.check(origin, "before its batch ran"))
-        remaining = self.admission.check(origin, "before the model ran")
+                plan.padded,
+                admit=lambda: self.admission.check(origin, "before its batch ran", False))
+        remaining = self.admission.check(origin, "before the model ran", False)
         self.metrics.record_batch(mv.name, checked.batch_size or 1)
         return runner(checked.arrays, remaining)

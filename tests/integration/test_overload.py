@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.grpc._gen import gateway_pb2 as pb
-from serving.grpc._gen import gateway_pb2_grpc
+from serving.protocols.multihead._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2_grpc
 from serving.rest.probes import PROBE_ANSWER_S
 from tests.integration.conftest import Gateway, metric_value, start_gateway
 from tests.integration.crowd import Crowd, ProberProcess, percentile
