@@ -17,8 +17,7 @@ and gRPC status are derived from that code in one place (`http_status`, and
         └── RequestTimeout            (DEADLINE_EXCEEDED, 408)    request not sent in time
 
 An error raised to drop a request before its model ran carries `shed`, the reason
-(`queue_time`, `deadline`, `client_gone`, `runtime_busy`, `runtime_unavailable`,
-`connections`): the core
+(`queue_time`, `deadline`, `client_gone`, `runtime_busy`, `runtime_unavailable`): the core
 counts it in `multihead_shed_requests_total`. `retry_after_s` becomes REST's `Retry-After`
 and gRPC's `grpc-retry-pushback-ms` (gRFC A6).
 
