@@ -57,6 +57,7 @@ READING, SERVING, WRITING, LINGERING, CLOSED = "reading", "serving", "writing", 
 
 Probe = Callable[[bytes], tuple[int, bytes]]  # request bytes -> (status, JSON body)
 
+
 class GatewayConn(TConn):
     """A client connection: gthread's, plus the buffer and state the event loop keeps."""
 
