@@ -55,6 +55,7 @@ from serving.backends.runtime_guard import RuntimeGuard
 from serving.backends.savedmodel_meta import signature_spec
 from serving.config import Settings
 from serving.tensor_proto import array_to_proto, proto_to_array
+from serving.tracing import outgoing_metadata
 from serving.types import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -383,8 +384,10 @@ class TFServingBackend(Backend):
             request.inputs[name].CopyFrom(array_to_proto(array))
         budget = self._settings.request_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
+        # The model call's trace context, when traced, continues in TF Serving.
+        metadata = outgoing_metadata()
         try:
-            response = self._call(self._predict_stub.Predict, request, deadline)
+            response = self._call(self._predict_stub.Predict, request, deadline, metadata)
         except errors.NotFound:
             # TF Serving unloads the old version as soon as a new one is AVAILABLE; a
             # request for "the newest" that raced that moves on to the new version.
@@ -397,7 +400,7 @@ class TFServingBackend(Backend):
                     model.signatures.get(request.model_spec.signature_name):
                 raise
             request.model_spec.version.value = newer.version
-            response = self._call(self._predict_stub.Predict, request, deadline)
+            response = self._call(self._predict_stub.Predict, request, deadline, metadata)
         try:
             return {name: proto_to_array(proto, f"outputs['{name}']")
                     for name, proto in response.outputs.items()}
@@ -405,7 +408,8 @@ class TFServingBackend(Backend):
             raise errors.GatewayError(f"TF Serving returned a tensor the gateway cannot "
                                       f"decode: {exc.message}") from None
 
-    def _call(self, method: Callable[..., Any], request: Any, deadline: float) -> Any:
+    def _call(self, method: Callable[..., Any], request: Any, deadline: float,
+              metadata: tuple[tuple[str, str], ...] = ()) -> Any:
         """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried. Calls
         for requests go through the guard; the poller's (which watch it) do not."""
         polling = threading.current_thread() is self._thread
@@ -417,10 +421,10 @@ class TFServingBackend(Backend):
                     f"TF Serving at {self._addr} did not answer before the deadline.")
             try:
                 if polling:
-                    response = method(request, timeout=remaining)
+                    response = method(request, timeout=remaining, metadata=metadata or None)
                 else:
-                    response = self._guard.call(
-                        lambda r=remaining: method.future(request, timeout=r))
+                    response = self._guard.call(lambda r=remaining: method.future(
+                        request, timeout=r, metadata=metadata or None))
                 self._guard.answered()
                 return response
             except grpc.RpcError as exc:

@@ -36,7 +36,7 @@ sequences (`padded` inputs) of different lengths are right-padded with 0 to the
 longest; string arrays need no padding. Outputs are split back by row offsets.
 A request whose deadline passes while it waits raises `DeadlineExceeded`; a
 batch drops such requests before it runs, and so every request its `admit` check refuses
-(serving/core/admission.py: waited past its queue budget, client gone).
+(serving/core/admission.py: waited past its queue budget).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,13 @@ Runner = Callable[[dict[str, np.ndarray], float], dict[str, np.ndarray]]
 # admit() -> seconds left to the request's deadline, or the GatewayError that drops it
 Admit = Callable[[], float]
 ARRIVAL_WAIT_S = 0.003
+_riders: ContextVar[tuple[Any, ...]] = ContextVar("multihead_batch_riders", default=())
+
+
+def riders() -> tuple[Any, ...]:
+    """The `tag`s (`Batcher.submit`) of the requests in the model call this thread runs now,
+    for a runner that does something per request (their batch size, their spans)."""
+    return _riders.get()
 
 
 class Arrivals:
@@ -124,6 +132,7 @@ class _Task:
     error: BaseException | None = None
     abandoned: bool = False
     lead: _Batch | None = None  # a batch this task's thread was handed to run
+    tag: Any = None             # the caller's, handed to the runner through `riders()`
     admit: Admit | None = None
 
 
@@ -158,11 +167,12 @@ class Batcher:
 
     def submit(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
                runner: Runner, deadline: float, padded: frozenset[str] = frozenset(),
-               admit: Admit | None = None) -> dict[str, np.ndarray]:
+               tag: Any = None, admit: Admit | None = None) -> dict[str, np.ndarray]:
         """Run `inputs` (batch of `size`) as part of a merged batch; blocks until done.
 
-        `deadline` is a `time.monotonic()` value; `admit`, called right before the batch
-        runs, may drop the request instead (raising).
+        `deadline` is a `time.monotonic()` value; `tag` is what `riders()` tells the
+        runner about this request; `admit`, called right before the batch runs, may drop
+        the request instead (raising).
         """
         with self._cond:
             if self._stopped:
@@ -179,12 +189,12 @@ class Batcher:
                 if size < self.max_batch_size and (self.timeout_s > 0
                                                    or self.arrivals.others() > 0):
                     alone = False
-                    task = _Task(inputs, size, deadline, admit=admit)
+                    task = _Task(inputs, size, deadline, tag=tag, admit=admit)
                     task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
                                        queued=False)
                     self._queues.setdefault(key, deque()).append(task.lead)  # open to join
             elif batch is not None:
-                task = _Task(inputs, size, deadline, admit=admit)
+                task = _Task(inputs, size, deadline, tag=tag, admit=admit)
                 batch.tasks.append(task)
                 batch.size += size
                 if batch.size >= self.max_batch_size:
@@ -194,14 +204,14 @@ class Batcher:
                 if self._enqueued >= self.max_enqueued:
                     raise Overloaded(f"The batch queue is full ({self.max_enqueued} batches "
                                      "waiting, max_enqueued_batches); retry later.")
-                task = _Task(inputs, size, deadline, admit=admit)
+                task = _Task(inputs, size, deadline, tag=tag, admit=admit)
                 batch = _Batch(key, runner, padded, time.monotonic(), [task], size)
                 batch.closed = size >= self.max_batch_size
                 self._queues.setdefault(key, deque()).append(batch)
                 self._enqueued += 1
         self.arrivals.arrived()  # after joining: a leader waiting for it sees it in its batch
         if alone:
-            return self._run_alone(key, inputs, size, runner, deadline, admit)
+            return self._run_alone(key, inputs, size, runner, deadline, tag, admit)
         if task.lead is None:
             self._wait(task)
         while task.lead is not None:  # this thread was handed a batch (its own among it)
@@ -216,17 +226,22 @@ class Batcher:
         return task.result
 
     def _run_alone(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
-                   runner: Runner, deadline: float, admit: Admit | None
+                   runner: Runner, deadline: float, tag: Any, admit: Admit | None
                    ) -> dict[str, np.ndarray]:
         """The common case when the model is idle: call it now, in this thread, with no
         merge, no split and no hand-off; then pass the run slot on."""
         try:
             remaining = admit() if admit is not None else deadline - time.monotonic()
             if remaining <= 0:
-                raise DeadlineExceeded("The request deadline passed before its batch ran.")
+                raise DeadlineExceeded("The request deadline passed before its batch ran.",
+                                       shed="deadline")
             if self._on_batch is not None:
                 self._on_batch(key, size)
-            outputs = runner(dict(inputs), remaining)
+            token = _riders.set((tag,))
+            try:
+                outputs = runner(dict(inputs), remaining)
+            finally:
+                _riders.reset(token)
             return split(outputs, [size])[0]
         finally:
             self._hand_over()
@@ -341,7 +356,11 @@ class Batcher:
             total = sum(t.size for t in tasks)
             if self._on_batch is not None:
                 self._on_batch(batch.key, total)
-            outputs = batch.runner(merged, max(min(t.deadline for t in tasks) - now, 0.001))
+            token = _riders.set(tuple(t.tag for t in tasks))
+            try:
+                outputs = batch.runner(merged, max(min(t.deadline for t in tasks) - now, 0.001))
+            finally:
+                _riders.reset(token)
             parts = split(outputs, [t.size for t in tasks])
         except BaseException as exc:  # every waiter gets the batch's error
             for t in tasks:

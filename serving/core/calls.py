@@ -21,6 +21,7 @@ import numpy as np
 
 from serving.core.deadline import Deadline
 from serving.errors import InvalidInput, quote
+from serving.request_context import RequestRecord
 
 if TYPE_CHECKING:
     from serving.core.validation import SignaturePlan
@@ -75,12 +76,14 @@ class ModelRef:
 @dataclass(frozen=True)
 class Origin:
     """Where a request came from: the metric labels and the deadline of every call, and
+    the request's record (its id, trace headers and outcome: serving/request_context.py), and
     how to tell that its client has gone (closed the connection, cancelled the call)."""
 
     protocol: str       # tfserving | v2 | multihead
     transport: str      # rest | grpc
     deadline: Deadline
-    gone: Callable[[], bool] | None = None
+    record: RequestRecord = field(default_factory=RequestRecord, compare=False)
+    gone: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 class FilterWording:

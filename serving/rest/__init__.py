@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None,
                service: InferenceService | None = None) -> Flask:
     """A Flask app serving `service` (built from `settings` when not given, not started)."""
     from serving import protocols
+    from serving.rest.access import install_request_records
     from serving.rest.auth import install_auth, open_paths
     from serving.rest.errors import json_response, register_error_handlers
     from serving.rest.openapi import build_openapi
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None,
     unlocked = open_paths(p for room in rooms for p in room.rest_open_paths)
 
     register_error_handlers(app)
+    install_request_records(app, settings.access_log)
     install_auth(app, settings.api_keys, unlocked)
 
     def openapi_json() -> Response:
@@ -66,9 +68,11 @@ def create_app(settings: Settings | None = None,
 
 
 def build_service(settings: Settings) -> InferenceService:
-    """Backend + metrics + service from settings; the backend starts on `service.start()`."""
+    """Backend + metrics + service (+ tracing when the OTEL_* environment asks for it) from
+    settings; the backend starts on `service.start()`."""
+    from serving import tracing
     from serving.backends.factory import create_backend
     from serving.core.service import InferenceService
     from serving.metrics import Metrics
 
-    return InferenceService(settings, create_backend(settings), Metrics())
+    return InferenceService(settings, create_backend(settings), Metrics(), tracing.from_env())

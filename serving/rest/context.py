@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from serving import request_context
 from serving.config import Settings
 from serving.core.calls import Origin
 from serving.core.deadline import Deadline
@@ -46,12 +47,15 @@ def settings() -> Settings:
 
 def origin(protocol: str) -> Origin:
     """This request's protocol and transport labels, its deadline (request_timeout_s or
-    the caller's timeout, from when the request was received) and its departure check."""
+    the caller's timeout, from when the request was received), its record (opened by
+    serving/rest/access.py) and its departure check."""
+    record = request_context.current() or request_context.RequestRecord(transport="rest")
+    record.protocol = protocol
     environ = request.environ
     return Origin(protocol, "rest",
                   Deadline.start(settings().request_timeout_s, client_timeout_s(),
                                  environ.get(RECEIVED_AT)),
-                  environ.get(CLIENT_GONE))
+                  record, environ.get(CLIENT_GONE))
 
 
 def client_timeout_s() -> float | None:

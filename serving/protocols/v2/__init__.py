@@ -23,6 +23,9 @@ REST_OPEN_PATHS = ("/v2/health/live", "/v2/health/ready")
 GRPC_AUTH_SERVICES = ("inference.GRPCInferenceService",)
 GRPC_OPEN_METHODS = tuple(f"/inference.GRPCInferenceService/{m}"
                           for m in ("ServerLive", "ServerReady", "ModelReady"))
+# The request id of a call without `x-request-id` metadata (serving/grpc/access.py): OIP's
+# own `id`, which the REST room adopts the same way (serving/protocols/v2/infer.py).
+GRPC_REQUEST_IDS = {"/inference.GRPCInferenceService/ModelInfer": lambda request: request.id}
 # What GET /v2 and ServerMetadata answer, on both transports. Only extensions that work end
 # to end: no "statistics" (perf_analyzer would then require /stats), no "classification".
 SERVER_NAME = "multihead"
