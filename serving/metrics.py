@@ -116,7 +116,7 @@ class Metrics:
             self.child(self.request_duration, model, protocol, transport).observe(seconds)
 
     def record_shed(self, model: str, reason: str) -> None:
-        self._child(self.shed, model, reason).inc()
+        self.child(self.shed, model, reason).inc()
 
     def record_batch(self, model: str, size: int) -> None:
         self.child(self.batch_size, model).observe(size)

@@ -46,7 +46,7 @@ def shed_count(svc, reason: str) -> float:  # noqa: ANN001
 
 def received(seconds_ago: float, timeout_s: float = 30.0, gone=None) -> Origin:  # noqa: ANN001
     return Origin("tfserving", "rest",
-                  Deadline.start(timeout_s, received=time.monotonic() - seconds_ago), gone)
+                  Deadline.start(timeout_s, received=time.monotonic() - seconds_ago), gone=gone)
 
 
 def test_a_request_that_waited_past_its_budget_is_shed(service) -> None:  # noqa: ANN001
