@@ -20,7 +20,7 @@ help:
 	@echo "make test   - install, lint (ruff, uv lock --check) and run the whole test suite"
 	@echo "make models - train and export the default models into $(MODEL_DIR)/"
 	@echo "make serve  - start the gateway on the models already in $(MODEL_DIR)/"
-	@echo "make bench  - benchmarks: gateway vs FastAPI, KServe, framework floors, in-process limit"
+	@echo "make bench  - benchmarks: gateway vs FastAPI, KServe, framework floors, in-process limit; overload point"
 	@echo "make profile - py-spy flame graphs of the gateway's workers under wrk (PROFILE_ARGS)"
 	@echo "              (BENCH_SECONDS=1 BENCH_REPEATS=1 for a short run; see README)"
 	@echo "make lock   - re-resolve uv.lock after a change to pyproject.toml (UPGRADE=1: newest)"
@@ -104,8 +104,11 @@ bench-deps: $(KSERVE_VENV)/.installed $(PERF_ANALYZER)
 
 # Options: BENCH_SECONDS, BENCH_REPEATS, BENCH_CONCURRENCY, BENCH_MODELS, BENCH_SKIP,
 # BENCH_WARMUP, BENCH_PRESET (or flags in BENCH_ARGS; `python -m tests.bench --help`).
+# Then the overload point: BENCH_OVERLOAD_SECONDS, BENCH_OVERLOAD_REPEATS,
+# BENCH_OVERLOAD_BEFORE (or flags in OVERLOAD_ARGS; `python -m tests.bench.overload --help`).
 bench: setup bench-deps
 	$(PY) -m tests.bench $(BENCH_ARGS)
+	$(PY) -m tests.bench.overload $(OVERLOAD_ARGS)
 
 # Where a worker's time goes under load (`python -m tests.bench.profile --help`), e.g.
 # PROFILE_ARGS="--concurrency 32 --gil".

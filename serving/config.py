@@ -32,6 +32,11 @@ class Settings:
                              "policy and version labels.", default="")
     tfserving_addr: str = _doc("host:port of TF Serving's gRPC API (tfserving backend).",
                                default="127.0.0.1:8500")
+    # Threads of one worker (REST, and gRPC on top) that may wait on TF Serving at once.
+    tfserving_max_inflight: int = _doc("Calls one gunicorn worker may have in flight to TF "
+                                       "Serving (tfserving backend); one more is refused at "
+                                       "once with 503 and Retry-After instead of parking a "
+                                       "thread.", default=32)
     host: str = _doc("Address the REST and gRPC servers bind; containers set 0.0.0.0.",
                      default="127.0.0.1")
     http_port: int = _doc("REST port.", default=8000)
@@ -56,8 +61,18 @@ class Settings:
                                   "requests' own threads run them).", default=1)
     max_request_bytes: int = _doc("Largest request body accepted (413 above).",
                                   default=4 * 1024 * 1024)
-    request_timeout_s: float = _doc("Deadline for one request, runtime call included.",
-                                    default=30.0)
+    request_timeout_s: float = _doc("Deadline for one request, runtime call included (a "
+                                    "client's shorter gRPC deadline or "
+                                    "X-Envoy-Expected-Rq-Timeout-Ms wins); a request must "
+                                    "also arrive whole within it (408).", default=30.0)
+    # Triton's queue policy (timeout_action REJECT) bounds a queue by time the same way.
+    max_queue_wait_s: float = _doc("Longest a request may wait between arriving whole and its "
+                                   "model call (for a thread, for its batch); past it, it is "
+                                   "refused with 503 and Retry-After before the model runs. "
+                                   "0 disables.", default=1.0)
+    worker_connections: int = _doc("Connections one gunicorn worker holds at most (idle, "
+                                   "reading, served); past it a new connection is answered "
+                                   "503 with Retry-After and closed.", default=1000)
     load_timeout_s: float = _doc("How long a gunicorn worker waits for its initial model "
                                  "load before it accepts connections anyway (readiness then "
                                  "says why); a failed load ends the wait at once.",

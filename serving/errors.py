@@ -11,8 +11,15 @@ and gRPC status are derived from that code in one place (`http_status`, and
     ├── Overloaded                    (RESOURCE_EXHAUSTED, 429)   batch queue full
     ├── Unauthenticated               (UNAUTHENTICATED, 401)
     ├── Unavailable                   (UNAVAILABLE, 503)          runtime not ready / unreachable
+    │   └── Shed                      (UNAVAILABLE, 503)          overload (Retry-After)
+    ├── Cancelled                     (CANCELLED, 499)            the client went away
     └── DeadlineExceeded              (DEADLINE_EXCEEDED, 504)
         └── RequestTimeout            (DEADLINE_EXCEEDED, 408)    request not sent in time
+
+An error raised to drop a request before its model ran carries `shed`, the reason
+(`queue_time`, `deadline`, `client_gone`, `runtime_busy`, `runtime_unavailable`): the core
+counts it in `multihead_shed_requests_total`. `retry_after_s` becomes REST's `Retry-After`
+and gRPC's `grpc-retry-pushback-ms` (gRFC A6).
 
 Every message passes through `safe_text`, and client-chosen names are quoted with
 `quote`: a message never carries a lone UTF-16 surrogate or a control character,
@@ -100,11 +107,13 @@ class GatewayError(Exception):
 
     code: str = "INTERNAL"
     http_status: int | None = None  # None: derived from `code`
+    retry_after_s: int | None = None  # when a client may try again (overload)
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, shed: str = "") -> None:
         message = safe_text(message)
         super().__init__(message)
         self.message = message
+        self.shed = shed  # why the request was dropped before its model ran ("": it was not)
 
     @property
     def status(self) -> int:
@@ -141,6 +150,19 @@ class Unauthenticated(GatewayError):
 
 class Unavailable(GatewayError):
     code = "UNAVAILABLE"
+
+
+class Shed(Unavailable):
+    """Refused before the model ran so that the requests admitted are answered in time:
+    it waited past its queue budget, or the runtime is saturated or not answering."""
+
+    retry_after_s = 1
+
+
+class Cancelled(GatewayError):
+    """The client closed its connection or cancelled its call; nobody reads the answer."""
+
+    code = "CANCELLED"
 
 
 class DeadlineExceeded(GatewayError):

@@ -28,7 +28,7 @@ from typing import Any
 from serving import lifecycle, logs
 from serving.config import Settings
 
-WORKER_CLASS = "serving.gunicorn_worker.GatewayWorker"  # gthread + JSON errors, read deadlines
+WORKER_CLASS = "serving.gunicorn_worker.GatewayWorker"  # reads whole requests on an event loop
 GRACEFUL_TIMEOUT_S = 15
 GRPC_GRACE_S = 5  # in-flight RPCs of a stopping worker get this long to finish
 KEEPALIVE_S = 5
@@ -60,6 +60,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "bind": [f"{settings.host}:{settings.http_port}"],
         "workers": settings.workers,
         "threads": settings.threads,
+        "worker_connections": settings.worker_connections,
         "worker_class": WORKER_CLASS,
         "preload_app": False,
         # One listening socket, opened by the master and shared by every worker:

@@ -66,6 +66,13 @@ class Metrics:
         self.head_value = Histogram(
             "head_value", "Predicted values of regression and label-less heads.",
             ["model", "head"], namespace=PREFIX, registry=r, buckets=VALUE_BUCKETS)
+        self.shed = Counter(
+            "shed_requests", "Requests dropped before their model ran, by reason: "
+            "queue_time (waited past max_queue_wait_s), deadline (the client's or "
+            "request_timeout_s passed), client_gone (connection closed, call cancelled), "
+            "runtime_busy (tfserving_max_inflight calls in flight), runtime_unavailable (TF "
+            "Serving down or not answering), connections (worker_connections reached; model '').",
+            ["model", "reason"], namespace=PREFIX, registry=r)
         self.model_loaded = Gauge(
             "model_loaded", "1 while a model version is AVAILABLE in this worker.",
             ["model", "version"], namespace=PREFIX, registry=r, multiprocess_mode="livemax")
@@ -107,6 +114,9 @@ class Metrics:
         self.child(self.requests, model, version, protocol, transport, code).inc()
         if seconds is not None:
             self.child(self.request_duration, model, protocol, transport).observe(seconds)
+
+    def record_shed(self, model: str, reason: str) -> None:
+        self.child(self.shed, model, reason).inc()
 
     def record_batch(self, model: str, size: int) -> None:
         self.child(self.batch_size, model).observe(size)

@@ -14,6 +14,14 @@ next successful poll makes the gateway ready again without a restart.
 
 Calls carry a deadline (the request's budget) and are retried with exponential
 backoff on UNAVAILABLE only; TF Serving's status codes map to `serving.errors`.
+
+A TF Serving that stops answering without closing its connections (a hung process, a full
+GPU queue) must not park every gateway thread until each call's deadline: the calls of
+each worker are bounded (`tfserving_max_inflight`, beyond which a call is refused at once),
+and when the status poll gets no answer within STATUS_TIMEOUT_S while nothing else was
+answered either, the runtime is taken for hung: readiness says so, the calls in flight are
+cancelled and fail with UNAVAILABLE, new ones are refused at once, until a poll is
+answered again (serving/backends/runtime_guard.py).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from serving import errors
 from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, VersionStatus
 from serving.backends.model_config import ModelConfigError, parse_model_config
+from serving.backends.runtime_guard import RuntimeGuard
 from serving.backends.savedmodel_meta import signature_spec
 from serving.config import Settings
 from serving.tensor_proto import array_to_proto, proto_to_array
@@ -53,7 +62,13 @@ log = logging.getLogger(__name__)
 # SetMaxMessageSize); the gateway already limits what clients send.
 MAX_MESSAGE_BYTES = 2**31 - 1
 RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4)  # backoff between attempts on UNAVAILABLE
+# TF Serving answers a status call from memory in well under a millisecond; one that takes
+# this long, while no other call was answered for as long either, comes from a runtime that
+# is not answering.
 STATUS_TIMEOUT_S = 2.0
+UNREACHABLE_POLL_S = 0.25  # how often an unreachable TF Serving is asked again
+_NOT_ANSWERED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                 grpc.StatusCode.CANCELLED)
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State
 _ERROR_CODE_ENUM = (get_model_status_pb2.ModelVersionStatus.DESCRIPTOR.fields_by_name["status"]
                     .message_type.fields_by_name["error_code"].enum_type)
@@ -93,6 +108,7 @@ class TFServingBackend(Backend):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._channel: grpc.Channel | None = None
+        self._guard = RuntimeGuard(settings.tfserving_max_inflight, f"TF Serving at {self._addr}")
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -150,7 +166,8 @@ class TFServingBackend(Backend):
                 log.exception("TF Serving poll failed")
             finally:
                 self._polled.set()
-            self._wake.wait(self._settings.poll_interval_s)
+            self._wake.wait(self._settings.poll_interval_s if self._reachable else
+                            min(self._settings.poll_interval_s, UNREACHABLE_POLL_S))
             self._wake.clear()
 
     def refresh(self, names: Sequence[str] | None = None) -> None:
@@ -163,7 +180,14 @@ class TFServingBackend(Backend):
         for name in names:
             try:
                 statuses = self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
-            except (errors.Unavailable, errors.DeadlineExceeded) as exc:
+            except errors.DeadlineExceeded:
+                silent = self._guard.silent_for()
+                if silent < STATUS_TIMEOUT_S:
+                    return  # slow to answer a status call, but answering predictions
+                self._set_reachable(False, f"TF Serving at {self._addr} is not answering: "
+                                           f"no call was answered for {silent:.1f} s")
+                return
+            except errors.Unavailable as exc:
                 self._set_reachable(False, exc.message)
                 return
             except errors.GatewayError as exc:
@@ -205,6 +229,10 @@ class TFServingBackend(Backend):
                 log.warning("%s", why or f"TF Serving at {self._addr} is reachable")
             self._reachable = reachable
             self._unreachable_why = why
+        if reachable:
+            self._guard.close()
+        else:
+            self._guard.trip(why)
 
     def _describe(self, name: str, version: int) -> ModelVersion | None:
         """Signatures from TF Serving's metadata; the card from the shared repository."""
@@ -296,7 +324,7 @@ class TFServingBackend(Backend):
             reachable, why = self._reachable, self._unreachable_why
             model = self._models.get(name)
         if reachable is False:
-            raise errors.Unavailable(why)
+            raise errors.Shed(why, shed="runtime_unavailable")
         if model is None:
             # Perhaps a model TF Serving serves that no config here names: ask it once.
             try:
@@ -380,18 +408,28 @@ class TFServingBackend(Backend):
 
     def _call(self, method: Callable[..., Any], request: Any, deadline: float,
               metadata: tuple[tuple[str, str], ...] = ()) -> Any:
-        """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried."""
+        """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried. Calls
+        for requests go through the guard; the poller's (which watch it) do not."""
+        polling = threading.current_thread() is self._thread
         for delay in (*RETRY_DELAYS_S, None):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise errors.DeadlineExceeded(
                     f"TF Serving at {self._addr} did not answer before the deadline.")
             try:
-                return method(request, timeout=remaining, metadata=metadata or None)
+                if polling:
+                    response = method(request, timeout=remaining, metadata=metadata or None)
+                else:
+                    response = self._guard.call(lambda r=remaining: method.future(
+                        request, timeout=r, metadata=metadata or None))
+                self._guard.answered()
+                return response
             except grpc.RpcError as exc:
                 code = exc.code()
+                if code not in _NOT_ANSWERED:
+                    self._guard.answered()  # an error of TF Serving's own is an answer
                 if code is grpc.StatusCode.UNAVAILABLE:
-                    if threading.current_thread() is not self._thread:
+                    if not polling:
                         self._wake.set()  # let the poller re-check readiness now
                     if delay is not None and time.monotonic() + delay < deadline:
                         time.sleep(delay)

@@ -35,7 +35,8 @@ the non-padded inputs), so inputs always concatenate along dim 0. Padded id
 sequences (`padded` inputs) of different lengths are right-padded with 0 to the
 longest; string arrays need no padding. Outputs are split back by row offsets.
 A request whose deadline passes while it waits raises `DeadlineExceeded`; a
-batch drops such requests before it runs.
+batch drops such requests before it runs, and so every request its `admit` check refuses
+(serving/core/admission.py: waited past its queue budget).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ from serving.errors import DeadlineExceeded, GatewayError, Overloaded, Unavailab
 
 # runner(merged inputs, timeout_s) -> outputs with the merged batch first
 Runner = Callable[[dict[str, np.ndarray], float], dict[str, np.ndarray]]
+# admit() -> seconds left to the request's deadline, or the GatewayError that drops it
+Admit = Callable[[], float]
 ARRIVAL_WAIT_S = 0.003
 _riders: ContextVar[tuple[Any, ...]] = ContextVar("multihead_batch_riders", default=())
 
@@ -130,6 +133,7 @@ class _Task:
     abandoned: bool = False
     lead: _Batch | None = None  # a batch this task's thread was handed to run
     tag: Any = None             # the caller's, handed to the runner through `riders()`
+    admit: Admit | None = None
 
 
 @dataclass(eq=False)
@@ -163,11 +167,12 @@ class Batcher:
 
     def submit(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
                runner: Runner, deadline: float, padded: frozenset[str] = frozenset(),
-               tag: Any = None) -> dict[str, np.ndarray]:
+               tag: Any = None, admit: Admit | None = None) -> dict[str, np.ndarray]:
         """Run `inputs` (batch of `size`) as part of a merged batch; blocks until done.
 
         `deadline` is a `time.monotonic()` value; `tag` is what `riders()` tells the
-        runner about this request.
+        runner about this request; `admit`, called right before the batch runs, may drop
+        the request instead (raising).
         """
         with self._cond:
             if self._stopped:
@@ -184,12 +189,12 @@ class Batcher:
                 if size < self.max_batch_size and (self.timeout_s > 0
                                                    or self.arrivals.others() > 0):
                     alone = False
-                    task = _Task(inputs, size, deadline, tag=tag)
+                    task = _Task(inputs, size, deadline, tag=tag, admit=admit)
                     task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
                                        queued=False)
                     self._queues.setdefault(key, deque()).append(task.lead)  # open to join
             elif batch is not None:
-                task = _Task(inputs, size, deadline, tag=tag)
+                task = _Task(inputs, size, deadline, tag=tag, admit=admit)
                 batch.tasks.append(task)
                 batch.size += size
                 if batch.size >= self.max_batch_size:
@@ -199,14 +204,14 @@ class Batcher:
                 if self._enqueued >= self.max_enqueued:
                     raise Overloaded(f"The batch queue is full ({self.max_enqueued} batches "
                                      "waiting, max_enqueued_batches); retry later.")
-                task = _Task(inputs, size, deadline, tag=tag)
+                task = _Task(inputs, size, deadline, tag=tag, admit=admit)
                 batch = _Batch(key, runner, padded, time.monotonic(), [task], size)
                 batch.closed = size >= self.max_batch_size
                 self._queues.setdefault(key, deque()).append(batch)
                 self._enqueued += 1
         self.arrivals.arrived()  # after joining: a leader waiting for it sees it in its batch
         if alone:
-            return self._run_alone(key, inputs, size, runner, deadline, tag)
+            return self._run_alone(key, inputs, size, runner, deadline, tag, admit)
         if task.lead is None:
             self._wait(task)
         while task.lead is not None:  # this thread was handed a batch (its own among it)
@@ -221,13 +226,15 @@ class Batcher:
         return task.result
 
     def _run_alone(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
-                   runner: Runner, deadline: float, tag: Any) -> dict[str, np.ndarray]:
+                   runner: Runner, deadline: float, tag: Any, admit: Admit | None
+                   ) -> dict[str, np.ndarray]:
         """The common case when the model is idle: call it now, in this thread, with no
         merge, no split and no hand-off; then pass the run slot on."""
         try:
-            remaining = deadline - time.monotonic()
+            remaining = admit() if admit is not None else deadline - time.monotonic()
             if remaining <= 0:
-                raise DeadlineExceeded("The request deadline passed before its batch ran.")
+                raise DeadlineExceeded("The request deadline passed before its batch ran.",
+                                       shed="deadline")
             if self._on_batch is not None:
                 self._on_batch(key, size)
             token = _riders.set((tag,))
@@ -246,7 +253,8 @@ class Batcher:
             if task.done.is_set() or task.lead is not None:
                 return  # answered or handed a batch as the deadline passed
             task.abandoned = True
-        raise DeadlineExceeded("The request deadline passed while it waited for its batch.")
+        raise DeadlineExceeded("The request deadline passed while it waited for its batch.",
+                               shed="deadline")
 
     def stop(self) -> None:
         """Refuse new requests; queued ones fail now rather than at their deadline, and
@@ -329,10 +337,18 @@ class Batcher:
         tasks = []
         for t in batch.tasks:
             if t.abandoned or t.deadline <= now:
-                t.error = DeadlineExceeded("The request deadline passed before its batch ran.")
+                t.error = DeadlineExceeded("The request deadline passed before its batch ran.",
+                                           shed="deadline")
                 t.done.set()
-            else:
-                tasks.append(t)
+                continue
+            if t.admit is not None:
+                try:
+                    t.admit()
+                except GatewayError as exc:
+                    t.error = exc
+                    t.done.set()
+                    continue
+            tasks.append(t)
         if not tasks:
             return
         try:

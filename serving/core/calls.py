@@ -76,12 +76,14 @@ class ModelRef:
 @dataclass(frozen=True)
 class Origin:
     """Where a request came from: the metric labels and the deadline of every call, and
-    the request's record (its id, trace headers and outcome: serving/request_context.py)."""
+    the request's record (its id, trace headers and outcome: serving/request_context.py), and
+    how to tell that its client has gone (closed the connection, cancelled the call)."""
 
     protocol: str       # tfserving | v2 | multihead
     transport: str      # rest | grpc
     deadline: Deadline
     record: RequestRecord = field(default_factory=RequestRecord, compare=False)
+    gone: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 class FilterWording:

@@ -33,6 +33,7 @@ from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, VersionStatus
 from serving.config import Settings
 from serving.core import batching, tasks
+from serving.core.admission import Admission
 from serving.core.batching import Arrivals, Batcher
 from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
 from serving.core.signatures import default_signature, pick_signature
@@ -60,6 +61,7 @@ class _Outcome:
     model: str = ""
     version: str = ""
     code: str = "OK"
+    shed: str = ""  # why it was dropped before its model ran, if it was
 
 
 class InferenceService:
@@ -74,6 +76,7 @@ class InferenceService:
         # Requests of this process on their way to the batcher; the transports count them
         # (serving/core/batching.py, Arrivals).
         self.arrivals = Arrivals()
+        self.admission = Admission(settings.max_queue_wait_s)
         self._plans: dict[tuple[str, int, str], SignaturePlan] = {}
         self._plans_lock = threading.Lock()
         self._batcher = (Batcher(settings, self.arrivals,
@@ -214,7 +217,7 @@ class InferenceService:
                     outcome.model = getattr(request, "model", ModelRef("")).name
                     call = to_call(request)
                     outcome.model = call.model.name
-                    origin.deadline.check("before the call started")
+                    self.admission.check(origin, "before the call started")
                     mv = self.backend.resolve(call.model.name, call.model.version,
                                               call.model.label)
                     outcome.model, outcome.version = mv.name, str(mv.version)
@@ -241,7 +244,7 @@ class InferenceService:
         try:
             yield outcome
         except GatewayError as exc:
-            outcome.code = exc.code
+            outcome.code, outcome.shed = exc.code, exc.shed
             raise
         except Exception as exc:
             outcome.code = "INTERNAL"
@@ -254,6 +257,8 @@ class InferenceService:
             self.metrics.record_request(model, outcome.version, origin.protocol,
                                         origin.transport, outcome.code,
                                         time.perf_counter() - started)
+            if outcome.shed:
+                self.metrics.record_shed(model, outcome.shed)
             record = origin.record  # what the access line and the span say
             record.model, record.version, record.code = model, outcome.version, outcome.code
 
@@ -308,8 +313,10 @@ class InferenceService:
             origin.record.trace.queued_ns = time.time_ns()
         if self._batcher is not None and plan.batchable and checked.batch_size is not None:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
-            return self._batcher.submit(key, checked.arrays, checked.batch_size, runner,
-                                        deadline.at, plan.padded, tag=origin.record)
-        remaining = deadline.check("before the model ran")
+            return self._batcher.submit(
+                key, checked.arrays, checked.batch_size, runner, deadline.at, plan.padded,
+                tag=origin.record,
+                admit=lambda: self.admission.check(origin, "before its batch ran", False))
+        remaining = self.admission.check(origin, "before the model ran", False)
         self.metrics.record_batch(mv.name, checked.batch_size or 1)
         return runner(checked.arrays, remaining)

@@ -1,6 +1,7 @@
 """What a protocol's gRPC servicer takes from the transport for each call: its `Origin`
-(protocol, transport, deadline: the client's deadline capped by request_timeout_s, and the
-call's record, opened by serving/grpc/access.py)."""
+(protocol, transport, deadline: the client's deadline capped by request_timeout_s, the
+call's record, opened by serving/grpc/access.py, and whether the client is still there: a
+cancelled call's work is dropped unrun)."""
 
 from __future__ import annotations
 
@@ -16,4 +17,5 @@ def origin(context: grpc.ServicerContext, settings: Settings, protocol: str) -> 
     record = request_context.current() or request_context.RequestRecord(transport="grpc")
     record.protocol = protocol
     return Origin(protocol, "grpc",
-                  Deadline.start(settings.request_timeout_s, context.time_remaining()), record)
+                  Deadline.start(settings.request_timeout_s, context.time_remaining()), record,
+                  lambda: not context.is_active())

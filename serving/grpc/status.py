@@ -26,6 +26,7 @@ MESSAGE_LIMIT = 1024
 TRUNCATED = "...TRUNCATED"
 
 F = TypeVar("F", bound=Callable[..., Any])
+PUSHBACK_KEY = "grpc-retry-pushback-ms"
 
 
 def truncate(message: str) -> str:
@@ -60,9 +61,15 @@ def error_handler(remap: Mapping[str, grpc.StatusCode] | None = None) -> Callabl
                 return method(self, request, context)
             except GatewayError as exc:
                 code, message = to_status(exc, remap)
+                retry_after = exc.retry_after_s
             except Exception as exc:  # noqa: BLE001 - the one place a bug becomes INTERNAL
                 log.exception("unhandled error in %s", method.__name__)
                 code, message = to_status(exc, remap)
+                retry_after = None
+            if retry_after is not None:
+                # gRFC A6 server pushback: a retrying client waits this long.
+                context.set_trailing_metadata(
+                    ((PUSHBACK_KEY, str(int(retry_after * 1000))),))
             # abort() raises; it is called outside the except blocks so the traceback
             # of the gateway error does not chain into grpc's own exception.
             context.abort(code, message)

@@ -1,9 +1,18 @@
 """What a protocol's REST views take from the transport: the service of this app, its
 settings, the request's `Origin`, and the request body (read once, with the size limit
-enforced, for every protocol)."""
+enforced, for every protocol).
+
+The request's deadline counts from when the gateway's worker had it whole (`RECEIVED_AT`
+in the WSGI environ, serving/gunicorn_worker.py; now, under any other server) and is
+shortened by the caller's own timeout in `X-Envoy-Expected-Rq-Timeout-Ms` (milliseconds):
+Envoy, and so Istio, sets it on every request it forwards, "so that the upstream host
+receiving the request can make decisions based on the request timeout, e.g., early exit"
+(Envoy's router filter documentation); any client may send it too.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +29,12 @@ from serving.jsonio import kind_of, loads
 from serving.rest.errors import BODY_ERRORS, bad_body
 
 EXTENSION_KEY = "multihead"
+# What the gateway's gunicorn worker puts in the WSGI environ of each request: when it had
+# the request whole (time.monotonic()), and a check that its client has gone.
+RECEIVED_AT = "multihead.received_at"
+CLIENT_GONE = "multihead.client_gone"
+TIMEOUT_HEADER = "X-Envoy-Expected-Rq-Timeout-Ms"
+log = logging.getLogger(__name__)
 
 
 def service() -> InferenceService:
@@ -31,11 +46,30 @@ def settings() -> Settings:
 
 
 def origin(protocol: str) -> Origin:
-    """This request's protocol and transport labels, its deadline (request_timeout_s
-    from now) and its record (opened by serving/rest/access.py)."""
+    """This request's protocol and transport labels, its deadline (request_timeout_s or
+    the caller's timeout, from when the request was received), its record (opened by
+    serving/rest/access.py) and its departure check."""
     record = request_context.current() or request_context.RequestRecord(transport="rest")
     record.protocol = protocol
-    return Origin(protocol, "rest", Deadline.start(settings().request_timeout_s), record)
+    environ = request.environ
+    return Origin(protocol, "rest",
+                  Deadline.start(settings().request_timeout_s, client_timeout_s(),
+                                 environ.get(RECEIVED_AT)),
+                  record, environ.get(CLIENT_GONE))
+
+
+def client_timeout_s() -> float | None:
+    """The caller's timeout in seconds from TIMEOUT_HEADER; None when absent. A value that
+    is no whole number of milliseconds is ignored (logged): a hint, not the request."""
+    raw = request.headers.get(TIMEOUT_HEADER)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        log.info("ignoring %s: %r is not a whole number of milliseconds", TIMEOUT_HEADER,
+                 raw[:40])
+        return None
+    return int(raw) / 1000.0
 
 
 def body() -> bytes:

@@ -43,10 +43,12 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _gateway_error(exc: GatewayError) -> Response:
-    if exc.status >= 500:
+    if exc.status >= 500 and not exc.shed:  # sheds are counted, not logged one by one
         log.warning("%s %s -> %s: %s", request.method, request.path, exc.code, exc.message)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return error_response(exc.message, exc.code, exc.status, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return error_response(exc.message, exc.code, exc.status, headers or None)
 
 
 def _http_error(exc: HTTPException) -> Response:
