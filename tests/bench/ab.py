@@ -21,7 +21,7 @@ from tests.bench.servers import start_gateway
 
 
 def profiler_bodies(directory: Path, n: int = 256) -> Path:
-    from training.data.synthetic import generate
+    from training.models import generate
 
     posts = generate("profiler", n, seed=7).inputs["posts"]
     path = directory / "profiler.bodies.jsonl"

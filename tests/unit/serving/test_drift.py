@@ -74,7 +74,7 @@ def test_the_report_pools_workers_and_waits_for_enough_observations() -> None:
 def profiler_stream(skewed: bool, n: int = STREAM) -> list[str]:
     """Posts from the profiler's training generator (another seed); skewed: only authors
     of the oldest quarter."""
-    from training.data.synthetic import generate
+    from training.models import generate
 
     pool = generate("profiler", n * (6 if skewed else 1), seed=12345)
     posts = np.asarray(pool.inputs["posts"], dtype=object)
