@@ -65,7 +65,8 @@ system-deps:
 	@bash scripts/install-system-deps.sh
 
 proto: $(STAMP)
-	$(PY) scripts/gen_proto.py serving/grpc/_gen clients/python/multihead_client/_proto
+	$(PY) scripts/gen_proto.py
+	$(PY) scripts/gen_proto.py clients/python/multihead_client/_proto
 
 models: setup
 	@if [ -z "$$(ls -A $(MODEL_DIR) 2>/dev/null)" ]; then \
@@ -129,4 +130,4 @@ clean:
 	rm -rf build .pytest_cache .ruff_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	rm -rf clients/python/build
-	rm -f serving/grpc/_gen/*_pb2*.py* clients/python/multihead_client/_proto/*_pb2*.py*
+	rm -f serving/protocols/*/_gen/*_pb2*.py* clients/python/multihead_client/_proto/*_pb2*.py*

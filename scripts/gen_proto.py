@@ -1,29 +1,47 @@
-"""Generate the gateway's Python gRPC stubs from proto/ into a package directory.
+"""Generate the Python gRPC stubs of the project's own .proto files (proto/).
 
-    python scripts/gen_proto.py serving/grpc/_gen
-    python scripts/gen_proto.py clients/python/multihead_client/_proto
+    python scripts/gen_proto.py            # every protocol room's stubs, into the room's _gen/
+    python scripts/gen_proto.py DIR ...    # the gateway API's stubs into DIR (the SDK's)
 
-grpcio-tools writes `from multihead.v1 import gateway_pb2`; the import is made
-relative so the stubs live inside whichever package generates them.
+A protocol room declares the protos it serves in `GRPC_PROTOS` in its `__init__.py`
+(serving/protocols/); this script reads that literal without importing the room, so it
+runs where only grpcio-tools is installed (the gateway image's build stage).
+grpcio-tools writes `from multihead.v1 import gateway_pb2`; the import is made relative
+so the stubs live inside whichever package generates them.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
 
 from grpc_tools import protoc
 
-PROTO_ROOT = Path(__file__).resolve().parent.parent / "proto"
-PROTOS = ["multihead/v1/gateway.proto"]
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_ROOT = ROOT / "proto"
+ROOMS = ROOT / "serving" / "protocols"
+GATEWAY_PROTOS = ("multihead/v1/gateway.proto",)
 
 
-def generate(out_dir: Path, proto_root: Path = PROTO_ROOT) -> None:
+def room_protos(rooms: Path = ROOMS) -> dict[Path, tuple[str, ...]]:
+    """Each room's stub folder (`<room>/_gen`) -> the protos its `GRPC_PROTOS` names."""
+    found = {}
+    for init in sorted(rooms.glob("*/__init__.py")):
+        for node in ast.parse(init.read_text()).body:
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "GRPC_PROTOS" for t in node.targets):
+                found[init.parent / "_gen"] = tuple(ast.literal_eval(node.value))
+    return found
+
+
+def generate(out_dir: Path, protos: tuple[str, ...] = GATEWAY_PROTOS,
+             proto_root: Path = PROTO_ROOT) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / ".staging"
     staging.mkdir(exist_ok=True)
-    for proto in PROTOS:
+    for proto in protos:
         args = ["protoc", f"-I{proto_root}", f"-I{Path(protoc.__file__).parent / '_proto'}",
                 f"--python_out={staging}", f"--grpc_python_out={staging}",
                 f"--pyi_out={staging}", str(proto_root / proto)]
@@ -43,6 +61,7 @@ def generate(out_dir: Path, proto_root: Path = PROTO_ROOT) -> None:
 
 
 if __name__ == "__main__":
-    for target in sys.argv[1:] or ["serving/grpc/_gen"]:
-        generate(Path(target))
+    targets = {Path(d): GATEWAY_PROTOS for d in sys.argv[1:]} or room_protos()
+    for target, protos in targets.items():
+        generate(target, protos)
         print(f"generated gRPC stubs in {target}")

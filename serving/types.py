@@ -13,6 +13,10 @@ from typing import Any, NamedTuple
 
 # TF Serving's model version states (tensorflow_serving/apis/get_model_status.proto).
 VERSION_STATES = ("UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END")
+# The signature an empty signature name means (tensorflow/python/saved_model/
+# signature_constants.py DEFAULT_SERVING_SIGNATURE_DEF_KEY); which one serves a request
+# is serving/core/signatures.py's rule.
+DEFAULT_SIGNATURE = "serving_default"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ RUN pip download --no-deps --only-binary=:all: --dest /tmp/wheel "${TF_WHEEL}" \
 RUN pip install grpcio-tools==1.80.1
 COPY proto/ proto/
 COPY scripts/gen_proto.py scripts/gen_proto.py
-RUN mkdir -p serving/grpc/_gen && python scripts/gen_proto.py serving/grpc/_gen
+COPY serving/protocols/ serving/protocols/
+RUN python scripts/gen_proto.py
 
 # --- run stage ----------------------------------------------------------------
 # HOME=/tmp: gunicorn 27 puts its control socket under $HOME/.gunicorn, and /tmp
@@ -47,7 +48,7 @@ RUN pip install -r /tmp/gateway-requirements.txt \
 COPY --from=build /opt/tfprotos/ /usr/local/lib/python3.11/site-packages/
 WORKDIR /app
 COPY serving/ serving/
-COPY --from=build /src/serving/grpc/_gen/ serving/grpc/_gen/
+COPY --from=build /src/serving/protocols/multihead/_gen/ serving/protocols/multihead/_gen/
 RUN python -c "import tensorflow_serving.apis.prediction_service_pb2_grpc, serving.backends.tfserving" \
  && groupadd --gid 10001 multihead \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

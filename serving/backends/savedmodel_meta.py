@@ -18,6 +18,7 @@ from typing import Any
 
 from serving.backends.base import SignatureSpec, TensorSpec
 from serving.backends.repository import WARMUP_FILE
+from serving.types import DEFAULT_SIGNATURE
 
 # TF2 exports carry this pseudo-signature; it runs initializers, is not callable
 # through `loaded.signatures`, and is no use to a client, so it is not served.
@@ -115,5 +116,5 @@ def read_warmup_requests(export_dir: str) -> list[tuple[str, dict[str, Any]]]:
             raise ValueError(f"{path} record {i} is a {kind}; only predict_log is supported")
         request = log.predict_log.request
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-        requests.append((request.model_spec.signature_name or "serving_default", inputs))
+        requests.append((request.model_spec.signature_name or DEFAULT_SIGNATURE, inputs))
     return requests

@@ -44,6 +44,7 @@ from serving.backends.model_config import ModelConfigError, parse_model_config
 from serving.backends.savedmodel_meta import signature_spec
 from serving.config import Settings
 from serving.tensor_proto import array_to_proto, proto_to_array
+from serving.types import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +348,7 @@ class TFServingBackend(Backend):
         request = predict_pb2.PredictRequest(output_filter=list(output_filter))
         request.model_spec.name = model.name
         request.model_spec.version.value = model.version
-        request.model_spec.signature_name = signature or "serving_default"
+        request.model_spec.signature_name = signature or DEFAULT_SIGNATURE
         for name, array in inputs.items():
             request.inputs[name].CopyFrom(array_to_proto(array))
         budget = self._settings.request_timeout_s if timeout_s is None else timeout_s

@@ -9,9 +9,9 @@ first signature in name order, the same one its metadata describes on every prot
 from __future__ import annotations
 
 from serving.errors import FailedPrecondition, Unavailable, quote
-from serving.types import ModelVersion, SignatureSpec
+from serving.types import DEFAULT_SIGNATURE, ModelVersion, SignatureSpec
 
-DEFAULT_SIGNATURE = "serving_default"
+__all__ = ["DEFAULT_SIGNATURE", "default_signature", "pick_signature"]
 
 
 def default_signature(mv: ModelVersion) -> SignatureSpec:

@@ -180,13 +180,13 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
     """Start the gRPC server on settings.host:settings.grpc_port; returns at once."""
     from serving import protocols
 
-    packages = protocols.packages(settings.protocols)
+    rooms = protocols.rooms(settings.protocols)
     interceptors = []
     if settings.api_keys:
         interceptors.append(_AuthInterceptor(
             settings.api_keys,
-            tuple(s for p in packages for s in getattr(p, "GRPC_AUTH_SERVICES", ())),
-            tuple(m for p in packages for m in getattr(p, "GRPC_OPEN_METHODS", ()))))
+            tuple(s for room in rooms for s in room.grpc_auth_services),
+            tuple(m for room in rooms for m in room.grpc_open_methods)))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),
@@ -195,10 +195,8 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         # (serving/grpc/decode.py), whatever the interceptors after it do.
         interceptors=[DecodeInterceptor(), *interceptors, _ArrivalInterceptor(service.arrivals)])
     services: list[str] = []
-    for package in packages:
-        add = getattr(package, "add_grpc_services", None)
-        if add is not None:
-            services.extend(add(server, settings, service))
+    for room in rooms:
+        services.extend(room.add_grpc_services(server, settings, service))
     names = ("", *services)
 
     health_servicer = health.HealthServicer(

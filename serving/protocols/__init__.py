@@ -6,27 +6,44 @@
 | `v2` | Open Inference Protocol v2 (`/v2/...`) | `inference.GRPCInferenceService` |
 | `multihead` | the typed task API (`/v1/similarity`, ...) | `multihead.v1.Gateway` |
 
-Each protocol is a package `serving/protocols/<name>/` that talks only to
-`serving/core/` and the shared vocabulary (`serving/types.py`, `dtypes.py`,
-`errors.py`), never to a backend or another protocol. It may offer:
+Each protocol is a package that talks only to `serving/core/` and the shared vocabulary
+(`serving/types.py`, `dtypes.py`, `errors.py`), never to a backend or another protocol,
+and describes itself; the transports (serving/rest/, serving/grpc/) only collect what
+the mounted rooms declare. A room's `__init__` may define:
 
-- `rest_blueprint(settings) -> flask.Blueprint`: its REST routes, mounted by
-  `serving/rest/create_app`;
-- `add_grpc_services(server, settings, service) -> list[str]`: registers its
-  servicers on the one gRPC server (`serving/grpc/server.py`) and returns their
-  full service names (for health and reflection).
+- `rest_blueprint(settings) -> flask.Blueprint`: its REST routes;
+- `REST_OPEN_PATHS`: REST paths open without an API key (its health routes);
+- a file `openapi.yaml` beside `__init__`: its part of /openapi.json (`paths`,
+  `components`);
+- `add_grpc_services(server, settings, service) -> list[str]`: registers its servicers
+  and returns their full names (for health and reflection);
+- `GRPC_AUTH_SERVICES`, `GRPC_OPEN_METHODS`: gRPC services that need an API key, and
+  methods of those that stay open;
+- `GRPC_PROTOS`: .proto files under proto/ whose stubs scripts/gen_proto.py generates
+  into the room's `_gen/`.
 
-Adding a protocol is a new folder here plus its name in `PROTOCOLS`.
+A room's `__init__` imports nothing heavy at module level (scripts/gen_proto.py reads
+`GRPC_PROTOS` without importing it). Adding a protocol is a new folder here plus its name
+in `PROTOCOLS` (tests/unit/serving/test_fourth_protocol.py mounts one from a fixture).
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-# Mount order: multihead first, so its /v1/models/NAME/diagram routes are registered
-# before TF Serving's catch-all model path.
-PROTOCOLS: tuple[str, ...] = ("multihead", "tfserving", "v2")
+# name -> package, in mount order: multihead first, so its /v1/models/NAME/diagram routes
+# are registered before TF Serving's catch-all model path.
+PROTOCOLS: dict[str, str] = {
+    "multihead": "serving.protocols.multihead",
+    "tfserving": "serving.protocols.tfserving",
+    "v2": "serving.protocols.v2",
+}
+OPENAPI_FILE = "openapi.yaml"
 
 
 def chosen(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -35,16 +52,60 @@ def chosen(names: tuple[str, ...]) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"MULTIHEAD_PROTOCOLS names unknown protocol '{unknown[0]}'; "
                          f"known: {', '.join(PROTOCOLS)}.")
-    return tuple(n for n in PROTOCOLS if n in names) if names else PROTOCOLS
+    return tuple(n for n in PROTOCOLS if n in names) if names else tuple(PROTOCOLS)
 
 
-def packages(names: tuple[str, ...]) -> list[ModuleType]:
-    """The protocol packages to mount, in `PROTOCOLS` order (rooms not built yet skipped)."""
-    found = []
+@dataclass(frozen=True)
+class Room:
+    """A mounted protocol as the transports see it, with defaults for what it leaves out."""
+
+    name: str
+    package: ModuleType
+
+    def _get(self, attribute: str, default: Any) -> Any:
+        return getattr(self.package, attribute, default)
+
+    @property
+    def rest_open_paths(self) -> frozenset[str]:
+        return frozenset(self._get("REST_OPEN_PATHS", ()))
+
+    @property
+    def grpc_auth_services(self) -> tuple[str, ...]:
+        return tuple(self._get("GRPC_AUTH_SERVICES", ()))
+
+    @property
+    def grpc_open_methods(self) -> tuple[str, ...]:
+        return tuple(self._get("GRPC_OPEN_METHODS", ()))
+
+    def rest_blueprint(self, settings: Any) -> Any | None:
+        build = self._get("rest_blueprint", None)
+        return build(settings) if build is not None else None
+
+    def add_grpc_services(self, server: Any, settings: Any, service: Any) -> list[str]:
+        add = self._get("add_grpc_services", None)
+        return list(add(server, settings, service)) if add is not None else []
+
+    @cached_property
+    def openapi(self) -> dict[str, Any]:
+        """Its part of the OpenAPI document (`paths`, `components`); empty without one."""
+        path = Path(self.package.__file__).with_name(OPENAPI_FILE)
+        if not path.exists():
+            return {}
+        import yaml
+
+        return yaml.safe_load(path.read_text())
+
+
+_ROOMS: dict[str, Room] = {}
+
+
+def rooms(names: tuple[str, ...]) -> list[Room]:
+    """The rooms to mount (`chosen(names)`), in mount order; each imported once."""
+    out = []
     for name in chosen(names):
-        try:
-            found.append(importlib.import_module(f"serving.protocols.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"serving.protocols.{name}":
-                raise
-    return found
+        module = PROTOCOLS[name]
+        room = _ROOMS.get(module)
+        if room is None:
+            room = _ROOMS[module] = Room(name, importlib.import_module(module))
+        out.append(room)
+    return out

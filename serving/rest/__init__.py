@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None,
                service: InferenceService | None = None) -> Flask:
     """A Flask app serving `service` (built from `settings` when not given, not started)."""
     from serving import protocols
-    from serving.rest.auth import install_auth
+    from serving.rest.auth import install_auth, open_paths
     from serving.rest.errors import json_response, register_error_handlers
     from serving.rest.openapi import build_openapi
     from serving.rest.probes import register_probes
@@ -41,9 +41,11 @@ def create_app(settings: Settings | None = None,
         service = build_service(settings)
     app.extensions[EXTENSION_KEY] = service
     app.extensions[METRICS_KEY] = getattr(service, "metrics", None)
+    rooms = protocols.rooms(settings.protocols)
+    unlocked = open_paths(p for room in rooms for p in room.rest_open_paths)
 
     register_error_handlers(app)
-    install_auth(app, settings.api_keys)
+    install_auth(app, settings.api_keys, unlocked)
 
     def openapi_json() -> Response:
         # Built per call: cheap, and the examples name the models served right now.
@@ -51,15 +53,15 @@ def create_app(settings: Settings | None = None,
             names = service.backend.list_models()
         except Exception:  # the document must not depend on a reachable runtime
             names = []
-        return json_response(build_openapi(settings, names))
+        return json_response(build_openapi(settings, rooms, unlocked, names))
 
     app.add_url_rule("/openapi.json", "openapi", openapi_json, methods=["GET"])
     register_probes(app)
     register_ui(app, settings)  # / and /docs; nothing when settings.ui is off
-    for package in protocols.packages(settings.protocols):
-        blueprint = getattr(package, "rest_blueprint", None)
+    for room in rooms:
+        blueprint = room.rest_blueprint(settings)
         if blueprint is not None:
-            app.register_blueprint(blueprint(settings))
+            app.register_blueprint(blueprint)
     return app
 
 

@@ -1,94 +1,49 @@
-"""GET /openapi.json: an OpenAPI 3.0 description of the REST API, built here from code.
+"""GET /openapi.json: the OpenAPI 3 description of the REST API, collected, not written here.
 
-The model paths are generated for the three ways TF Serving names a model
-(`/v1/models/NAME`, `.../versions/N`, `.../labels/L`) so that the document and
-the router in routes.py cannot drift apart on those variants.
+The transport's own part (probes, metrics, this document, the error shape every room
+refers to) is serving/rest/openapi.yaml; each mounted protocol room adds its
+`openapi.yaml` (serving/protocols/__init__.py). Only what depends on the running gateway
+is filled in here: the body limit, `maxItems` of the lists a request batches
+(`x-max-batch-size: true` in a room's schema), the served model names as examples, and
+the bearer security when API keys are set (open paths excepted).
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from serving.config import Settings
+from serving.protocols import Room
 
-_ERROR_CODES = {"400": "Bad input: the message names the field and what was expected.",
-                "404": "Unknown model or version, or no such route.",
-                "413": "Request body over max_request_bytes.",
-                "429": "Batch queue full.",
-                "503": "Model runtime not ready or unreachable.",
-                "504": "Deadline passed."}
-
-_MODEL_VARIANTS: list[tuple[str, list[dict[str, Any]], str]] = [
-    ("/v1/models/{model_name}", [], "the newest AVAILABLE version"),
-    ("/v1/models/{model_name}/versions/{version}",
-     [{"name": "version", "in": "path", "required": True,
-       "schema": {"type": "integer", "format": "int64", "minimum": 0}}], "a version by number"),
-    ("/v1/models/{model_name}/labels/{label}",
-     [{"name": "label", "in": "path", "required": True,
-       "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_.-]+$"}}],
-     "the version a label points at"),
-]
-_MODEL_NAME = {"name": "model_name", "in": "path", "required": True,
-               "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_.-]+$"}}
+TRANSPORT_OPENAPI = Path(__file__).with_name("openapi.yaml")
+BATCH_MARKER = "x-max-batch-size"
 
 
-def build_openapi(settings: Settings, model_names: list[str] | None = None) -> dict[str, Any]:
-    """The document; `model_names` (the models served now) become path examples."""
-    model_param = dict(_MODEL_NAME)
+@cache
+def _transport_part() -> dict[str, Any]:
+    return yaml.safe_load(TRANSPORT_OPENAPI.read_text())
+
+
+def build_openapi(settings: Settings, rooms: Iterable[Room], open_paths: Iterable[str] = (),
+                  model_names: list[str] | None = None) -> dict[str, Any]:
+    """The document for the mounted `rooms`; `model_names` (served now) become examples,
+    `open_paths` stay open when `settings.api_keys` asks for a bearer key elsewhere."""
+    paths: dict[str, Any] = {}
+    components: dict[str, dict[str, Any]] = {}
+    for part in [_transport_part(), *(room.openapi for room in rooms)]:
+        paths.update(copy.deepcopy(part.get("paths", {})))
+        for kind, items in part.get("components", {}).items():
+            components.setdefault(kind, {}).update(copy.deepcopy(items))
+    _set_batch_limits(components, settings.max_batch_size)
     if model_names:
-        model_param["schema"] = {**_MODEL_NAME["schema"], "example": model_names[0]}
-    paths: dict[str, Any] = {
-        "/healthz": {"get": _op("Liveness probe: 200 while the process runs.", "Status")},
-        "/readyz": {"get": _op("Readiness: 200 when every configured model has an AVAILABLE "
-                               "version, else 503 with the reasons.", "Status", errors=["503"])},
-        "/metrics": {"get": {"summary": "Prometheus exposition of every worker's metrics.",
-                             "operationId": "metrics",
-                             "responses": {"200": {"description": "text exposition format",
-                                                   "content": {"text/plain": {
-                                                       "schema": {"type": "string"}}}}}}},
-        "/openapi.json": {"get": _op("This document.", None)},
-        "/v1/models": {"get": _op("Extension: every model with its versions, inputs and heads.",
-                                  "ModelList")},
-        "/v1/similarity": {"post": _op("Similarity score (0..1) for each text pair.",
-                                       "SimilarityResponse", "SimilarityRequest",
-                                       errors=list(_ERROR_CODES))},
-        "/v1/profile": {"post": _op("Author profile (age, income band, gender) from posts.",
-                                    "ProfileResponse", "ProfileRequest",
-                                    errors=list(_ERROR_CODES))},
-        "/v1/answer": {"post": _op("Answer words for a question about a text, best first.",
-                                   "AnswerResponse", "AnswerRequest",
-                                   errors=list(_ERROR_CODES))},
-    }
-    for base, params, which in _MODEL_VARIANTS:
-        params = [model_param, *params]
-        tag = base.rsplit("/", 1)[-1].strip("{}")
-        paths[base] = {"get": _op(f"TF Serving model status of {which}.", "ModelStatus",
-                                  errors=["400", "404"], params=params,
-                                  op_id=f"status_by_{tag}")}
-        paths[base + "/metadata"] = {"get": _op(
-            f"TF Serving metadata (signature_def map) of {which}.", "ModelMetadata",
-            errors=["400", "404"], params=params, op_id=f"metadata_by_{tag}")}
-        paths[base + "/diagram"] = {"get": {
-            "summary": f"Architecture picture (plot_model) of {which}.",
-            "operationId": f"diagram_by_{tag}", "parameters": params,
-            "responses": {"200": {"description": "PNG image", "content": {
-                "image/png": {"schema": {"type": "string", "format": "binary"}}}},
-                **{c: {"description": _ERROR_CODES[c], "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}}
-                   for c in ("400", "404")}}}}
-        paths[base + ":predict"] = {"post": _op(
-            f"TF Serving predict on {which}: row (instances) or columnar (inputs) format.",
-            "PredictResponse", "PredictRequest", errors=list(_ERROR_CODES), params=params,
-            op_id=f"predict_by_{tag}")}
-    schemas = _schemas(settings)
-    from serving import protocols
-
-    if "v2" in protocols.chosen(settings.protocols):
-        # The v2 room describes its own routes (serving/protocols/v2/openapi.py).
-        from serving.protocols.v2 import openapi as v2_openapi
-
-        paths.update(v2_openapi.paths(model_param))
-        schemas.update(v2_openapi.schemas())
+        model_name = components["parameters"]["ModelName"]
+        model_name["schema"]["example"] = model_names[0]
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "multihead gateway", "version": "1",
@@ -97,105 +52,23 @@ def build_openapi(settings: Settings, model_names: list[str] | None = None) -> d
                                 f"gRPC code name}}. Bodies over {settings.max_request_bytes} "
                                 "bytes get 413."},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": components,
     }
     if settings.api_keys:
-        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearer": []}]
-        for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
-            paths[open_path]["get"]["security"] = []
+        for path in set(open_paths) & set(paths):
+            for operation in paths[path].values():
+                operation["security"] = []
     return doc
 
 
-def _op(summary: str, response: str | None, request: str | None = None,
-        errors: list[str] | None = None, params: list[dict[str, Any]] | None = None,
-        op_id: str | None = None) -> dict[str, Any]:
-    ok_schema = {"$ref": f"#/components/schemas/{response}"} if response else {"type": "object"}
-    op: dict[str, Any] = {
-        "summary": summary,
-        "operationId": op_id or summary.split(":")[0].split(".")[0].lower().replace(" ", "_"),
-        "responses": {"200": {"description": "OK",
-                              "content": {"application/json": {"schema": ok_schema}}}},
-    }
-    for code in errors or []:
-        op["responses"][code] = {"description": _ERROR_CODES[code],
-                                 "content": {"application/json": {
-                                     "schema": {"$ref": "#/components/schemas/Error"}}}}
-    if request:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{request}"}}}}
-    if params:
-        op["parameters"] = params
-    return op
-
-
-def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict:
-    schema: dict[str, Any] = {"type": "object", "properties": props, **extra}
-    if required:
-        schema["required"] = required
-    return schema
-
-
-def _schemas(settings: Settings) -> dict[str, Any]:
-    text_list = {"type": "array", "items": {"type": "string"}}
-    spec_fields = {"model": {"type": "string", "description": "served model name"},
-                   "version": {"type": "integer", "format": "int64", "minimum": 0},
-                   "label": {"type": "string"}}
-    max_batch = settings.max_batch_size
-    status_entry = _obj({"version": {"type": "string"}, "state": {
-        "type": "string", "enum": ["UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END"]},
-        "status": _obj({"error_code": {"type": "string"}, "error_message": {"type": "string"}})})
-    return {
-        "Error": _obj({"error": {"type": "string", "description": "one sentence naming the field"},
-                       "code": {"type": "string", "description": "gRPC code name"}},
-                      ["error", "code"]),
-        "Status": _obj({"status": {"type": "string"}}),
-        "ModelList": _obj({"models": {"type": "array", "items": {"type": "object"}}}, ["models"]),
-        "ModelStatus": _obj({"model_version_status": {"type": "array", "items": status_entry}},
-                            ["model_version_status"]),
-        "ModelMetadata": _obj({"model_spec": _obj({"name": {"type": "string"},
-                                                   "signature_name": {"type": "string"},
-                                                   "version": {"type": "string"}}),
-                               "metadata": _obj({"signature_def": {"type": "object"}})},
-                              ["model_spec", "metadata"]),
-        "PredictRequest": _obj({
-            "signature_name": {"type": "string", "description": "default serving_default"},
-            "instances": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": {},
-                          "description": "row format: one value (or object keyed by input "
-                                         "name) per example"},
-            "inputs": {"description": "columnar format: one value, or an object input name "
-                                      "-> batched value"},
-            "heads": {**text_list, "minItems": 1,
-                      "description": "extension: keep only these outputs (answer keyed by "
-                                     "name)"}},
-            description="Exactly one of instances or inputs. Binary strings as {\"b64\": ...}."),
-        "PredictResponse": _obj({"predictions": {"description": "row format answer"},
-                                 "outputs": {"description": "columnar format answer"}}),
-        "SimilarityRequest": _obj({"pairs": {"type": "array", "minItems": 1,
-                                             "maxItems": max_batch,
-                                             "items": {**text_list, "minItems": 2,
-                                                       "maxItems": 2}},
-                                   **spec_fields}, ["pairs"]),
-        "SimilarityResponse": _obj({"scores": {"type": "array", "items": {"type": "number"}},
-                                    "model_version": {"type": "integer"}},
-                                   ["scores", "model_version"]),
-        "ProfileRequest": _obj({"authors": {"type": "array", "minItems": 1,
-                                            "maxItems": max_batch,
-                                            "items": {**text_list, "minItems": 1}},
-                                **spec_fields}, ["authors"]),
-        "ProfileResponse": _obj({"profiles": {"type": "array", "items": _obj({
-            "age": {"type": "number"},
-            "income": _obj({"label": {"type": "string"}, "probability": {"type": "number"},
-                            "distribution": {"type": "object",
-                                             "additionalProperties": {"type": "number"}}}),
-            "gender": _obj({"label": {"type": "string"}, "probability": {"type": "number"}})})},
-            "model_version": {"type": "integer"}}, ["profiles", "model_version"]),
-        "AnswerRequest": _obj({"text": {"type": "string", "minLength": 1},
-                               "question": {"type": "string", "minLength": 1},
-                               "top_k": {"type": "integer", "minimum": 1, "maximum": 1000,
-                                         "default": 5},
-                               **spec_fields}, ["text", "question"]),
-        "AnswerResponse": _obj({"answers": {"type": "array", "items": _obj(
-            {"answer": {"type": "string"}, "score": {"type": "number"}})},
-            "model_version": {"type": "integer"}}, ["answers", "model_version"]),
-    }
+def _set_batch_limits(node: Any, max_batch_size: int) -> None:
+    if isinstance(node, dict):
+        if node.pop(BATCH_MARKER, False):
+            node["maxItems"] = max_batch_size
+        for value in node.values():
+            _set_batch_limits(value, max_batch_size)
+    elif isinstance(node, list):
+        for value in node:
+            _set_batch_limits(value, max_batch_size)

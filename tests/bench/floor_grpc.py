@@ -24,8 +24,8 @@ def serve_one(port: int) -> None:
     import grpc
 
     from serving.config import Settings
-    from serving.grpc._gen import gateway_pb2, gateway_pb2_grpc
     from serving.grpc.server import server_options
+    from serving.protocols.multihead._gen import gateway_pb2, gateway_pb2_grpc
 
     class Empty(gateway_pb2_grpc.GatewayServicer):
         def Predict(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC's naming)

@@ -121,7 +121,7 @@ def run_wrk(url: str, path: str, bodies: Path, concurrency: int,
 def grpc_request(model: str, row: dict[str, Any]) -> bytes:
     """One batch-1 `multihead.v1` PredictRequest for `row`, framed as gRPC sends it (a zero
     compression byte, the length, the message): strings as STRING, float lists FLOAT32."""
-    from serving.grpc._gen import gateway_pb2 as pb
+    from serving.protocols.multihead._gen import gateway_pb2 as pb
 
     req = pb.PredictRequest(model_spec=pb.ModelSpec(name=model))
     for name, value in row.items():

@@ -15,6 +15,11 @@ poll, like `--file_system_poll_wait_seconds=1`.
   outputs in typed fields as TF Serving does (`Tensor::AsProtoField`).
 - Errors use TF Serving's codes and message forms; each check cites its source
   file in tensorflow/serving (or tensorflow/tensorflow where TF raises it).
+- `--enable-batching` merges concurrent Predicts of one signature into one call, as
+  TF Serving's `--enable_batching` does (it uses the gateway's own batcher with TF
+  Serving's parameter names: max_batch_size 64, batch_timeout_micros 0, one batch
+  thread), so `python -m tests.bench.batching_layer` can compare batching in the
+  gateway with batching in the model server.
 
 Run it as a process so that tests can kill and restart it:
 
@@ -51,8 +56,10 @@ class FakeTFServing:
 
     def __init__(self, model_dir: str | os.PathLike[str], port: int = 0,
                  model_config: str | os.PathLike[str] | None = None,
-                 predict_delay_s: float = 0.0, startup_timeout_s: float = 120.0) -> None:
+                 predict_delay_s: float = 0.0, startup_timeout_s: float = 120.0,
+                 enable_batching: bool = False) -> None:
         self.model_dir = str(model_dir)
+        self.enable_batching = enable_batching
         self.port = port
         self.model_config = str(model_config) if model_config else None
         self.predict_delay_s = predict_delay_s
@@ -69,6 +76,8 @@ class FakeTFServing:
         """Start the process (on `self.port`; 0 picks a free one) and wait for its ports."""
         cmd = [sys.executable, "-m", "tests.fakes.tfserving_fake", "--model-dir", self.model_dir,
                "--port", str(self.port), "--predict-delay-s", str(self.predict_delay_s)]
+        if self.enable_batching:
+            cmd.append("--enable-batching")
         if self.model_config:
             cmd += ["--model-config", self.model_config]
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
@@ -295,7 +304,7 @@ def _as_proto_field(array: Any, proto: Any) -> None:
         getattr(proto, field).extend(flat.tolist())
 
 
-def _predict(store: ModelStore, request: Any, delay_s: float) -> Any:
+def _predict(store: ModelStore, request: Any, delay_s: float, batcher: Any = None) -> Any:
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
@@ -334,7 +343,7 @@ def _predict(store: ModelStore, request: Any, delay_s: float) -> Any:
             raise _ServingError("INVALID_ARGUMENT", (
                 f"Expects arg[{index}] to be {_tf_type_name(info.dtype)} but "
                 f"{_tf_type_name(proto.dtype)} is provided"))
-        feeds[alias] = tf.constant(value, dtype=tf.dtypes.as_dtype(info.dtype))
+        feeds[alias] = value
     aliases = list(request.output_filter)
     for alias in aliases:
         if alias not in signature.outputs:
@@ -345,8 +354,21 @@ def _predict(store: ModelStore, request: Any, delay_s: float) -> Any:
     if len(set(aliases)) != len(aliases):
         dup = next(a for a in aliases if aliases.count(a) > 1)
         raise _ServingError("INVALID_ARGUMENT", f"duplicate output tensor alias: {dup}")
+    fn = servable.loaded.signatures[name]
+    dtypes = {alias: tf.dtypes.as_dtype(signature.inputs[alias].dtype) for alias in feeds}
+
+    def run(arrays: dict[str, Any], timeout_s: float = 0.0) -> dict[str, Any]:
+        out = fn(**{k: tf.constant(v, dtype=dtypes[k]) for k, v in arrays.items()})
+        return {k: v.numpy() for k, v in out.items()}
+
+    sizes = {len(v) for v in feeds.values() if getattr(v, "ndim", 0) >= 1}
     try:
-        outputs = servable.loaded.signatures[name](**feeds)
+        if batcher is not None and len(sizes) == 1:
+            key = (servable.name, servable.version, name, tuple(aliases),
+                   tuple((k, v.shape[1:]) for k, v in sorted(feeds.items())))
+            outputs = batcher.submit(key, feeds, sizes.pop(), run, time.monotonic() + 30)
+        else:
+            outputs = run(feeds)
     except tf.errors.OpError as exc:
         raise _ServingError(_code_name(exc.error_code), exc.message) from None
     except (TypeError, ValueError) as exc:  # shape/rank not accepted by the function
@@ -356,7 +378,7 @@ def _predict(store: ModelStore, request: Any, delay_s: float) -> Any:
     response.model_spec.version.value = servable.version
     response.model_spec.signature_name = name
     for alias in aliases or sorted(signature.outputs):
-        _as_proto_field(outputs[alias].numpy(), response.outputs[alias])
+        _as_proto_field(outputs[alias], response.outputs[alias])
     return response
 
 
@@ -417,7 +439,8 @@ def _status(store: ModelStore, request: Any) -> Any:
     return response
 
 
-def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0) -> None:
+def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
+                  batcher: Any = None) -> None:
     import grpc
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
@@ -434,7 +457,7 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0) 
         return method
 
     class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-        Predict = guarded(lambda request: _predict(store, request, predict_delay_s))
+        Predict = guarded(lambda request: _predict(store, request, predict_delay_s, batcher))
         GetModelMetadata = guarded(lambda request: _metadata(store, request))
 
     class ModelService(model_service_pb2_grpc.ModelServiceServicer):
@@ -453,6 +476,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="TF Serving model config file (text ModelServerConfig)")
     parser.add_argument("--predict-delay-s", type=float, default=0.0,
                         help="sleep this long in every Predict (deadline tests)")
+    parser.add_argument("--enable-batching", action="store_true",
+                        help="merge concurrent Predicts, as TF Serving's --enable_batching")
     args = parser.parse_args(argv)
 
     import grpc  # after argparse: --help should not pay for TensorFlow
@@ -470,7 +495,14 @@ def main(argv: list[str] | None = None) -> None:
         # A second stand-in on a port still held must fail, not share it.
         ("grpc.so_reuseport", 0),
     ])
-    add_servicers(server, store, predict_delay_s=args.predict_delay_s)
+    batcher = None
+    if args.enable_batching:
+        from serving.config import Settings
+        from serving.core.batching import Batcher
+
+        batcher = Batcher(Settings(max_batch_size=64, batch_timeout_micros=0,
+                                   num_batch_threads=1))
+    add_servicers(server, store, predict_delay_s=args.predict_delay_s, batcher=batcher)
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     if not port:
         raise SystemExit(f"cannot bind {args.host}:{args.port}")

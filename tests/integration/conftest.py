@@ -126,11 +126,11 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 @contextlib.contextmanager
 def start_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
                   workers: int = 2, env: dict[str, str] | None = None,
-                  timeout_s: float = 180.0) -> Iterator[Gateway]:
+                  timeout_s: float = 180.0, args: tuple[str, ...] = ()) -> Iterator[Gateway]:
     """Run the real gunicorn gateway on free loopback ports until the block ends.
 
-    PROMETHEUS_MULTIPROC_DIR is left unset (so `python -m serving` makes its own)
-    unless `env` names one."""
+    `args` are command-line flags of `python -m serving`. PROMETHEUS_MULTIPROC_DIR is left
+    unset (so `python -m serving` makes its own) unless `env` names one."""
     http_port, grpc_port = free_port(), free_port()
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith("MULTIHEAD_") and k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -145,7 +145,8 @@ def start_gateway(model_dir: str | os.PathLike[str], backend: str = "embedded",
     })
     full_env.update(env or {})
     log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "serving"], cwd=REPO_ROOT, env=full_env,
+    process = subprocess.Popen([sys.executable, "-m", "serving", *args], cwd=REPO_ROOT,
+                               env=full_env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     gw = Gateway(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", process,
                  Path(log.name), Path(model_dir), backend,

@@ -38,8 +38,8 @@ import grpc
 import httpx
 import pytest
 
-from serving.grpc._gen import gateway_pb2 as pb
-from serving.grpc._gen import gateway_pb2_grpc
+from serving.protocols.multihead._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2_grpc
 from tests.integration.conftest import GATEWAY_ENV, SAMPLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

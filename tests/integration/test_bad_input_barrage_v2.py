@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from serving.grpc._gen import gateway_pb2_grpc
+from serving.protocols.multihead._gen import gateway_pb2_grpc
 from tests.integration.test_bad_input_barrage import (
     BIG,
     CALL_TIMEOUT_S,

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from serving.grpc._gen import gateway_pb2 as pb
-from serving.grpc._gen import gateway_pb2_grpc
 from serving.protocols.multihead import codec
+from serving.protocols.multihead._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2_grpc
 from tests.fakes import NO_BINARY_REASON, TFSERVING_BINARY, RealTFServing
 from tests.fakes.tfserving_fake import FakeTFServing
 from tests.integration.conftest import (

@@ -38,8 +38,8 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving.grpc._gen import gateway_pb2, gateway_pb2_grpc
 from serving.protocols.multihead import codec
+from serving.protocols.multihead._gen import gateway_pb2, gateway_pb2_grpc
 from tests.integration.conftest import (
     MODELS,
     REPO_ROOT,

@@ -21,9 +21,9 @@ import grpc
 import httpx
 import numpy as np
 
-from serving.grpc._gen import gateway_pb2 as pb
-from serving.grpc._gen import gateway_pb2_grpc
 from serving.protocols.multihead import codec
+from serving.protocols.multihead._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2_grpc
 from tests.integration.conftest import SAMPLES
 
 CALL_TIMEOUT_S = 15.0

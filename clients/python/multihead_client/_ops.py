@@ -170,10 +170,12 @@ def check_predict(model: Any, inputs: Any, heads: Any, version: Any, label: Any,
 
 
 def check_version(version: Any, label: Any) -> tuple[int | None, str | None]:
-    """At most one of a positive version number and a version label."""
+    """At most one of a version number and a version label. A version is an int64 >= 0,
+    as the gateway takes it on every protocol (0 names the directory `0`)."""
     if version is not None and (isinstance(version, bool)
-                                or not isinstance(version, int | np.integer) or version < 1):
-        raise InvalidInput(f"version must be a positive integer, got {version!r}")
+                                or not isinstance(version, int | np.integer)
+                                or not 0 <= version < 2**63):
+        raise InvalidInput(f"version must be a non-negative integer, got {version!r}")
     if label is not None:
         check_text("label", label)
     if version is not None and label is not None:

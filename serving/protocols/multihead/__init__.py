@@ -1,18 +1,21 @@
 """The gateway's own typed API: the task calls (similarity, profile, answer), the model
 listing and diagrams, over REST (`rest.py`, `diagram.py`) and gRPC
-(`multihead.v1.Gateway`, proto/multihead/v1/gateway.proto: `grpc.py`, `codec.py`)."""
+(`multihead.v1.Gateway`, proto/multihead/v1/gateway.proto: `grpc.py`, `codec.py`, with the
+stubs scripts/gen_proto.py generates into `_gen/`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint
+if TYPE_CHECKING:
+    from flask import Blueprint
 
-from serving.config import Settings
-from serving.core.service import InferenceService
+    from serving.config import Settings
+    from serving.core.service import InferenceService
 
 SERVICE_NAME = "multihead.v1.Gateway"
 GRPC_AUTH_SERVICES = (SERVICE_NAME,)
+GRPC_PROTOS = ("multihead/v1/gateway.proto",)
 
 
 def rest_blueprint(settings: Settings) -> Blueprint:
@@ -25,7 +28,7 @@ def rest_blueprint(settings: Settings) -> Blueprint:
 
 
 def add_grpc_services(server: Any, settings: Settings, service: InferenceService) -> list[str]:
-    from serving.grpc._gen import gateway_pb2_grpc
+    from serving.protocols.multihead._gen import gateway_pb2_grpc
     from serving.protocols.multihead.grpc import GatewayServicer
 
     gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayServicer(settings, service), server)

@@ -17,7 +17,7 @@ import numpy as np
 
 from serving.core.validation import checked_shape
 from serving.errors import InvalidInput
-from serving.grpc._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2 as pb
 
 DT = pb.DataType
 

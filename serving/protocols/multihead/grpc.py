@@ -18,11 +18,11 @@ from serving.core.calls import ModelRef, Origin, OutputFilter, PredictCall
 from serving.core.service import InferenceService
 from serving.core.signatures import default_signature
 from serving.errors import quote
-from serving.grpc._gen import gateway_pb2 as pb
-from serving.grpc._gen import gateway_pb2_grpc
 from serving.grpc.context import origin
 from serving.grpc.status import handle_errors
 from serving.protocols.multihead import codec
+from serving.protocols.multihead._gen import gateway_pb2 as pb
+from serving.protocols.multihead._gen import gateway_pb2_grpc
 from serving.types import ModelVersion
 
 PROTOCOL = "multihead"

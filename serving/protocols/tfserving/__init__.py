@@ -9,12 +9,13 @@ REST API, `/v1/models/NAME[/versions/V | /labels/L][:predict | /metadata]`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint
+if TYPE_CHECKING:
+    from flask import Blueprint
 
-from serving.config import Settings
-from serving.core.service import InferenceService
+    from serving.config import Settings
+    from serving.core.service import InferenceService
 
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"

@@ -12,15 +12,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from serving.config import Settings
+if TYPE_CHECKING:
+    from serving.config import Settings
 
-# Methods of the gRPC API-key interceptor (serving/grpc/server.py): this protocol's
-# service is protected except its health-like RPCs.
+# The health-like routes and RPCs stay open when API keys are set (KServe and Triton leave
+# their health endpoints open): probes need no secret.
+REST_OPEN_PATHS = ("/v2/health/live", "/v2/health/ready")
 GRPC_AUTH_SERVICES = ("inference.GRPCInferenceService",)
 GRPC_OPEN_METHODS = tuple(f"/inference.GRPCInferenceService/{m}"
                           for m in ("ServerLive", "ServerReady", "ModelReady"))
+# What GET /v2 and ServerMetadata answer, on both transports. Only extensions that work end
+# to end: no "statistics" (perf_analyzer would then require /stats), no "classification".
+SERVER_NAME = "multihead"
+EXTENSIONS = ("binary_tensor_data", "model_configuration")
+
+
+def server_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("multihead")
+    except Exception:  # noqa: BLE001 - a source checkout without installed metadata
+        return "0.1.0"
 
 
 def rest_blueprint(settings: Settings) -> Any:

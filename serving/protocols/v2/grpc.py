@@ -22,8 +22,7 @@ from serving.core.service import InferenceService
 from serving.errors import InvalidInput
 from serving.grpc.context import origin
 from serving.grpc.status import error_handler
-from serving.protocols.v2 import codec, config, infer
-from serving.protocols.v2.rest import EXTENSIONS, SERVER_NAME, server_version
+from serving.protocols.v2 import EXTENSIONS, SERVER_NAME, codec, config, infer, server_version
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 IMPLEMENTED = ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",

@@ -29,24 +29,11 @@ from werkzeug.exceptions import HTTPException
 from serving.config import Settings
 from serving.core.service import InferenceService
 from serving.errors import GatewayError, InvalidInput
-from serving.protocols.v2 import codec, config, infer
+from serving.protocols.v2 import EXTENSIONS, SERVER_NAME, codec, config, infer, server_version
 from serving.rest.context import body, origin, service, settings
 
 log = logging.getLogger(__name__)
 HEADER_LENGTH = "Inference-Header-Content-Length"
-SERVER_NAME = "multihead"
-# Only what works end to end: no "statistics" (perf_analyzer would then require /stats),
-# no "classification".
-EXTENSIONS = ("binary_tensor_data", "model_configuration")
-
-
-def server_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("multihead")
-    except Exception:  # noqa: BLE001 - a source checkout without installed metadata
-        return "0.1.0"
 
 
 def rest_blueprint(settings: Settings) -> Blueprint:

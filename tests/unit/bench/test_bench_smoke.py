@@ -258,8 +258,8 @@ def test_wrk_posts_every_body_and_reports_json(tmp_path: Path) -> None:
 def test_h2load_sends_framed_grpc_predicts_and_reports_percentiles(tmp_path: Path) -> None:
     if shutil.which("h2load") is None:
         pytest.skip("h2load is not installed (make setup installs Debian's nghttp2-client)")
-    from serving.grpc._gen import gateway_pb2 as pb
-    from serving.grpc._gen import gateway_pb2_grpc
+    from serving.protocols.multihead._gen import gateway_pb2 as pb
+    from serving.protocols.multihead._gen import gateway_pb2_grpc
 
     seen: list[pb.PredictRequest] = []
 

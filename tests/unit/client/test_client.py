@@ -132,7 +132,7 @@ def test_version_label_and_model_name_are_quoted_in_paths(http_server):
     (lambda c: c.predict("m", {"x": [[1, 2], [3]]}), "ragged"),
     (lambda c: c.predict("m", {"x": "text"}), "not a single string"),
     (lambda c: c.predict("m", {"x": [1]}, version=1, label="stable"), "not both"),
-    (lambda c: c.predict("m", {"x": [1]}, version=0), "positive integer"),
+    (lambda c: c.predict("m", {"x": [1]}, version=-1), "non-negative integer"),
     (lambda c: c.metadata(""), "model must not be empty"),
     (lambda c: c.models(timeout=-1), "timeout"),
 ])

@@ -9,8 +9,8 @@ import pytest
 
 from serving import errors
 from serving.grpc import status
-from serving.grpc._gen import gateway_pb2 as pb
 from serving.protocols.multihead import codec
+from serving.protocols.multihead._gen import gateway_pb2 as pb
 
 DT = pb.DataType
 

@@ -13,8 +13,8 @@ from serving import jsonio
 from serving.backends.base import ModelVersion, SignatureSpec, TensorSpec
 from serving.core.validation import MAX_CLAIMED_ELEMENTS, build_plan, checked_shape, validate
 from serving.errors import QUOTE_LIMIT, InvalidInput, NotFound, quote, safe_text
-from serving.grpc._gen import gateway_pb2 as pb
 from serving.grpc.decode import Undecodable, guard_handler
+from serving.protocols.multihead._gen import gateway_pb2 as pb
 from serving.protocols.tfserving import codec
 from serving.types import ModelCard
 

@@ -21,7 +21,7 @@ def _free_port() -> int:
 def test_unknown_protocol_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="'soap'; known: multihead, tfserving, v2"):
         protocols.chosen(("soap",))
-    assert protocols.chosen(()) == protocols.PROTOCOLS
+    assert protocols.chosen(()) == tuple(protocols.PROTOCOLS)
 
 
 @pytest.mark.parametrize("mounted, open_paths, closed_paths", [
@@ -65,3 +65,15 @@ def test_grpc_serves_only_the_chosen_protocols(tmp_path) -> None:  # noqa: ANN00
     finally:
         server.stop(grace=0).wait(5)
         service.stop()
+
+
+@pytest.mark.parametrize("name", list(protocols.PROTOCOLS))
+def test_each_room_alone_makes_a_valid_openapi_document(name: str) -> None:
+    """A room's openapi.yaml refers only to itself and the transport's part."""
+    from openapi_spec_validator import validate
+
+    from serving.rest.openapi import build_openapi
+
+    doc = build_openapi(Settings(protocols=(name,), api_keys=("k",)), protocols.rooms((name,)))
+    validate(doc)
+    assert "/healthz" in doc["paths"] and len(doc["paths"]) > 4

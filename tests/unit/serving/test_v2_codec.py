@@ -145,11 +145,13 @@ def test_openapi_lists_v2_routes_only_when_v2_is_mounted() -> None:
     from openapi_spec_validator import validate
 
     from serving.config import Settings
+    from serving.protocols import rooms
     from serving.rest.openapi import build_openapi
 
-    doc = build_openapi(Settings(), ["qa"])
+    doc = build_openapi(Settings(), rooms(()), model_names=["qa"])
     validate(doc)
     assert "/v2/models/{model_name}/versions/{version}/infer" in doc["paths"]
-    without = build_openapi(Settings(protocols=("tfserving", "multihead")), ["qa"])
+    mounted = ("tfserving", "multihead")
+    without = build_openapi(Settings(protocols=mounted), rooms(mounted), model_names=["qa"])
     validate(without)
     assert not [p for p in without["paths"] if p.startswith("/v2")]
