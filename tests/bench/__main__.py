@@ -196,10 +196,11 @@ def start_servers(needed: list[str], exports: dict[str, Path], runs: dict[str, P
                   ) -> dict[str, Server]:
     started: dict[str, Server] = {}
 
-    def tfserving() -> Server:  # one stand-in behind both tfserving-backend gateways
-        if "tfserving-fake" not in started:
-            started["tfserving-fake"] = servers.start_tfserving_fake(out / "models")
-        return started["tfserving-fake"]
+    def tfserving(batching: bool) -> Server:  # the stand-in behind one tfserving gateway
+        name = "tfserving-fake-batching" if batching else "tfserving-fake"
+        if name not in started:
+            started[name] = servers.start_tfserving_fake(out / "models", batching)
+        return started[name]
 
     nobatch = {"MULTIHEAD_ENABLE_BATCHING": "false"}
     starters = {
@@ -208,11 +209,13 @@ def start_servers(needed: list[str], exports: dict[str, Path], runs: dict[str, P
         "gateway-nobatch": lambda: servers.start_gateway(
             out / "models", args.workers, args.threads, {**extra_env, **nobatch},
             name="gateway-nobatch"),
+        # Which layer batches with the tfserving backend (tests/bench/batching_layer.py has
+        # the third set-up, both): the gateway, or TF Serving (--enable_batching).
         "gateway-tfs": lambda: servers.start_gateway_tfserving(
-            out / "models", tfserving(), args.workers, args.threads, extra_env),
+            out / "models", tfserving(False), args.workers, args.threads, extra_env),
         "gateway-tfs-nobatch": lambda: servers.start_gateway_tfserving(
-            out / "models", tfserving(), args.workers, args.threads, {**extra_env, **nobatch},
-            name="gateway-tfs-nobatch"),
+            out / "models", tfserving(True), args.workers, args.threads,
+            {**extra_env, **nobatch}, name="gateway-tfs-nobatch"),
         "fastapi": lambda: servers.start_fastapi(exports, args.workers),
         "kserve": lambda: servers.start_kserve(exports, args.workers),
         "litserve": lambda: servers.start_litserve(exports, args.workers),
@@ -321,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped: dict[str, str] = {}
     try:
         idle = {name: s.worker_rss_mb() for name, s in started.items()
-                if name != "tfserving-fake"}
+                if not name.startswith("tfserving-fake")}
         for line in report.idle_lines(idle):
             say(line)
         contenders = [k for k in contenders if k.server in started]

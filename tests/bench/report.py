@@ -138,6 +138,9 @@ def _peer_rule(c: int, key: str, target: str, met: Callable[[float], bool],
     return Rule(_over_peer(c, key, lowest), target, met, (c, key, lowest))
 
 
+_LAYER = "tfserving backend: which layer batches, the gateway or TF Serving"
+
+
 def ratio_rules(b32_at: int) -> dict[str, Rule]:
     """Every ratio `make bench` prints, with the performance issue's target."""
     at_least = {x: (lambda v, x=x: v >= x) for x in (0.5, 1.0, 1.2, 1.3)}
@@ -173,15 +176,14 @@ def ratio_rules(b32_at: int) -> dict[str, Rule]:
         "batching_on_over_off_p50_c1": Rule(
             _pair("rest", "rest-nobatch", 1, "p50_ms"), "c=1, target <= 1.05",
             lambda v: v <= 1.05),
-        "tfserving_backend_batching_on_over_off_throughput_c8": Rule(
-            _pair("tfsb-rest", "tfsb-rest-nobatch", 8, "rps"),
-            "tfserving backend: which layer batches"),
-        "tfserving_backend_batching_on_over_off_throughput_c32": Rule(
-            _pair("tfsb-rest", "tfsb-rest-nobatch", 32, "rps"),
-            "tfserving backend: which layer batches"),
-        "tfserving_backend_batching_on_over_off_p50_c1": Rule(
-            _pair("tfsb-rest", "tfsb-rest-nobatch", 1, "p50_ms"),
-            "tfserving backend: which layer batches"),
+        "tfserving_backend_gateway_over_tfserving_batching_throughput_c8": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 8, "rps"), _LAYER),
+        "tfserving_backend_gateway_over_tfserving_batching_throughput_c32": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 32, "rps"), _LAYER),
+        "tfserving_backend_gateway_over_tfserving_batching_p50_c1": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 1, "p50_ms"), _LAYER),
+        "tfserving_backend_gateway_over_tfserving_batching_cpu_c32": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 32, "cpu_ms_per_req"), _LAYER),
         "gateway_batch32_examples_over_limit": Rule(
             _pair("rest-b32", "limit-b32", b32_at, "examples_per_s", bc=1),
             f"{BATCH32} examples per request at c={b32_at}, target >= 0.5", at_least[0.5]),

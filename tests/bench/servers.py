@@ -166,13 +166,14 @@ def start_litserve(exports: dict[str, Path], workers: int, max_batch_size: int =
     return _ready(_spawn(name, argv, _peer_env(), port, None, workers), path="/healthz")
 
 
-def start_tfserving_fake(model_dir: Path) -> Server:
-    """The TF Serving stand-in (tests/fakes/tfserving_fake.py) over the bench's exports."""
+def start_tfserving_fake(model_dir: Path, enable_batching: bool = False) -> Server:
+    """The TF Serving stand-in (tests/fakes/tfserving_fake.py) over the bench's exports;
+    `enable_batching` as TF Serving's --enable_batching."""
     from tests.fakes.tfserving_fake import READY_PREFIX
 
     port = free_port()
     argv = [sys.executable, "-m", "tests.fakes.tfserving_fake", "--model-dir", str(model_dir),
-            "--port", str(port)]
+            "--port", str(port), *(["--enable-batching"] if enable_batching else [])]
     return _ready(_spawn("tfserving-fake", argv, clean_env({}), None, port, 1),
                   line=READY_PREFIX)
 

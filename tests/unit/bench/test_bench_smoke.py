@@ -78,8 +78,8 @@ def _run() -> list[dict]:
     ms += _three("floor-rest", 32, (2000, 2200, 2400), (10, 10, 10))
     ms += _three("grpc", 32, (1650, 1500, 1800), (20, 20, 20))
     ms += _three("grpc", 1, (400, 410, 420), (2.0, 2.0, 2.0))
-    ms += _three("tfsb-rest", 8, (600, 600, 600), (12, 12, 12))
-    ms += _three("tfsb-rest-nobatch", 8, (500, 500, 500), (14, 14, 14))
+    ms += _three("tfsb-gateway", 8, (600, 600, 600), (12, 12, 12))
+    ms += _three("tfsb-tfserving", 8, (500, 500, 500), (14, 14, 14))
     ms += _three("rest-b32", 8, (50, 40, 60), (150, 160, 170), batch=32)
     return ms
 
@@ -116,7 +116,8 @@ def test_ratios_against_hand_computed_values() -> None:
     assert r["gateway_grpc_over_rest_throughput_c32"] == pytest.approx(1650 / 1100)
     assert r["gateway_grpc_p50_over_rest_c1"] == pytest.approx(2.0 / 4.0)
     assert r["gateway_v2_grpc_over_rest_throughput_c32"] is None  # not measured
-    assert r["tfserving_backend_batching_on_over_off_throughput_c8"] == pytest.approx(1.2)
+    assert r["tfserving_backend_gateway_over_tfserving_batching_throughput_c8"] == \
+        pytest.approx(1.2)
     assert r["batching_on_over_off_throughput_c8"] == pytest.approx(900 / 700)
     assert r["batching_on_over_off_throughput_c32"] == pytest.approx(1100 / 1100)
     assert r["batching_on_over_off_p50_c1"] == pytest.approx(4.0 / 3.6)
@@ -133,8 +134,8 @@ def test_ratios_against_hand_computed_values() -> None:
     assert "best peer litserve" in by_name["gateway_rest_cpu_over_best_peer_c8"]
     assert "m ok" in by_name["gateway_rest_cpu_over_best_peer_c8"]  # 0.75 <= 0.8
     assert "m ok" in by_name["gateway_grpc_over_rest_throughput_c32"]  # 1.5 >= 1.2
-    assert "(tfserving backend: which layer batches: reported)" in \
-        by_name["tfserving_backend_batching_on_over_off_throughput_c8"]
+    assert "which layer batches, the gateway or TF Serving: reported" in \
+        by_name["tfserving_backend_gateway_over_tfserving_batching_throughput_c8"]
     assert "m=n/a" in by_name["gateway_v2_grpc_over_rest_throughput_c32"]
     assert "not measured" in by_name["gateway_v2_grpc_over_rest_throughput_c32"]
     assert "m MISSED" in by_name["batching_on_over_off_p50_c1"]  # 1.11 > 1.05
