@@ -1,14 +1,19 @@
 """What a protocol's REST views take from the transport: the service of this app, its
 settings, the request's `Origin`, and the request body (read once, with the size limit
-enforced, for every protocol)."""
+enforced, for every protocol).
+
+`Exchange` is the same for one request in plain WSGI terms, for views that the fast path
+(serving/rest/fast.py) answers without Flask; the accessors below are its Flask
+spelling, and both read the body through `read_body`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from serving.config import Settings
 from serving.core.calls import Origin
@@ -36,24 +41,39 @@ def origin(protocol: str) -> Origin:
 
 
 def body() -> bytes:
-    """The request body, read once through the transport's bounds: over MAX_REQUEST_BYTES
-    is PayloadTooLarge (413), a body gunicorn cannot decode is InvalidInput (400), so a
+    """The request body, read once through the transport's bounds (`read_body`)."""
+    return read_body(request.environ, request.max_content_length, request.method,
+                     request.path)
+
+
+def read_body(environ: dict[str, Any], limit: int | None, method: str = "POST",
+              path: str = "") -> bytes:
+    """The body of the request `environ` describes: over `limit` (MAX_REQUEST_BYTES) is
+    PayloadTooLarge (413), a body gunicorn cannot decode is InvalidInput (400), so a
     protocol room (and the core's counting) only ever sees gateway errors."""
-    limit = request.max_content_length
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
     too_large = PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes "
                                 "(max_request_bytes).")
     try:
-        data = request.get_data(cache=False)
-        # A chunked body: werkzeug stops reading at the limit without a word, so a larger
-        # body would arrive cut. One more byte from the server's stream tells.
-        if request.content_length is None and limit is not None and len(data) >= limit \
-                and request.environ["wsgi.input"].read(1):
+        if length:
+            try:
+                size = int(length)
+            except ValueError:
+                raise InvalidInput("The Content-Length header is not a number.") from None
+            if limit is not None and size > limit:
+                raise too_large
+            return stream.read(size) if size > 0 else b""
+        if limit is None:
+            return stream.read()
+        # Chunked (no Content-Length): read up to the limit; one more byte tells a body
+        # that goes on beyond it.
+        data = stream.read(limit)
+        if len(data) >= limit and stream.read(1):
             raise too_large
-    except RequestEntityTooLarge:  # Flask's MAX_CONTENT_LENGTH against Content-Length
-        raise too_large from None
+        return data
     except BODY_ERRORS as exc:
-        raise bad_body(exc) from None
-    return data
+        raise bad_body(exc, method, path) from None
 
 
 def json_object() -> dict[str, Any]:
@@ -63,7 +83,28 @@ def json_object() -> dict[str, Any]:
     return value
 
 
-def raw_path() -> str:
+def path_of(environ: dict[str, Any]) -> str:
     """The path as the client sent it, so that %2F inside a name is not a separator."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    return urlsplit(raw).path if raw else request.path
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    return urlsplit(raw).path if raw else environ.get("PATH_INFO", "")
+
+
+def raw_path() -> str:
+    return path_of(request.environ) or request.path
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request as a view needs it, in WSGI terms (the fast path's `context`)."""
+
+    service: InferenceService
+    settings: Settings
+    environ: dict[str, Any]
+
+    def origin(self, protocol: str) -> Origin:
+        return Origin(protocol, "rest", Deadline.start(self.settings.request_timeout_s))
+
+    def body(self) -> bytes:
+        return read_body(self.environ, self.settings.max_request_bytes,
+                         self.environ.get("REQUEST_METHOD", ""),
+                         self.environ.get("PATH_INFO", ""))
