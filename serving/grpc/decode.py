@@ -17,8 +17,7 @@ reach a handler (the transport closes the connection).
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,71 +87,16 @@ def _streaming(behavior: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-async def _abort_async(context: Any, bad: Undecodable) -> None:
-    code, message = to_status(bad.error())
-    await context.abort(code, message)
-
-
-def _unary_async(behavior: Callable[..., Any]) -> Callable[..., Any]:
-    """An asyncio behaviour (grpc.aio's own servicers: health, reflection), unary in."""
-    if inspect.isasyncgenfunction(behavior):  # unary in, stream out
-        async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
-            if isinstance(request, Undecodable):
-                await _abort_async(context, request)
-            async for item in behavior(request, context):
-                yield item
-
-        return stream
-
-    async def call(request: Any, context: Any) -> Any:
-        if isinstance(request, Undecodable):
-            await _abort_async(context, request)
-        return await behavior(request, context)
-
-    return call
-
-
-async def _checked_async(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
-    async for request in requests:
-        if isinstance(request, Undecodable):
-            await _abort_async(context, request)
-        yield request
-
-
-def _streaming_async(behavior: Callable[..., Any]) -> Callable[..., Any]:
-    """An asyncio behaviour with a request stream (reflection's ServerReflectionInfo)."""
-    if inspect.isasyncgenfunction(behavior):
-        async def stream(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
-            async for item in behavior(_checked_async(requests, context), context):
-                yield item
-
-        return stream
-
-    async def call(requests: AsyncIterator[Any], context: Any) -> Any:
-        return await behavior(_checked_async(requests, context), context)
-
-    return call
-
-
-def _is_async(behavior: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)
-
-
 def guard_handler(handler: Any) -> Any:
-    """`handler` (a grpc.RpcMethodHandler, with plain or asyncio behaviours) with a
-    deserializer that never raises."""
+    """`handler` (a grpc.RpcMethodHandler) with a deserializer that never raises."""
     if handler is None or handler.request_deserializer is None:
         return handler
+    wrap = _streaming if handler.request_streaming else _unary
     changes: dict[str, Any] = {
         "request_deserializer": _safe_deserializer(handler.request_deserializer)}
     for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
         behavior = getattr(handler, kind)
-        if behavior is None:
-            continue
-        if _is_async(behavior):
-            wrap = _streaming_async if handler.request_streaming else _unary_async
-        else:
-            wrap = _streaming if handler.request_streaming else _unary
-        changes[kind] = wrap(behavior)
+        if behavior is not None:
+            changes[kind] = wrap(behavior)
     # grpcio's handlers are namedtuples (grpc._utilities.RpcMethodHandler).
     return handler._replace(**changes)

@@ -17,22 +17,12 @@ call as `grpc.ServerInterceptor`s would: grpcio runs a server's interceptor pipe
 each call, and looks registered methods up directly only when it has none (grpc/
 _server.py, `_find_method_handler`). Three pass-through interceptors cost a third of the
 empty-Predict floor's throughput here (make bench's floor-grpc, h2load, c=32).
-
-The server is grpc.aio's (serving/grpc/server.py); the rooms' servicers are plain
-functions that block (the core batches and calls the model in the calling thread). So a
-plain unary handler becomes an asyncio one that runs it, guards and all, in the server's
-thread pool (`in_pool`), with the call's context seen as a plain `ServicerContext`
-(`abort` raises, as in grpcio's own server). grpc.aio's own servicers (health,
-reflection) stay asyncio and get the same checks in asyncio form.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor
 from typing import Any
 
 import grpc
@@ -46,57 +36,11 @@ from serving.grpc.status import to_status
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 
 
-class _Aborted(Exception):
-    """`context.abort` of a plain servicer run in the pool: carried back to the loop."""
-
-    def __init__(self, code: grpc.StatusCode, details: str, trailing_metadata: Any) -> None:
-        super().__init__(details)
-        self.code, self.details, self.trailing_metadata = code, details, trailing_metadata
-
-
-class _PoolContext:
-    """A grpc.aio call context as a plain servicer sees it: `abort` raises (and the loop
-    aborts the call); everything else (time_remaining, invocation_metadata, peer, ...)
-    is the call's own."""
-
-    __slots__ = ("_context",)
-
-    def __init__(self, context: Any) -> None:
-        self._context = context
-
-    def abort(self, code: grpc.StatusCode, details: str = "", trailing_metadata: Any = ()
-              ) -> None:
-        raise _Aborted(code, details, trailing_metadata)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-
-def in_pool(behavior: Callable[..., Any], pool: Executor) -> Callable[..., Any]:
-    """A plain unary-unary behaviour as an asyncio one that runs it in `pool`."""
-
-    async def call(request: Any, context: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(pool, behavior, request, _PoolContext(context))
-        except _Aborted as stop:
-            await context.abort(stop.code, stop.details, stop.trailing_metadata)
-
-    return call
-
-
-def _is_async(behavior: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(behavior) or inspect.isasyncgenfunction(behavior)
-
-
 class Guards:
-    """The checks of one server: which methods need a key, and this process's arrivals;
-    `pool` runs the plain (blocking) handlers of an asyncio server."""
+    """The checks of one server: which methods need a key, and this process's arrivals."""
 
     def __init__(self, arrivals: Arrivals, api_keys: tuple[str, ...] = (),
-                 auth_services: Iterable[str] = (), open_methods: Iterable[str] = (),
-                 pool: Executor | None = None) -> None:
-        self._pool = pool
+                 auth_services: Iterable[str] = (), open_methods: Iterable[str] = ()) -> None:
         self._arrivals = arrivals
         self._keys = ApiKeys(api_keys)
         self._prefixes = tuple(f"/{s}/" for s in auth_services)
@@ -107,20 +51,16 @@ class Guards:
             and method not in self._open
 
     def wrap(self, method: str, handler: Any) -> Any:
-        """`handler` (a grpc.RpcMethodHandler of `method`, "/pkg.Service/Name") guarded,
-        and, for an asyncio server, a plain unary handler made to run in its pool."""
+        """`handler` (a grpc.RpcMethodHandler of `method`, "/pkg.Service/Name") guarded."""
         if handler is None:
             return None
-        plain = handler.unary_unary is not None and not _is_async(handler.unary_unary)
-        if plain:
+        if handler.unary_unary is not None:
             handler = handler._replace(unary_unary=self._counted(handler.unary_unary))
         handler = guard_handler(handler)
         if self.needs_key(method):
             # grpcio's handlers are namedtuples (grpc._utilities.RpcMethodHandler).
             handler = handler._replace(**{kind: self._keyed(getattr(handler, kind))
                                           for kind in _KINDS if getattr(handler, kind)})
-        if plain and self._pool is not None:
-            handler = handler._replace(unary_unary=in_pool(handler.unary_unary, self._pool))
         return handler
 
     def _counted(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
@@ -132,24 +72,15 @@ class Guards:
 
         return counted
 
-    def _problem(self, context: Any) -> str:
-        credential = next((v for k, v in context.invocation_metadata() or ()
-                           if k == "authorization"), None)
-        return self._keys.problem(credential, "the authorization metadata")
-
     def _keyed(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
-        problem = self._problem
-        if _is_async(behavior):  # no asyncio servicer needs a key today; kept correct
-            async def keyed_async(request: Any, context: Any) -> Any:
-                if why := problem(context):
-                    await context.abort(*to_status(Unauthenticated(why)))
-                return await behavior(request, context)
-
-            return keyed_async
+        keys = self._keys
 
         def keyed(request: Any, context: grpc.ServicerContext) -> Any:
-            if why := problem(context):
-                context.abort(*to_status(Unauthenticated(why)))
+            credential = next((v for k, v in context.invocation_metadata() or ()
+                               if k == "authorization"), None)
+            problem = keys.problem(credential, "the authorization metadata")
+            if problem:
+                context.abort(*to_status(Unauthenticated(problem)))
             return behavior(request, context)
 
         return keyed
