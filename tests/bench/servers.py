@@ -20,7 +20,6 @@ from tests.bench.procs import REPO_ROOT, Server, free_port
 
 PEERS_DIR = Path(__file__).with_name("peers")
 PEER_VENVS = REPO_ROOT / "build" / "bench-venvs"
-KSERVE_VENV = PEER_VENVS / "kserve"
 KSERVE_DIR = PEERS_DIR / "kserve"
 LITSERVE_DIR = PEERS_DIR / "litserve"
 
@@ -124,10 +123,6 @@ def peer_python(peer: str) -> Path | None:
     has built it."""
     python = PEER_VENVS / peer / "bin" / "python"
     return python if python.is_file() else None
-
-
-def kserve_python() -> Path | None:
-    return peer_python("kserve")
 
 
 def _peer_argv(peer: str, script: Path) -> list[str]:

@@ -465,18 +465,24 @@ print(json.dumps({"sent_bytes": len(sent), "loaded_on_arrival": loaded_on_arriva
 """
 
 
-def test_kserve_model_loads_in_each_worker_and_answers_as_the_signature(
-        model_repo: Path) -> None:
-    python = servers.kserve_python()
+def _in_peer_env(peer: str, check: str, export: Path) -> dict:
+    """Run `check` with a bench-only peer environment's interpreter (skipped when `make
+    bench` has not built it): its JSON answer."""
+    python = servers.peer_python(peer)
     if python is None:
-        pytest.skip(f"the bench-only KServe environment {servers.KSERVE_VENV} is not built "
-                    "(make bench builds it; too slow for make test)")
-    export = model_repo / "profiler" / "1"
-    done = subprocess.run([str(python), "-c", KSERVE_CHECK, str(servers.KSERVE_DIR),
+        pytest.skip(f"the bench-only {peer} environment {servers.PEER_VENVS / peer} is not "
+                    "built (make bench builds it; too slow for make test)")
+    done = subprocess.run([str(python), "-c", check, str(servers.PEERS_DIR / peer),
                            str(export), json.dumps(PROFILER_POSTS)], capture_output=True,
                           text=True, timeout=150, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert done.returncode == 0, done.stderr[-3000:]
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_kserve_model_loads_in_each_worker_and_answers_as_the_signature(
+        model_repo: Path) -> None:
+    export = model_repo / "profiler" / "1"
+    got = _in_peer_env("kserve", KSERVE_CHECK, export)
     assert got["loaded_on_arrival"] and got["sent_bytes"] < 100_000  # no TF function inside
     want = _signature_rows(export, PROFILER_POSTS)
     _assert_same(got["answer"]["predictions"], want)
@@ -501,16 +507,8 @@ print(json.dumps({"path": one.api_path, "single": single, "batched": batched}))
 
 
 def test_litserve_api_answers_as_the_signature_alone_and_batched(model_repo: Path) -> None:
-    python = servers.peer_python("litserve")
-    if python is None:
-        pytest.skip(f"the bench-only LitServe environment {servers.PEER_VENVS / 'litserve'} "
-                    "is not built (make bench builds it; too slow for make test)")
     export = model_repo / "profiler" / "1"
-    done = subprocess.run([str(python), "-c", LITSERVE_CHECK, str(servers.LITSERVE_DIR),
-                           str(export), json.dumps(PROFILER_POSTS)], capture_output=True,
-                          text=True, timeout=150, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+    got = _in_peer_env("litserve", LITSERVE_CHECK, export)
     want = _signature_rows(export, PROFILER_POSTS)
     assert got["path"] == "/v1/models/profiler:predict"
     _assert_same(got["single"]["predictions"], want)
