@@ -4,10 +4,12 @@ In one run, on the same examples (each training run's examples.json) and the sam
 exported SavedModels, for each model: the limit (the signature in-process, batch
 1 and 32), the framework floors (an empty route on the gateway's gunicorn +
 Flask settings, an empty RPC on its gRPC server options), the gateway (REST,
-multihead gRPC, and OIP v2 / TF Serving gRPC through perf_analyzer where the
-gateway answers them; batching on and off; 32-example requests), FastAPI +
-uvicorn calling the signature, KServe's model server, and the naive Flask +
-keras predict app as a footnote. Every server runs for the whole run; the points
+multihead gRPC through h2load, and OIP v2 / TF Serving gRPC through perf_analyzer where
+the gateway answers them; batching on and off; 32-example requests; the tfserving
+backend in front of the TF Serving stand-in, the gateway or the stand-in batching), the
+peers (FastAPI + uvicorn calling the signature, KServe's model server, LitServe with and
+without its batching, each in its own locked environment), and the naive Flask + keras
+predict app as a footnote. Every server runs for the whole run; the points
 are measured interleaved (A B C, A B C, ... per model and concurrency) with
 `--repeats` repetitions, and reported as median and min-max. Prints a table,
 writes build/bench/results.json and build/bench/bench.png, and prints the ratios
