@@ -2,9 +2,9 @@
 
 Flask and werkzeug cost a predict more than the gateway's own code around the model call
 (make profile at c=8: request and response objects, the URL map's matcher, the stream
-wrappers, the context push and pop). A room may declare `REST_FAST_ROUTES`: a method, a
-regex over the raw path and a view that takes an `Exchange` (serving/rest/context.py)
-and the match, and returns the JSON body. `FastPath` wraps the Flask app's `wsgi_app`
+wrappers, the context push and pop). A room may offer `rest_fast_routes(settings)`:
+`FastRoute`s of a method, a regex over the raw path and a view that takes an `Exchange`
+(serving/rest/context.py) and the match, and returns the JSON body. `FastPath` wraps the Flask app's `wsgi_app`
 (Flask's own hook for middleware): a request that matches is answered here, anything
 else goes to Flask unchanged. The rules stay in one place each: the key check is the
 transport's `Gate`, the body is read by `read_body`, errors get the same status,
