@@ -20,7 +20,7 @@ help:
 	@echo "make test   - install, lint (ruff, uv lock --check) and run the whole test suite"
 	@echo "make models - train and export the default models into $(MODEL_DIR)/"
 	@echo "make serve  - start the gateway on the models already in $(MODEL_DIR)/"
-	@echo "make bench  - benchmarks: gateway vs FastAPI, KServe, framework floors, in-process limit; overload point"
+	@echo "make bench  - benchmarks: gateway vs FastAPI, KServe, LitServe, framework floors, limit; overload"
 	@echo "make profile - py-spy flame graphs of the gateway's workers under wrk (PROFILE_ARGS)"
 	@echo "              (BENCH_SECONDS=1 BENCH_REPEATS=1 for a short run; see README)"
 	@echo "make lock   - re-resolve uv.lock after a change to pyproject.toml (UPGRADE=1: newest)"
@@ -46,6 +46,7 @@ install: $(STAMP)
 lock: | $(UV)
 	$(UV) lock $(if $(UPGRADE),--upgrade,)
 	$(UV) lock --project $(KSERVE_PROJECT) $(if $(UPGRADE),--upgrade,)
+	$(UV) lock --project $(LITSERVE_PROJECT) $(if $(UPGRADE),--upgrade,)
 	$(MAKE) --no-print-directory image-requirements
 
 image-requirements:
@@ -85,22 +86,26 @@ test: lint
 lint: setup
 	$(UV) lock --check
 	$(UV) lock --check --project $(KSERVE_PROJECT)
+	$(UV) lock --check --project $(LITSERVE_PROJECT)
 	$(PY) -m ruff check training serving clients tests scripts
 
 # The bench's peers run from environments of their own, each from its own lock (never the
-# project's): KServe's model server from tests/bench/peers/kserve/uv.lock.
+# project's): KServe's model server from tests/bench/peers/kserve/uv.lock, LitServe's from
+# tests/bench/peers/litserve/uv.lock, each built into build/bench-venvs/NAME.
 KSERVE_PROJECT := tests/bench/peers/kserve
 KSERVE_VENV := build/bench-venvs/kserve
+LITSERVE_PROJECT := tests/bench/peers/litserve
+LITSERVE_VENV := build/bench-venvs/litserve
 PERF_ANALYZER := build/tools/perf_analyzer/bin/perf_analyzer
 
-$(KSERVE_VENV)/.installed: $(KSERVE_PROJECT)/uv.lock $(KSERVE_PROJECT)/pyproject.toml | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(abspath $(KSERVE_VENV)) $(UV) sync --frozen --project $(KSERVE_PROJECT) --python $(PYTHON)
+build/bench-venvs/%/.installed: tests/bench/peers/%/uv.lock tests/bench/peers/%/pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(@D)) $(UV) sync --frozen --project tests/bench/peers/$* --python $(PYTHON)
 	touch $@
 
 $(PERF_ANALYZER):
 	bash scripts/install-perf-analyzer.sh $(patsubst %/bin/perf_analyzer,%,$(PERF_ANALYZER))
 
-bench-deps: $(KSERVE_VENV)/.installed $(PERF_ANALYZER)
+bench-deps: $(KSERVE_VENV)/.installed $(LITSERVE_VENV)/.installed $(PERF_ANALYZER)
 
 # Options: BENCH_SECONDS, BENCH_REPEATS, BENCH_CONCURRENCY, BENCH_MODELS, BENCH_SKIP,
 # BENCH_WARMUP, BENCH_PRESET (or flags in BENCH_ARGS; `python -m tests.bench --help`).

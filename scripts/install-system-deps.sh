@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests and demo need: graphviz (plot_model), prometheus
 # (promtool and a real Prometheus server for the scrape test), wrk (the REST load
-# generator of `make bench` and its smoke test), chromium and chromium-driver (the
+# generator of `make bench` and its smoke test), nghttp2-client (h2load: its gRPC load
+# generator, and its smoke test), chromium and chromium-driver (the
 # headless browser of tests/browser/, driven by selenium through /usr/bin/chromedriver),
 # wordnet-base (WordNet 3.0's database files in /usr/share/wordnet: the similarity
 # model's default training data, training/data/wordnet_pairs.py). kubectl is expected
@@ -11,6 +12,7 @@ need=()
 command -v dot >/dev/null || need+=(graphviz)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v wrk >/dev/null || need+=(wrk)
+command -v h2load >/dev/null || need+=(nghttp2-client)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 [ -f /usr/share/wordnet/data.noun ] || need+=(wordnet-base)

@@ -29,6 +29,7 @@ import numpy as np
 from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, VersionStatus
 from serving.backends.model_config import DEFAULT_POLICY, ModelEntry, parse_model_config
+from serving.backends.signature_call import SignatureCall
 from serving.config import Settings
 from serving.errors import (
     DeadlineExceeded,
@@ -51,12 +52,11 @@ class EmbeddedModelVersion(ModelVersion):
 
 
 class _Loaded:
-    """The loaded SavedModel and its signature functions."""
+    """The loaded SavedModel and a call for each of its signatures."""
 
-    def __init__(self, obj: Any, functions: Mapping[str, Any], input_dtypes: dict) -> None:
+    def __init__(self, obj: Any, functions: Mapping[str, Any]) -> None:
         self.obj = obj
-        self.functions = dict(functions)
-        self.input_dtypes = input_dtypes  # signature -> input -> tf.DType
+        self.calls = {name: SignatureCall(fn) for name, fn in functions.items()}
 
 
 @dataclass
@@ -373,13 +373,11 @@ def _call(handle: _Loaded, model: str, signature: str, inputs: Mapping[str, np.n
           output_filter: Sequence[str]) -> dict[str, np.ndarray]:
     import tensorflow as tf
 
-    fn = handle.functions.get(signature)
-    if fn is None:
+    call = handle.calls.get(signature)
+    if call is None:
         raise FailedPrecondition(f"Signature '{signature}' not found in model '{model}'.")
-    dtypes = handle.input_dtypes[signature]
     try:
-        tensors = {k: tf.convert_to_tensor(v, dtype=dtypes.get(k)) for k, v in inputs.items()}
-        result = fn(**tensors)
+        result = call(inputs)
     except (tf.errors.InvalidArgumentError, TypeError, ValueError) as exc:
         # The graph rejected values validation could not foresee: still the client's input.
         raise InvalidInput(f"Model '{model}' rejected the input: {_first_line(exc)}") from None
@@ -407,11 +405,7 @@ def _load_export(path: str) -> tuple[_Loaded, dict, dict | None, int]:
         log.warning("reading signature defs of %s failed (%s); using loaded functions",
                     path, _first_line(exc))
         specs = specs_from_functions(functions)
-    input_dtypes = {
-        sig: {k: t.dtype for k, t in fn.structured_input_signature[1].items()}
-        for sig, fn in functions.items()
-    }
-    loaded = _Loaded(obj, functions, input_dtypes)
+    loaded = _Loaded(obj, functions)
     card = repository.read_card(path)
     warmup = read_warmup_requests(path)
     for i, (sig, arrays) in enumerate(warmup):

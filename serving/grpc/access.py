@@ -1,17 +1,18 @@
 """Request ids, trace context and the access log line of every unary gRPC call.
 
-`RequestInterceptor` runs first, around every other interceptor, so that even a call
-refused for undecodable bytes or a missing key has its id and its access line. The id is
-the `x-request-id` metadata when the client sent a usable one, else the protocol's own
-request id where a protocol package declares one for a method (`GRPC_REQUEST_IDS`: OIP's
-`ModelInferRequest.id`), else a new one; it goes back in the trailing metadata
-(`x-request-id`), which every outcome carries, aborts included, at no extra round of the
-completion queue. `traceparent` / `tracestate` metadata is the call's W3C trace context.
+`recorded` is the outermost guard of every unary handler (serving/grpc/guards.py), so that
+even a call refused for undecodable bytes or a missing key has its id and its access line.
+The id is the `x-request-id` metadata when the client sent a usable one, else the
+protocol's own request id where a protocol package declares one for a method
+(`GRPC_REQUEST_IDS`: OIP's `ModelInferRequest.id`), else a new one; it goes back in the
+trailing metadata (`x-request-id`), which every outcome carries, aborts included, at no
+extra round of the completion queue. `traceparent` / `tracestate` metadata is the call's
+W3C trace context.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -22,47 +23,38 @@ from serving.request_context import METADATA_KEY, RequestRecord
 RequestIdOf = Callable[[Any], Any]
 
 
-class RequestInterceptor(grpc.ServerInterceptor):
-    def __init__(self, access_log: bool, request_ids: Mapping[str, RequestIdOf]) -> None:
-        self._access_log = access_log
-        self._ids = dict(request_ids)
+def recorded(behavior: Callable[..., Any], method: str, access_log: bool,
+             id_of: RequestIdOf | None) -> Callable[..., Any]:
+    """`behavior` (a unary handler of `method`) inside its request record."""
 
-    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        handler = continuation(details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        behavior, method = handler.unary_unary, details.method
-        id_of = self._ids.get(method)
+    def served(request: Any, context: grpc.ServicerContext) -> Any:
         client_id = traceparent = tracestate = ""
-        for key, value in details.invocation_metadata or ():
+        for key, value in context.invocation_metadata() or ():
             if key == METADATA_KEY:
                 client_id = value
             elif key == "traceparent":
                 traceparent = value
             elif key == "tracestate":
                 tracestate = value
+        if not request_context.usable_id(client_id) and id_of is not None:
+            client_id = _protocol_id(id_of, request)
+        record = RequestRecord.open(client_id, traceparent, tracestate, "grpc")
+        token = request_context.enter(record)
+        context.set_trailing_metadata(((METADATA_KEY, record.id),))
+        failed = True
+        try:
+            response = behavior(request, context)
+            failed = False
+            return response
+        finally:
+            record.finish_trace()
+            if access_log:
+                code = context.code()
+                name = code.name if code is not None else ("UNKNOWN" if failed else "OK")
+                logs.access(record, method, name, name)
+            request_context.leave(token)
 
-        def served(request: Any, context: grpc.ServicerContext) -> Any:
-            given = client_id
-            if not request_context.usable_id(given) and id_of is not None:
-                given = _protocol_id(id_of, request)
-            record = RequestRecord.open(given, traceparent, tracestate, "grpc")
-            token = request_context.enter(record)
-            context.set_trailing_metadata(((METADATA_KEY, record.id),))
-            failed = True
-            try:
-                response = behavior(request, context)
-                failed = False
-                return response
-            finally:
-                record.finish_trace()
-                if self._access_log:
-                    code = context.code()
-                    name = code.name if code is not None else ("UNKNOWN" if failed else "OK")
-                    logs.access(record, method, name, name)
-                request_context.leave(token)
-
-        return handler._replace(unary_unary=served)
+    return served
 
 
 def _protocol_id(id_of: RequestIdOf, request: Any) -> str:

@@ -3,11 +3,11 @@
 grpcio runs a method's `request_deserializer` itself (grpc/_server.py,
 `_unary_request` / `_RequestIterator`); when it raises, grpcio logs "Exception
 deserializing request!" and ends the call with INTERNAL, and offers no hook to
-pick another status from inside the deserializer. So `DecodeInterceptor` wraps
-every handler the server finds (every protocol's servicer, health, reflection):
-the wrapped deserializer turns a failure into an `Undecodable` value instead of
-raising, and the wrapped behaviour aborts with INVALID_ARGUMENT naming the
-message type before the servicer sees it.
+pick another status from inside the deserializer. So `guard_handler` wraps every
+handler the server registers (every protocol's servicer, health, reflection;
+serving/grpc/guards.py): the wrapped deserializer turns a failure into an
+`Undecodable` value instead of raising, and the wrapped behaviour aborts with
+INVALID_ARGUMENT naming the message type before the servicer sees it.
 
 What the library does not let us change: a message over
 `grpc.max_receive_message_length` is refused by gRPC core before Python runs
@@ -100,11 +100,3 @@ def guard_handler(handler: Any) -> Any:
             changes[kind] = wrap(behavior)
     # grpcio's handlers are namedtuples (grpc._utilities.RpcMethodHandler).
     return handler._replace(**changes)
-
-
-class DecodeInterceptor(grpc.ServerInterceptor):
-    """Undecodable request bytes -> INVALID_ARGUMENT, for every method of the server."""
-
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
-                          details: grpc.HandlerCallDetails) -> Any:
-        return guard_handler(continuation(details))

@@ -24,19 +24,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from serving.auth import ApiKeys
 from serving.config import Settings
-from serving.core.batching import Arrivals
 from serving.core.service import InferenceService
-from serving.errors import Unauthenticated
-from serving.grpc.access import RequestInterceptor
-from serving.grpc.decode import DecodeInterceptor
-from serving.grpc.status import to_status
+from serving.grpc.guards import GuardedRegistry, Guards
 
 log = logging.getLogger(__name__)
 
-# Services whose methods need an API key when MULTIHEAD_API_KEYS is set: the gateway's own
-# and TF Serving's (serving/protocols/tfserving); health and reflection stay open.
 HEALTH_POLL_S = 0.5
 DEFAULT_GRACE_S = 10.0
 
@@ -48,59 +41,6 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
         ("grpc.max_send_message_length", -1),
         ("grpc.so_reuseport", 1),
     ]
-
-
-class _AuthInterceptor(grpc.ServerInterceptor):
-    """Bearer API keys on the Gateway methods, as on REST (serving/rest/auth.py), and on
-    the services a protocol package lists in `GRPC_AUTH_SERVICES` (minus its
-    `GRPC_OPEN_METHODS`, e.g. v2's ServerLive/ServerReady/ModelReady).
-
-    Health and reflection stay open, like /healthz and /openapi.json: probes and
-    tools need no secret. The key travels as `authorization: Bearer <key>` metadata.
-    """
-
-    def __init__(self, api_keys: tuple[str, ...], services: tuple[str, ...] = (),
-                 open_methods: tuple[str, ...] = ()) -> None:
-        self._keys = ApiKeys(api_keys)
-        self._prefixes = tuple(f"/{s}/" for s in services)
-        self._open = frozenset(open_methods)
-
-    def _problem(self, metadata: Any) -> str:
-        credential = next((v for k, v in metadata or () if k == "authorization"), None)
-        return self._keys.problem(credential, "the authorization metadata")
-
-    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        if not details.method.startswith(self._prefixes) or details.method in self._open:
-            return continuation(details)
-        problem = self._problem(details.invocation_metadata)
-        if not problem:
-            return continuation(details)
-        code, message = to_status(Unauthenticated(problem))
-
-        def deny(request: Any, context: grpc.ServicerContext) -> None:
-            context.abort(code, message)
-
-        return grpc.unary_unary_rpc_method_handler(deny)
-
-
-class _ArrivalInterceptor(grpc.ServerInterceptor):
-    """Counts each unary call as on its way to the batcher while its handler runs
-    (serving/core/batching.py `Arrivals`); the message is decoded whole by then."""
-
-    def __init__(self, arrivals: Arrivals) -> None:
-        self._arrivals = arrivals
-
-    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        handler = continuation(details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        behavior = handler.unary_unary
-
-        def counted(request: Any, context: grpc.ServicerContext) -> Any:
-            with self._arrivals.request():
-                return behavior(request, context)
-
-        return handler._replace(unary_unary=counted)
 
 
 class _HealthWatcher(threading.Thread):
@@ -182,36 +122,33 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
     from serving import protocols
 
     rooms = protocols.rooms(settings.protocols)
-    interceptors = []
-    if settings.api_keys:
-        interceptors.append(_AuthInterceptor(
-            settings.api_keys,
-            tuple(s for room in rooms for s in room.grpc_auth_services),
-            tuple(m for room in rooms for m in room.grpc_open_methods)))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),
-        options=server_options(settings),
-        # Request ids and the access line around everything (serving/grpc/access.py);
-        # then decoding: undecodable bytes are INVALID_ARGUMENT on every service
-        # (serving/grpc/decode.py), whatever the interceptors after it do.
-        interceptors=[RequestInterceptor(settings.access_log, {
-            method: id_of for room in rooms for method, id_of in room.grpc_request_ids.items()}),
-            DecodeInterceptor(), *interceptors, _ArrivalInterceptor(service.arrivals)])
+        options=server_options(settings))
+    # Every handler is guarded as it is registered (serving/grpc/guards.py): request ids
+    # and the access line, API keys, undecodable bytes, arrivals; no per-call interceptors.
+    registry = GuardedRegistry(server, Guards(
+        service.arrivals, settings.api_keys,
+        tuple(s for room in rooms for s in room.grpc_auth_services),
+        tuple(m for room in rooms for m in room.grpc_open_methods),
+        access_log=settings.access_log,
+        request_ids={method: id_of for room in rooms
+                     for method, id_of in room.grpc_request_ids.items()}))
     services: list[str] = []
     for room in rooms:
-        services.extend(room.add_grpc_services(server, settings, service))
+        services.extend(room.add_grpc_services(registry, settings, service))
     names = ("", *services)
 
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
         experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=1))
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registry)
     for name in names:
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     reflection.enable_server_reflection(
-        (*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        (*services, health.SERVICE_NAME, reflection.SERVICE_NAME), registry)
 
     address = f"{settings.host}:{settings.grpc_port}"
     port = server.add_insecure_port(address)

@@ -12,6 +12,8 @@ and describes itself; the transports (serving/rest/, serving/grpc/) only collect
 the mounted rooms declare. A room's `__init__` may define:
 
 - `rest_blueprint(settings) -> flask.Blueprint`: its REST routes;
+- `rest_fast_routes(settings) -> list[FastRoute]`: hot routes of those answered in front
+  of Flask (serving/rest/fast.py), with the same views;
 - `REST_OPEN_PATHS`: REST paths open without an API key (its health routes);
 - a file `openapi.yaml` beside `__init__`: its part of /openapi.json (`paths`,
   `components`);
@@ -86,6 +88,10 @@ class Room:
     def rest_blueprint(self, settings: Any) -> Any | None:
         build = self._get("rest_blueprint", None)
         return build(settings) if build is not None else None
+
+    def rest_fast_routes(self, settings: Any) -> list[Any]:
+        build = self._get("rest_fast_routes", None)
+        return list(build(settings)) if build is not None else []
 
     def add_grpc_services(self, server: Any, settings: Any, service: Any) -> list[str]:
         add = self._get("add_grpc_services", None)

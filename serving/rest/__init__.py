@@ -27,8 +27,9 @@ def create_app(settings: Settings | None = None,
     """A Flask app serving `service` (built from `settings` when not given, not started)."""
     from serving import protocols
     from serving.rest.access import install_request_records
-    from serving.rest.auth import install_auth, open_paths
+    from serving.rest.auth import Gate, install_auth, open_paths
     from serving.rest.errors import json_response, register_error_handlers
+    from serving.rest.fast import FastPath
     from serving.rest.openapi import build_openapi
     from serving.rest.probes import register_probes
     from serving.ui import register_ui
@@ -45,9 +46,10 @@ def create_app(settings: Settings | None = None,
     rooms = protocols.rooms(settings.protocols)
     unlocked = open_paths(p for room in rooms for p in room.rest_open_paths)
 
+    gate = Gate(settings.api_keys, unlocked)
     register_error_handlers(app)
     install_request_records(app, settings.access_log)
-    install_auth(app, settings.api_keys, unlocked)
+    install_auth(app, gate)
 
     def openapi_json() -> Response:
         # Built per call: cheap, and the examples name the models served right now.
@@ -64,6 +66,9 @@ def create_app(settings: Settings | None = None,
         blueprint = room.rest_blueprint(settings)
         if blueprint is not None:
             app.register_blueprint(blueprint)
+    # The rooms' hot routes skip Flask's request machinery (serving/rest/fast.py).
+    app.wsgi_app = FastPath(app.wsgi_app, service, settings, gate,  # type: ignore[method-assign]
+                            [r for room in rooms for r in room.rest_fast_routes(settings)])
     return app
 
 

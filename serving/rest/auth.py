@@ -28,15 +28,30 @@ def open_paths(room_paths: Iterable[str]) -> frozenset[str]:
     return TRANSPORT_OPEN_PATHS | PAGE_PATHS | frozenset(room_paths)
 
 
-def install_auth(app: Flask, api_keys: tuple[str, ...], open_paths: frozenset[str]) -> None:
-    keys = ApiKeys(api_keys)
-    if not keys:
+class Gate:
+    """The REST transport's key check: which paths need a key, and whether a request has
+    a good one (the Flask hook and the fast path, serving/rest/fast.py, both ask it)."""
+
+    def __init__(self, api_keys: tuple[str, ...], open_paths: frozenset[str]) -> None:
+        self._keys = ApiKeys(api_keys)
+        self._open = open_paths
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def problem(self, path: str, authorization: str | None) -> str:
+        """Why a request for `path` with this Authorization header is refused; "" if not."""
+        if not self._keys or path in self._open or path.startswith(OPEN_PREFIXES):
+            return ""
+        return self._keys.problem(authorization, "the Authorization header")
+
+
+def install_auth(app: Flask, gate: Gate) -> None:
+    if not gate:
         return
 
     @app.before_request
     def _require_key() -> None:
-        if request.path in open_paths or request.path.startswith(OPEN_PREFIXES):
-            return
-        problem = keys.problem(request.headers.get("Authorization"), "the Authorization header")
+        problem = gate.problem(request.path, request.headers.get("Authorization"))
         if problem:
             raise Unauthenticated(problem)

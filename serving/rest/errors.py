@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - gunicorn is a run-time dependency
 
 log = logging.getLogger(__name__)
 
+
 def json_response(payload: object, status: int = 200,
                   headers: dict[str, str] | None = None, finite: bool | None = None
                   ) -> Response:
@@ -29,11 +30,37 @@ def json_response(payload: object, status: int = 200,
                     mimetype="application/json")
 
 
+def error_payload(message: str, code: str, **extra: object) -> dict[str, object]:
+    # safe_text: a message may quote what the client sent; it must stay encodable.
+    return {"error": safe_text(message), "code": code, **extra}
+
+
 def error_response(message: str, code: str, status: int,
                    headers: dict[str, str] | None = None, **extra: object) -> Response:
-    # safe_text: a message may quote what the client sent; it must stay encodable.
-    return json_response({"error": safe_text(message), "code": code, **extra}, status,
-                         headers)
+    return json_response(error_payload(message, code, **extra), status, headers)
+
+
+def gateway_error(exc: GatewayError, method: str, path: str
+                  ) -> tuple[int, dict[str, object], dict[str, str] | None]:
+    """(status, payload, headers) of the answer to a gateway error on `method` `path`."""
+    if exc.status >= 500 and not exc.shed:  # sheds are counted, not logged one by one
+        log.warning("%s %s -> %s: %s", method, path, exc.code, exc.message)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return exc.status, error_payload(exc.message, exc.code), headers or None
+
+
+def unexpected_error(exc: Exception, method: str, path: str
+                     ) -> tuple[int, dict[str, object], dict[str, str] | None]:
+    """(status, payload, headers) for an exception that is not a gateway error: a body
+    gunicorn could not decode is the client's (400), anything else a bug (500)."""
+    if isinstance(exc, BODY_ERRORS):
+        return gateway_error(bad_body(exc, method, path), method, path)
+    # Kept for genuine bugs only: bad input is rejected as InvalidInput long before.
+    log.exception("unhandled error on %s %s", method, path)
+    return 500, error_payload(f"Internal error while serving {method} {path}; see the "
+                              "gateway log.", "INTERNAL"), None
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -43,12 +70,8 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _gateway_error(exc: GatewayError) -> Response:
-    if exc.status >= 500 and not exc.shed:  # sheds are counted, not logged one by one
-        log.warning("%s %s -> %s: %s", request.method, request.path, exc.code, exc.message)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
-    if exc.retry_after_s is not None:
-        headers["Retry-After"] = str(exc.retry_after_s)
-    return error_response(exc.message, exc.code, exc.status, headers or None)
+    status, payload, headers = gateway_error(exc, request.method, request.path)
+    return json_response(payload, status, headers)
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -59,25 +82,20 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
-    if isinstance(exc, BODY_ERRORS):
-        return _gateway_error(bad_body(exc))
-    # Kept for genuine bugs only: bad input is rejected as InvalidInput long before.
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(f"Internal error while serving {request.method} {request.path}; "
-                          "see the gateway log.", "INTERNAL", 500)
+    status, payload, headers = unexpected_error(exc, request.method, request.path)
+    return json_response(payload, status, headers)
 
 
 BODY_ERRORS = (ParseException, NoMoreData)
 
 
-def bad_body(exc: Exception) -> InvalidInput:
+def bad_body(exc: Exception, method: str, path: str) -> InvalidInput:
     """A body gunicorn could not decode (bad chunk size, missing chunk terminator, bad
     trailer, client gone mid-body): the client's fault, a 400. gunicorn closes the
     connection after it (the body's end is unknown), whatever headers say."""
     what = type(exc).__name__
     detail = safe_text(str(exc))[:120]
-    log.info("%s %s: malformed request body (%s: %s)", request.method, request.path, what,
-             detail)
+    log.info("%s %s: malformed request body (%s: %s)", method, path, what, detail)
     return InvalidInput(f"The request body is not valid HTTP/1.1 ({what}: {detail}).")
 
 

@@ -4,10 +4,12 @@ In one run, on the same examples (each training run's examples.json) and the sam
 exported SavedModels, for each model: the limit (the signature in-process, batch
 1 and 32), the framework floors (an empty route on the gateway's gunicorn +
 Flask settings, an empty RPC on its gRPC server options), the gateway (REST,
-multihead gRPC, and OIP v2 / TF Serving gRPC through perf_analyzer where the
-gateway answers them; batching on and off; 32-example requests), FastAPI +
-uvicorn calling the signature, KServe's model server, and the naive Flask +
-keras predict app as a footnote. Every server runs for the whole run; the points
+multihead gRPC through h2load, and OIP v2 / TF Serving gRPC through perf_analyzer where
+the gateway answers them; batching on and off; 32-example requests; the tfserving
+backend in front of the TF Serving stand-in, the gateway or the stand-in batching), the
+peers (FastAPI + uvicorn calling the signature, KServe's model server, LitServe with and
+without its batching, each in its own locked environment), and the naive Flask + keras
+predict app as a footnote. Every server runs for the whole run; the points
 are measured interleaved (A B C, A B C, ... per model and concurrency) with
 `--repeats` repetitions, and reported as median and min-max. Prints a table,
 writes build/bench/results.json and build/bench/bench.png, and prints the ratios
@@ -38,7 +40,10 @@ from tests.bench.procs import Server
 from tests.processes import REPO_ROOT
 
 RUN_FILES = ("config.json", "vocab.txt", "best.weights.h5")
-GATEWAYS = ("gateway", "gateway-nobatch")
+GATEWAYS = ("gateway", "gateway-nobatch", "gateway-tfs", "gateway-tfs-nobatch")
+# Contenders whose first answer must equal the gateway's (else the comparison is moot).
+SAME_ANSWER = ("fastapi", "kserve", "litserve", "litserve-batch", "naive", "gateway-nobatch",
+               "gateway-tfs", "gateway-tfs-nobatch")
 _T0 = time.monotonic()
 
 
@@ -136,6 +141,7 @@ class Plan:
     b32_at: int
     out: Path
     rows: dict[str, Path] = dataclasses.field(default_factory=dict)
+    grpc_bodies: dict[str, Path] = dataclasses.field(default_factory=dict)
     bodies: dict[tuple[str, int], Path] = dataclasses.field(default_factory=dict)
     pa_data: dict[str, Path] = dataclasses.field(default_factory=dict)
     pa_dims: dict[tuple[str, str], dict[str, list[int]]] = dataclasses.field(
@@ -151,7 +157,7 @@ def run_load(step: Step, server: Server, plan: Plan, seconds: float,
         return load.run_wrk(server.http_url or "", f"/v1/models/{m}:predict",
                             plan.bodies[(m, k.batch)], c, seconds)
     if k.load == "grpc":
-        return load.run_grpc(server.grpc_target or "", m, plan.rows[m], c, seconds)
+        return load.run_grpc(server.grpc_target or "", plan.grpc_bodies[m], c, seconds)
     target = (server.http_url or "").removeprefix("http://") if k.load == "v2-rest" \
         else server.grpc_target or ""
     return pa.run(k.load, target, m, plan.pa_data[m], plan.pa_dims[(k.load, m)], c, seconds,
@@ -191,19 +197,38 @@ def warm(contender: Contender, server: Server, model: str, plan: Plan) -> None:
 def start_servers(needed: list[str], exports: dict[str, Path], runs: dict[str, Path],
                   out: Path, args: argparse.Namespace, extra_env: dict[str, str]
                   ) -> dict[str, Server]:
+    started: dict[str, Server] = {}
+
+    def tfserving(batching: bool) -> Server:  # the stand-in behind one tfserving gateway
+        name = "tfserving-fake-batching" if batching else "tfserving-fake"
+        if name not in started:
+            started[name] = servers.start_tfserving_fake(out / "models", batching)
+        return started[name]
+
+    nobatch = {"MULTIHEAD_ENABLE_BATCHING": "false"}
     starters = {
         "gateway": lambda: servers.start_gateway(out / "models", args.workers, args.threads,
                                                  extra_env),
         "gateway-nobatch": lambda: servers.start_gateway(
-            out / "models", args.workers, args.threads,
-            {**extra_env, "MULTIHEAD_ENABLE_BATCHING": "false"}, name="gateway-nobatch"),
+            out / "models", args.workers, args.threads, {**extra_env, **nobatch},
+            name="gateway-nobatch"),
+        # Which layer batches with the tfserving backend (tests/bench/batching_layer.py has
+        # the third set-up, both): the gateway, or TF Serving (--enable_batching).
+        "gateway-tfs": lambda: servers.start_gateway_tfserving(
+            out / "models", tfserving(False), args.workers, args.threads, extra_env),
+        "gateway-tfs-nobatch": lambda: servers.start_gateway_tfserving(
+            out / "models", tfserving(True), args.workers, args.threads,
+            {**extra_env, **nobatch}, name="gateway-tfs-nobatch"),
         "fastapi": lambda: servers.start_fastapi(exports, args.workers),
         "kserve": lambda: servers.start_kserve(exports, args.workers),
+        "litserve": lambda: servers.start_litserve(exports, args.workers),
+        "litserve-batch": lambda: servers.start_litserve(
+            exports, args.workers, max_batch_size=Settings().max_batch_size,
+            name="litserve-batch"),
         "floor-rest": lambda: servers.start_floor_rest(args.workers, args.threads),
         "floor-grpc": lambda: servers.start_floor_grpc(args.workers, args.threads),
         "naive": lambda: servers.start_naive(runs, args.workers, args.threads),
     }
-    started: dict[str, Server] = {}
     for name in needed:
         say(f"starting {name}")
         t0 = time.monotonic()
@@ -281,23 +306,28 @@ def main(argv: list[str] | None = None) -> int:
     for m in models:
         rows, names = example_rows(runs[m], exports[m])
         plan.rows[m], plan.bodies[(m, 1)] = load.write_inputs(out / "inputs", m, rows, names)
+        plan.grpc_bodies[m] = load.write_grpc_body(out / "inputs", m, rows)
         plan.bodies[(m, BATCH32)] = load.write_batch_bodies(out / "inputs", m, rows, names,
                                                             BATCH32)
         plan.pa_data[m] = pa.write_input_data(out / "inputs" / f"{m}.perf_analyzer.json", rows)
     load.ensure_wrk()
+    load.ensure_h2load()
     (out / "perf_analyzer").mkdir(parents=True, exist_ok=True)
 
     contenders = [k for k in CONTENDERS if k.name not in skip]
-    if servers.kserve_python() is None and any(k.server == "kserve" for k in contenders):
-        say(f"SKIPPED kserve: its environment {servers.KSERVE_VENV} is missing (make bench "
-            "builds it)")
-        contenders = [k for k in contenders if k.server != "kserve"]
+    for peer in ("kserve", "litserve"):
+        if servers.peer_python(peer) is None and any(k.server.startswith(peer)
+                                                     for k in contenders):
+            say(f"SKIPPED {peer}: its environment {servers.PEER_VENVS / peer} is missing "
+                "(make bench builds it)")
+            contenders = [k for k in contenders if not k.server.startswith(peer)]
     needed = list(dict.fromkeys(k.server for k in contenders))
     started = start_servers(needed, exports, runs, out, args, extra_env)
     measurements: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
     try:
-        idle = {name: s.worker_rss_mb() for name, s in started.items()}
+        idle = {name: s.worker_rss_mb() for name, s in started.items()
+                if not name.startswith("tfserving-fake")}
         for line in report.idle_lines(idle):
             say(line)
         contenders = [k for k in contenders if k.server in started]
@@ -332,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                 if (k.name, m) in broken:
                     continue
                 server = started[k.server]
-                if k.load == "wrk" and k.batch == 1 and m in reference and k.server in (
-                        "fastapi", "kserve", "naive", "gateway-nobatch"):
+                if k.load == "wrk" and k.batch == 1 and m in reference and \
+                        k.server in SAME_ANSWER:
                     check_same(m, k.name, reference[m],
                                _post(f"{server.http_url}/v1/models/{m}:predict", first[m]))
                 say(f"warming up {k.name} for {m}")
@@ -357,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 point = load.measure(server, lambda s=step, v=server: run_load(s, v, plan,
                                                                                args.seconds),
-                                     m if k.server in GATEWAYS else None)
+                                     m if k.server in GATEWAYS else None,
+                                     count_failures=k.load == "grpc")
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
                 say(f"FAILED {k.name} for {m} at c={step.concurrency}: {str(exc)[-400:]}; "
                     "its remaining points are skipped")
@@ -402,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     for what, why in skipped.items():
         print(f"skipped {what}: {why[:200]}")
     print(f"\nwrote {json_path} and {png_path} ({time.monotonic() - _T0:.0f}s)\n")
+    for line in report.peer_lines(points):
+        print(line)
+    print()
     for line in report.ratio_lines(points, ratios, plan.b32_at):
         print(line)
     return 0

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 LIMITS = ("limit-b1", "limit-b32")
-PEERS = ("fastapi", "kserve")
+PEERS = ("fastapi", "kserve", "litserve", "litserve-batch")
 BATCH32 = 32
 
 
@@ -21,7 +21,7 @@ BATCH32 = 32
 class Contender:
     name: str
     server: str  # the servers.py server it loads
-    load: str  # wrk | grpc | v2-rest | v2-grpc | tfs-grpc
+    load: str  # wrk | grpc (h2load) | v2-rest | v2-grpc | tfs-grpc (perf_analyzer)
     what: str
     batch: int = 1  # examples per request
     at: str = "all"  # all | b32 (the batch-32 concurrency only) | ends (1 and the top)
@@ -35,6 +35,10 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender("fastapi", "fastapi", "wrk",
               "FastAPI + uvicorn, 2 workers, loaded signature per request (30 lines)"),
     Contender("kserve", "kserve", "wrk", "KServe 0.21 Python ModelServer, V1 protocol, 2 workers"),
+    Contender("litserve", "litserve", "wrk",
+              "LitServe 0.2, docs' CPU settings: 2 inference workers, 2 API servers"),
+    Contender("litserve-batch", "litserve-batch", "wrk",
+              "LitServe 0.2 as above, batching (max_batch_size 64, batch_timeout 0)"),
     Contender("floor-rest", "floor-rest", "wrk",
               "empty route on the gateway's gunicorn + Flask settings"),
     Contender("grpc", "gateway", "grpc", "gateway multihead.v1 gRPC Predict, batching on"),
@@ -44,6 +48,11 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender("v2-grpc", "gateway", "v2-grpc", "gateway OIP v2 gRPC (perf_analyzer -i grpc)"),
     Contender("tfs-grpc", "gateway", "tfs-grpc",
               "gateway TF Serving gRPC (perf_analyzer --service-kind=tfserving)"),
+    Contender("tfsb-gateway", "gateway-tfs", "wrk",
+              "gateway REST, tfserving backend (the TF Serving stand-in); the gateway batches"),
+    Contender("tfsb-tfserving", "gateway-tfs-nobatch", "wrk",
+              "gateway REST, tfserving backend, MULTIHEAD_ENABLE_BATCHING=false; the stand-in "
+              "batches (--enable_batching)"),
     Contender("rest-b32", "gateway", "wrk",
               f"gateway REST, {BATCH32} examples per request", batch=BATCH32, at="b32"),
     Contender("naive", "naive", "wrk", "Flask + keras model.predict per request", at="ends",

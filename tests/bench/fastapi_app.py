@@ -5,8 +5,9 @@ loads every SavedModel once at start-up (`tf.saved_model.load(...)
 .signatures["serving_default"]`), and `POST /v1/models/NAME:predict` takes the
 same TF Serving row-format body as the gateway (`{"instances": [...]}`), builds
 one tensor per input and answers `{"predictions": [...]}` with every head per
-row. A plain `def` route: FastAPI runs it in its thread pool, so concurrent
-requests overlap in TensorFlow as they would in anyone's app.
+row (tests/bench/peers/signature_rows.py: the lines every peer shares). A plain `def`
+route: FastAPI runs it in its thread pool, so concurrent requests overlap in TensorFlow
+as they would in anyone's app.
 
 `uvicorn tests.bench.fastapi_app:app --workers 2` with
 `BENCH_FASTAPI_MODELS=name=export_dir,name=export_dir`.
@@ -20,6 +21,8 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException
 
+from tests.bench.peers.signature_rows import predict_rows
+
 MODELS: dict[str, Any] = {}
 
 
@@ -29,18 +32,6 @@ def load(spec: str) -> None:
     for part in filter(None, spec.split(",")):
         name, _, path = part.partition("=")
         MODELS[name] = tf.saved_model.load(path).signatures["serving_default"]
-
-
-def predict_rows(fn: Any, instances: list[Any]) -> list[dict[str, Any]]:
-    import tensorflow as tf
-
-    specs = fn.structured_input_signature[1]
-    names = list(specs)
-    rows = [i if isinstance(i, dict) else {names[0]: i} for i in instances]
-    feeds = {n: tf.constant([r[n] for r in rows], dtype=specs[n].dtype) for n in names}
-    out = {k: v.numpy() for k, v in fn(**feeds).items()}
-    return [{k: (v[i].decode() if isinstance(v[i], bytes) else v[i].tolist())
-             for k, v in out.items()} for i in range(len(rows))]
 
 
 @asynccontextmanager

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import load, servers
-from tests.bench.procs import REPO_ROOT, Server, free_port
+from tests.bench.procs import Server
+from tests.processes import REPO_ROOT, free_port, subprocess_env
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_overload.lua")
 MODEL = "profiler"
@@ -103,7 +104,7 @@ def start_before(ref: str, out: Path, model_dir: Path, workers: int, threads: in
                 tar.extractall(root, filter="data")
         _make_proto(root)
     http_port, grpc_port = free_port(), free_port()
-    env = servers.clean_env({
+    env = subprocess_env({
         "MULTIHEAD_BACKEND": "embedded", "MULTIHEAD_MODEL_DIR": str(model_dir),
         "MULTIHEAD_HOST": "127.0.0.1", "MULTIHEAD_HTTP_PORT": str(http_port),
         "MULTIHEAD_GRPC_PORT": str(grpc_port), **servers.worker_env(workers, threads),

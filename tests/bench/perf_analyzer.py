@@ -26,6 +26,7 @@ from typing import Any
 from tests.processes import REPO_ROOT
 
 BINARY = REPO_ROOT / "build" / "tools" / "perf_analyzer" / "bin" / "perf_analyzer"
+PROBE_TIMEOUT_S = 300.0
 KINDS = {"v2-rest": ("triton", "http"), "v2-grpc": ("triton", "grpc"),
          "tfs-grpc": ("tfserving", "grpc")}
 
@@ -79,9 +80,13 @@ def probe_tfs(grpc_target: str, model: str) -> tuple[dict[str, list[int]] | None
 
     In a child process: TF Serving's stubs import all of TensorFlow, which the
     harness itself does not need."""
-    done = subprocess.run([sys.executable, "-m", "tests.bench.perf_analyzer", "--probe-tfs",
-                           grpc_target, model], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=120)
+    try:
+        done = subprocess.run([sys.executable, "-m", "tests.bench.perf_analyzer", "--probe-tfs",
+                               grpc_target, model], cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # importing TensorFlow on a busy machine
+        return None, (f"probing TF Serving's GetModelMetadata took over {PROBE_TIMEOUT_S:g} s "
+                      "(the probe imports TensorFlow)")
     if done.returncode != 0:
         return None, f"probing TF Serving's GetModelMetadata failed: {done.stderr[-800:]}"
     answer = json.loads(done.stdout.strip().splitlines()[-1])

@@ -95,13 +95,16 @@ class Server:
     log_path: Path
     workers: int
     extra: dict = field(default_factory=dict)
+    # Servers this one calls for every request (the TF Serving stand-in behind a gateway):
+    # their CPU counts as this server's.
+    companions: list[Server] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     def cpu(self) -> float:
-        return tree_cpu_seconds(self.pid)
+        return tree_cpu_seconds(self.pid) + sum(c.cpu() for c in self.companions)
 
     def worker_rss_mb(self) -> list[float]:
         return [rss_mb(p) for p in self.worker_pids()]

@@ -18,6 +18,7 @@ import json
 import math
 import statistics
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,8 @@ def _get(points: list[dict], m: str, contender: str, c: int | None, key: str) ->
 
 def best_peer(points: list[dict[str, Any]], model: str, c: int, key: str,
               lowest: bool = False) -> tuple[str, float] | None:
-    """(peer, value) of the best of FastAPI and KServe at `c`: highest, or `lowest`."""
+    """(peer, value) of the best peer (FastAPI, KServe, LitServe and its batching variant)
+    at `c`: highest, or `lowest`."""
     found = [(name, v) for name in PEERS if (v := _get(points, model, name, c, key))]
     if not found:
         return None
@@ -107,8 +109,15 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-# name -> (value(points, model), target text, met(value)); the issue's targets.
-Rule = tuple[Callable[[list[dict], str], float | None], str, Callable[[float], bool] | None]
+@dataclass(frozen=True)
+class Rule:
+    """One ratio: its value per model, the target text and check (None: reported only),
+    and, for a ratio against the best peer, which peer point it reads."""
+
+    value: Callable[[list[dict], str], float | None]
+    target: str
+    met: Callable[[float], bool] | None = None
+    peer: tuple[int, str, bool] | None = None  # (concurrency, key, lowest is best)
 
 
 def _over_peer(c: int, key: str, lowest: bool = False) -> Callable[[list[dict], str], Any]:
@@ -124,34 +133,66 @@ def _pair(a: str, b: str, c: int | None, key: str, bc: int | None = None,
                                     _get(points, m, b, c if bc is None else bc, bkey or key))
 
 
+def _peer_rule(c: int, key: str, target: str, met: Callable[[float], bool],
+               lowest: bool = False) -> Rule:
+    return Rule(_over_peer(c, key, lowest), target, met, (c, key, lowest))
+
+
+_LAYER = "tfserving backend: which layer batches, the gateway or TF Serving"
+
+
 def ratio_rules(b32_at: int) -> dict[str, Rule]:
+    """Every ratio `make bench` prints, with the performance issue's target."""
+    at_least = {x: (lambda v, x=x: v >= x) for x in (0.5, 1.0, 1.2, 1.3)}
     return {
-        "gateway_rest_over_best_peer_throughput_c8": (
-            _over_peer(8, "rps"), "c=8, target >= 1.3", lambda v: v >= 1.3),
-        "gateway_rest_over_best_peer_throughput_c32": (
-            _over_peer(32, "rps"), "c=32, target >= 1.3", lambda v: v >= 1.3),
-        "gateway_rest_p50_over_best_peer_c1": (
-            _over_peer(1, "p50_ms", lowest=True), "c=1, target <= 1", lambda v: v <= 1.0),
-        "gateway_grpc_over_rest_throughput_c32": (
-            _pair("grpc", "rest", 32, "rps"), "multihead gRPC, c=32, target >= 1.5",
-            lambda v: v >= 1.5),
-        "gateway_v2_grpc_over_rest_throughput_c32": (
-            _pair("v2-grpc", "rest", 32, "rps"), "OIP v2 gRPC, c=32, target >= 1.5",
-            lambda v: v >= 1.5),
-        "batching_on_over_off_throughput_c8": (
-            _pair("rest", "rest-nobatch", 8, "rps"), "c=8, target >= 1", lambda v: v >= 1.0),
-        "batching_on_over_off_throughput_c32": (
-            _pair("rest", "rest-nobatch", 32, "rps"), "c=32, target >= 1", lambda v: v >= 1.0),
-        "batching_on_over_off_p50_c1": (
+        "gateway_rest_over_best_peer_throughput_c8": _peer_rule(
+            8, "rps", "c=8, target >= 1.3", at_least[1.3]),
+        "gateway_rest_over_best_peer_throughput_c32": _peer_rule(
+            32, "rps", "c=32, target >= 1.3", at_least[1.3]),
+        "gateway_rest_p50_over_best_peer_c1": _peer_rule(
+            1, "p50_ms", "c=1, target <= 1", lambda v: v <= 1.0, lowest=True),
+        "gateway_rest_cpu_over_best_peer_c8": _peer_rule(
+            8, "cpu_ms_per_req", "CPU ms per request, c=8, target <= 0.8",
+            lambda v: v <= 0.8, lowest=True),
+        "gateway_rest_cpu_over_best_peer_c32": _peer_rule(
+            32, "cpu_ms_per_req", "CPU ms per request, c=32, target <= 0.8",
+            lambda v: v <= 0.8, lowest=True),
+        "gateway_grpc_over_rest_throughput_c32": Rule(
+            _pair("grpc", "rest", 32, "rps"), "multihead gRPC, c=32, target >= 1.2 "
+            "(aim 1.5)", at_least[1.2]),
+        "gateway_v2_grpc_over_rest_throughput_c32": Rule(
+            _pair("v2-grpc", "rest", 32, "rps"), "OIP v2 gRPC, c=32, target >= 1.2 "
+            "(aim 1.5)", at_least[1.2]),
+        "gateway_grpc_p50_over_rest_c1": Rule(
+            _pair("grpc", "rest", 1, "p50_ms"), "multihead gRPC (h2load) over TF Serving "
+            "REST (wrk), c=1, target <= 1", lambda v: v <= 1.0),
+        "gateway_v2_grpc_p50_over_v2_rest_c1": Rule(
+            _pair("v2-grpc", "v2-rest", 1, "p50_ms"), "OIP v2 gRPC over v2 REST (both "
+            "perf_analyzer), c=1, target <= 1", lambda v: v <= 1.0),
+        "batching_on_over_off_throughput_c8": Rule(
+            _pair("rest", "rest-nobatch", 8, "rps"), "c=8, target >= 1", at_least[1.0]),
+        "batching_on_over_off_throughput_c32": Rule(
+            _pair("rest", "rest-nobatch", 32, "rps"), "c=32, target >= 1", at_least[1.0]),
+        "batching_on_over_off_p50_c1": Rule(
             _pair("rest", "rest-nobatch", 1, "p50_ms"), "c=1, target <= 1.05",
             lambda v: v <= 1.05),
-        "gateway_batch32_examples_over_limit": (
+        "tfserving_backend_gateway_over_tfserving_batching_throughput_c8": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 8, "rps"), _LAYER),
+        "tfserving_backend_gateway_over_tfserving_batching_throughput_c32": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 32, "rps"), _LAYER),
+        "tfserving_backend_gateway_over_tfserving_batching_p50_c1": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 1, "p50_ms"), _LAYER),
+        "tfserving_backend_gateway_over_tfserving_batching_cpu_c32": Rule(
+            _pair("tfsb-gateway", "tfsb-tfserving", 32, "cpu_ms_per_req"), _LAYER),
+        "gateway_batch32_examples_over_limit": Rule(
             _pair("rest-b32", "limit-b32", b32_at, "examples_per_s", bc=1),
-            f"{BATCH32} examples per request at c={b32_at}, target >= 0.5",
-            lambda v: v >= 0.5),
-        "gateway_rest_over_framework_floor_c32": (
+            f"{BATCH32} examples per request at c={b32_at}, target >= 0.5", at_least[0.5]),
+        "gateway_rest_over_framework_floor_c32": Rule(
             _pair("rest", "floor-rest", 32, "rps"),
-            "c=32, share of the empty route's throughput kept", None),
+            "c=32, share of the empty route's throughput kept"),
+        "gateway_grpc_over_framework_floor_c32": Rule(
+            _pair("grpc", "floor-grpc", 32, "rps"),
+            "c=32, share of the empty RPC's throughput kept"),
     }
 
 
@@ -159,8 +200,8 @@ def compute_ratios(points: list[dict[str, Any]], b32_at: int = 8
                    ) -> dict[str, dict[str, float | None]]:
     """Every ratio of the issue, per model, from this run's aggregated points."""
     models = sorted({p["model"] for p in points})
-    return {name: {m: value(points, m) for m in models}
-            for name, (value, _, _) in ratio_rules(b32_at).items()}
+    return {name: {m: rule.value(points, m) for m in models}
+            for name, rule in ratio_rules(b32_at).items()}
 
 
 def _fmt(v: float | None, digits: int = 2) -> str:
@@ -171,21 +212,33 @@ def ratio_lines(points: list[dict[str, Any]], ratios: dict[str, dict[str, float 
                 b32_at: int = 8) -> list[str]:
     """One line per ratio (every model on it), with the issue's target checked."""
     lines = []
-    for name, (_, target, met) in ratio_rules(b32_at).items():
+    for name, rule in ratio_rules(b32_at).items():
         per_model = ratios.get(name, {})
         values = " ".join(f"{m}={_fmt(v)}" for m, v in sorted(per_model.items()))
-        notes = [f"{m} {'ok' if met(v) else 'MISSED'}" for m, v in sorted(per_model.items())
-                 if v is not None and met is not None]
-        if "best_peer" in name:
-            c = 1 if name.endswith("_c1") else int(name.rsplit("_c", 1)[1])
-            key = "p50_ms" if "p50" in name else "rps"
+        notes = [f"{m} {'ok' if rule.met(v) else 'MISSED'}" for m, v in sorted(per_model.items())
+                 if v is not None and rule.met is not None]
+        if rule.peer is not None:
+            c, key, lowest = rule.peer
             for m in sorted(per_model):
-                peer = best_peer(points, m, c, key, lowest=key == "p50_ms")
+                peer = best_peer(points, m, c, key, lowest)
                 if peer:
                     notes.append(f"{m} best peer {peer[0]}")
         if all(v is None for v in per_model.values()):
             notes = ["not measured"]
-        lines.append(f"{name} {values}  ({target}: {', '.join(notes) or 'reported'})")
+        lines.append(f"{name} {values}  ({rule.target}: {', '.join(notes) or 'reported'})")
+    return lines
+
+
+def peer_lines(points: list[dict[str, Any]]) -> list[str]:
+    """Each peer's and the gateway's REST throughput beside its CPU per request, per model
+    and concurrency: what the best-peer ratios compare."""
+    lines = []
+    for m in sorted({p["model"] for p in points}):
+        for c in sorted({p["concurrency"] for p in points if p["model"] == m}):
+            cells = [f"{name} {_fmt(p['rps'], 0)} req/s {_fmt(p.get('cpu_ms_per_req'))} ms"
+                     for name in ("rest", *PEERS) if (p := find(points, m, name, c))]
+            if len(cells) > 1:
+                lines.append(f"{m} c={c}: " + "; ".join(cells) + " (CPU per request)")
     return lines
 
 

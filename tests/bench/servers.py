@@ -3,7 +3,9 @@ ports, each waiting until every worker can answer, each returning a `procs.Serve
 
 All run the same worker count (the gateway's `workers`); per-request logging is
 off in all of them. The peers' start-up follows their own documentation: uvicorn
-`--workers`, `kserve.ModelServer(workers=...)`.
+`--workers`, `kserve.ModelServer(workers=...)`, LitServe's CPU settings. KServe and
+LitServe run from environments of their own (`peer_python`), each built by `make bench`
+from its own lock under tests/bench/peers/NAME/.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 from tests.bench.procs import Server
 from tests.processes import REPO_ROOT, free_port, subprocess_env
 
-KSERVE_VENV = REPO_ROOT / "build" / "bench-venvs" / "kserve"
-KSERVE_DIR = Path(__file__).with_name("peers") / "kserve"
+PEERS_DIR = Path(__file__).with_name("peers")
+PEER_VENVS = REPO_ROOT / "build" / "bench-venvs"
+KSERVE_DIR = PEERS_DIR / "kserve"
+LITSERVE_DIR = PEERS_DIR / "litserve"
 
 
 def _spawn(name: str, argv: list[str], env: dict[str, str], http_port: int | None,
@@ -105,24 +109,68 @@ def start_fastapi(exports: dict[str, Path], workers: int) -> Server:
     return _ready(_spawn("fastapi", argv, full, port, None, workers), path="/healthz")
 
 
-def kserve_python() -> Path | None:
-    """The bench-only KServe environment's interpreter, when `make bench` has built it."""
-    python = KSERVE_VENV / "bin" / "python"
+def peer_python(peer: str) -> Path | None:
+    """A bench-only peer environment's interpreter (kserve, litserve), when `make bench`
+    has built it."""
+    python = PEER_VENVS / peer / "bin" / "python"
     return python if python.is_file() else None
+
+
+def _peer_argv(peer: str, script: Path) -> list[str]:
+    python = peer_python(peer)
+    if python is None:
+        raise RuntimeError(f"the {peer} environment {PEER_VENVS / peer} is missing: run make "
+                           f"bench (it builds it from tests/bench/peers/{peer}/uv.lock)")
+    return [str(python), str(script)]
+
+
+def _peer_env() -> dict[str, str]:
+    # Not the project's PYTHONPATH: a peer sees only its own environment.
+    return {k: v for k, v in subprocess_env({}).items() if k != "PYTHONPATH"}
 
 
 def start_kserve(exports: dict[str, Path], workers: int) -> Server:
     """KServe's ModelServer (tests/bench/peers/kserve/kserve_server.py), V1 protocol."""
-    python = kserve_python()
-    if python is None:
-        raise RuntimeError(f"the KServe environment {KSERVE_VENV} is missing: run make bench "
-                           "(it builds it from tests/bench/peers/kserve/uv.lock)")
     port = free_port()
-    argv = [str(python), str(KSERVE_DIR / "kserve_server.py"), "--http-port", str(port),
+    argv = [*_peer_argv("kserve", KSERVE_DIR / "kserve_server.py"), "--http-port", str(port),
             "--workers", str(workers), "--log_config_file", str(KSERVE_DIR / "logging.json"),
             *_model_specs(exports)]
-    # Not the project's PYTHONPATH: the peer sees only its own environment.
-    env = {k: v for k, v in subprocess_env({}).items() if k != "PYTHONPATH"}
     first = next(iter(exports))
-    return _ready(_spawn("kserve", argv, env, port, None, workers),
+    return _ready(_spawn("kserve", argv, _peer_env(), port, None, workers),
                   path=f"/v1/models/{first}")
+
+
+def start_litserve(exports: dict[str, Path], workers: int, max_batch_size: int = 1,
+                   name: str = "litserve") -> Server:
+    """LitServe (tests/bench/peers/litserve/litserve_server.py) with its docs' CPU settings;
+    `max_batch_size` > 1 is its batching variant."""
+    port = free_port()
+    argv = [*_peer_argv("litserve", LITSERVE_DIR / "litserve_server.py"), "--port", str(port),
+            "--workers", str(workers), "--max-batch-size", str(max_batch_size),
+            *_model_specs(exports)]
+    # Its health check answers once every inference worker has set its model up.
+    return _ready(_spawn(name, argv, _peer_env(), port, None, workers), path="/healthz")
+
+
+def start_tfserving_fake(model_dir: Path, enable_batching: bool = False) -> Server:
+    """The TF Serving stand-in (tests/fakes/tfserving_fake.py) over the bench's exports;
+    `enable_batching` as TF Serving's --enable_batching."""
+    from tests.fakes.tfserving_fake import READY_PREFIX
+
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.fakes.tfserving_fake", "--model-dir", str(model_dir),
+            "--port", str(port), *(["--enable-batching"] if enable_batching else [])]
+    return _ready(_spawn("tfserving-fake", argv, subprocess_env({}), None, port, 1),
+                  line=READY_PREFIX)
+
+
+def start_gateway_tfserving(model_dir: Path, tfserving: Server, workers: int, threads: int,
+                            env: dict[str, str] | None = None,
+                            name: str = "gateway-tfs") -> Server:
+    """The gateway with the `tfserving` backend in front of the stand-in `tfserving`, whose
+    CPU counts as the gateway's (each request runs there too)."""
+    server = start_gateway(model_dir, workers, threads, {
+        "MULTIHEAD_BACKEND": "tfserving", "MULTIHEAD_TFSERVING_ADDR": tfserving.grpc_target or "",
+        **(env or {})}, name=name)
+    server.companions.append(tfserving)
+    return server

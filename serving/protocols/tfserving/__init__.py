@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from serving.config import Settings
     from serving.core.service import InferenceService
+    from serving.rest.fast import FastRoute
 
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"
@@ -27,6 +28,12 @@ def rest_blueprint(settings: Settings) -> Blueprint:
     from serving.protocols.tfserving.rest import blueprint
 
     return blueprint()
+
+
+def rest_fast_routes(settings: Settings) -> list[FastRoute]:
+    from serving.protocols.tfserving.rest import fast_routes
+
+    return fast_routes()
 
 
 def add_grpc_services(server: Any, settings: Settings, service: InferenceService) -> list[str]:

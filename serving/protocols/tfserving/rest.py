@@ -10,6 +10,7 @@ tensor formats (util/json_tensor.cc).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,17 +18,20 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import PathConverter
 
-from serving.core.calls import ModelRef, OutputFilter, PredictCall, check_version
+from serving.core.calls import ModelRef, Origin, OutputFilter, PredictCall, check_version
+from serving.core.service import InferenceService
 from serving.errors import InvalidInput
-from serving.jsonio import all_finite
+from serving.jsonio import all_finite, dumps
 from serving.protocols.tfserving import codec
-from serving.rest.context import body, origin, raw_path, service
+from serving.rest.context import Exchange, body, origin, raw_path, service
 from serving.rest.errors import json_response
+from serving.rest.fast import FastRoute
 
 PROTOCOL = "tfserving"
 
 _SPEC = r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?"
 PREDICT_RE = re.compile(_SPEC + r":(predict|classify|regress)", re.IGNORECASE)
+PREDICT_ONLY_RE = re.compile(_SPEC + r":predict", re.IGNORECASE)
 STATUS_RE = re.compile(_SPEC + r"(/metadata)?", re.IGNORECASE)
 
 
@@ -106,20 +110,37 @@ def _tensor_info(t: Any) -> dict[str, Any]:
 
 
 def predict(name: str, version: int | None, label: str | None) -> Response:
+    return Response(predict_json(service(), origin(PROTOCOL), body, name, version, label),
+                    mimetype="application/json")
+
+
+def predict_json(svc: InferenceService, where: Origin, read_body: Callable[[], bytes],
+                 name: str, version: int | None, label: str | None) -> bytes:
+    """The `:predict` answer's JSON: the Flask route's and the fast path's."""
     parsed: dict[str, codec.PredictBody] = {}  # the body, once the core has parsed it
 
     def call() -> PredictCall:  # run by the core, which counts a body that fails here
-        request = parsed["body"] = codec.parse_predict_body(body())
+        request = parsed["body"] = codec.parse_predict_body(read_body())
         return PredictCall(ModelRef(name, version, label),
                            decode=lambda plan: codec.decode_inputs(request, plan),
                            signature=request.signature_name,
                            outputs=OutputFilter(request.heads))
 
-    result = service().predict(origin(PROTOCOL), call)
+    result = svc.predict(where, call)
     request = parsed["body"]
-    return json_response(codec.encode_outputs(result.outputs, request.form,
-                                              keyed=bool(request.heads)),
-                         finite=all_finite(result.outputs.values()))
+    return dumps(codec.encode_outputs(result.outputs, request.form, keyed=bool(request.heads)),
+                 finite=all_finite(result.outputs.values()))
+
+
+def fast_predict(exchange: Exchange, match: re.Match[str]) -> bytes:
+    name, version, label = _spec(match)
+    return predict_json(exchange.service, exchange.origin(PROTOCOL), exchange.body, name,
+                        version, label)
+
+
+def fast_routes() -> list[FastRoute]:
+    """`POST {model path}:predict`, answered in front of Flask (serving/rest/fast.py)."""
+    return [FastRoute("POST", PREDICT_ONLY_RE, fast_predict)]
 
 
 def _spec(m: re.Match[str]) -> tuple[str, int | None, str | None]:

@@ -1,8 +1,8 @@
 """The benchmark harness's parts, fast: medians, spreads and ratios against hand-computed
-values, the interleaved order, the report files, /proc accounting, wrk and the gRPC
-loader against real loopback servers, the framework floors, the FastAPI baseline and
-KServe's model class against the in-process signature, perf_analyzer's CSV from a real
-run, and the naive app.
+values, the interleaved order, the report files, /proc accounting, wrk and h2load
+against real loopback servers, the framework floors, the FastAPI baseline and KServe's
+model class against the in-process signature, the peers' locks, perf_analyzer's CSV from
+a real run, and the naive app.
 
 `make bench` itself is not run here (many minutes); these keep its pieces honest.
 """
@@ -35,17 +35,18 @@ PROFILER_POSTS = ["my toddler starts daycare\nthe mortgage is due",
 
 
 def _m(contender: str, c: int, rps: float, p50: float, rep: int = 0, model: str = "m",
-       batch: int = 1) -> dict:
+       batch: int = 1, cpu: float = 1.0) -> dict:
     return {"model": model, "contender": contender, "concurrency": c, "rep": rep,
             "requests": 100, "rps": rps, "examples_per_s": rps * batch, "p50_ms": p50,
-            "p90_ms": p50 * 1.5, "p99_ms": p50 * 2, "cpu_ms_per_req": 1.0,
+            "p90_ms": p50 * 1.5, "p99_ms": p50 * 2, "cpu_ms_per_req": cpu,
             "rss_mb_per_worker": 300.0, "errors": 0, "non_2xx": 0}
 
 
 def _three(contender: str, c: int, rps: tuple[float, float, float],
-           p50: tuple[float, float, float], batch: int = 1) -> list[dict]:
-    return [_m(contender, c, r, p, rep, batch=batch) for rep, (r, p) in
-            enumerate(zip(rps, p50, strict=True))]
+           p50: tuple[float, float, float], batch: int = 1,
+           cpu: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> list[dict]:
+    return [_m(contender, c, r, p, rep, batch=batch, cpu=u) for rep, (r, p, u) in
+            enumerate(zip(rps, p50, cpu, strict=True))]
 
 
 def _limit() -> dict:
@@ -60,7 +61,7 @@ def _run() -> list[dict]:
     """Three repetitions of each point, values chosen so medians and ratios are exact."""
     ms = report.limit_points("m", _limit())
     ms += _three("rest", 1, (300, 100, 200), (3.0, 5.0, 4.0))
-    ms += _three("rest", 8, (900, 800, 1000), (9, 10, 8))
+    ms += _three("rest", 8, (900, 800, 1000), (9, 10, 8), cpu=(0.6, 0.5, 0.7))
     ms += _three("rest", 32, (1200, 1000, 1100), (30, 31, 29))
     ms += _three("rest-nobatch", 1, (250, 260, 270), (3.6, 3.5, 3.7))
     ms += _three("rest-nobatch", 8, (800, 600, 700), (10, 11, 12))
@@ -71,8 +72,13 @@ def _run() -> list[dict]:
     ms += _three("kserve", 1, (480, 490, 500), (2.5, 2.4, 2.6))
     ms += _three("kserve", 8, (700, 750, 800), (10, 10, 10))
     ms += _three("kserve", 32, (880, 700, 1000), (34, 34, 34))
+    ms += _three("litserve", 8, (300, 310, 320), (30, 30, 30), cpu=(0.9, 0.8, 0.7))
+    ms += _three("litserve-batch", 1, (200, 210, 220), (2.0, 1.9, 1.8))
     ms += _three("floor-rest", 32, (2000, 2200, 2400), (10, 10, 10))
     ms += _three("grpc", 32, (1650, 1500, 1800), (20, 20, 20))
+    ms += _three("grpc", 1, (400, 410, 420), (2.0, 2.0, 2.0))
+    ms += _three("tfsb-gateway", 8, (600, 600, 600), (12, 12, 12))
+    ms += _three("tfsb-tfserving", 8, (500, 500, 500), (14, 14, 14))
     ms += _three("rest-b32", 8, (50, 40, 60), (150, 160, 170), batch=32)
     return ms
 
@@ -97,13 +103,20 @@ def test_medians_and_spreads_follow_the_repetitions() -> None:
 def test_ratios_against_hand_computed_values() -> None:
     points = report.aggregate(_run())
     r = {k: v["m"] for k, v in report.compute_ratios(points, b32_at=8).items()}
-    # best peer at c=8: fastapi 950 (kserve 750); at c=32: kserve 880 (fastapi 850)
+    # best peer at c=8: fastapi 950 (kserve 750, litserve 310); at c=32: kserve 880
+    # (fastapi 850)
     assert r["gateway_rest_over_best_peer_throughput_c8"] == pytest.approx(900 / 950)
     assert r["gateway_rest_over_best_peer_throughput_c32"] == pytest.approx(1100 / 880)
-    # the best peer's p50 at c=1 is the lowest: fastapi 2.1 ms
-    assert r["gateway_rest_p50_over_best_peer_c1"] == pytest.approx(4.0 / 2.1)
+    # the best peer's p50 at c=1 is the lowest: litserve-batch 1.9 ms (fastapi 2.1)
+    assert r["gateway_rest_p50_over_best_peer_c1"] == pytest.approx(4.0 / 1.9)
+    # CPU per request: the best peer is the cheapest, litserve's 0.8 ms at c=8
+    assert r["gateway_rest_cpu_over_best_peer_c8"] == pytest.approx(0.6 / 0.8)
+    assert r["gateway_rest_cpu_over_best_peer_c32"] == pytest.approx(1.0)
     assert r["gateway_grpc_over_rest_throughput_c32"] == pytest.approx(1650 / 1100)
+    assert r["gateway_grpc_p50_over_rest_c1"] == pytest.approx(2.0 / 4.0)
     assert r["gateway_v2_grpc_over_rest_throughput_c32"] is None  # not measured
+    assert r["tfserving_backend_gateway_over_tfserving_batching_throughput_c8"] == \
+        pytest.approx(1.2)
     assert r["batching_on_over_off_throughput_c8"] == pytest.approx(900 / 700)
     assert r["batching_on_over_off_throughput_c32"] == pytest.approx(1100 / 1100)
     assert r["batching_on_over_off_p50_c1"] == pytest.approx(4.0 / 3.6)
@@ -117,10 +130,17 @@ def test_ratios_against_hand_computed_values() -> None:
     assert "m MISSED" in by_name["gateway_rest_over_best_peer_throughput_c8"]
     assert "best peer fastapi" in by_name["gateway_rest_over_best_peer_throughput_c8"]
     assert "best peer kserve" in by_name["gateway_rest_over_best_peer_throughput_c32"]
-    assert "m ok" in by_name["gateway_grpc_over_rest_throughput_c32"]  # exactly 1.5
+    assert "best peer litserve" in by_name["gateway_rest_cpu_over_best_peer_c8"]
+    assert "m ok" in by_name["gateway_rest_cpu_over_best_peer_c8"]  # 0.75 <= 0.8
+    assert "m ok" in by_name["gateway_grpc_over_rest_throughput_c32"]  # 1.5 >= 1.2
+    assert "which layer batches, the gateway or TF Serving: reported" in \
+        by_name["tfserving_backend_gateway_over_tfserving_batching_throughput_c8"]
     assert "m=n/a" in by_name["gateway_v2_grpc_over_rest_throughput_c32"]
     assert "not measured" in by_name["gateway_v2_grpc_over_rest_throughput_c32"]
     assert "m MISSED" in by_name["batching_on_over_off_p50_c1"]  # 1.11 > 1.05
+    peers = {line.split(":")[0]: line for line in report.peer_lines(points)}
+    assert peers["m c=8"].startswith("m c=8: rest 900 req/s 0.60 ms; fastapi 950 req/s")
+    assert "litserve 310 req/s 0.80 ms" in peers["m c=8"]
 
 
 def test_interleaving_measures_every_contender_once_before_repeating() -> None:
@@ -233,7 +253,9 @@ def test_wrk_posts_every_body_and_reports_json(tmp_path: Path) -> None:
         server.shutdown()
 
 
-def test_grpc_load_sends_batch1_predicts_from_its_own_process(tmp_path: Path) -> None:
+def test_h2load_sends_framed_grpc_predicts_and_reports_percentiles(tmp_path: Path) -> None:
+    if shutil.which("h2load") is None:
+        pytest.skip("h2load is not installed (make setup installs Debian's nghttp2-client)")
     from serving.protocols.multihead._gen import gateway_pb2 as pb
     from serving.protocols.multihead._gen import gateway_pb2_grpc
 
@@ -249,17 +271,31 @@ def test_grpc_load_sends_batch1_predicts_from_its_own_process(tmp_path: Path) ->
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        rows, _ = load.write_inputs(tmp_path, "m", [{"posts": "x y"}, {"posts": "z"}], ["posts"])
-        result = load.run_grpc(f"127.0.0.1:{port}", "m", rows, 3, 0.5)
+        body = load.write_grpc_body(tmp_path, "m", [{"posts": "x y", "aux": [0.5, 1.0]},
+                                                   {"posts": "z", "aux": [0.0, 0.0]}])
+        result = load.run_grpc(f"127.0.0.1:{port}", body, 6, 1.0)
     finally:
         server.stop(0)
-    assert result["requests"] == len(seen) > 3 and result["errors"] == 0
-    assert result["p50_ms"] <= result["p99_ms"]
+    # calls still in flight when the duration ends are not counted
+    assert len(seen) - 6 <= result["requests"] <= len(seen) and result["requests"] > 6
+    assert result["non_2xx"] == 0
+    assert 0 < result["p50_ms"] <= result["p90_ms"] <= result["p99_ms"] <= result["max_ms"]
+    assert 0.5 < result["duration_s"] < 3
     first = seen[0]
     assert first.model_spec.name == "m"
     assert first.inputs["posts"].dtype == pb.DataType.DATA_TYPE_STRING
     assert list(first.inputs["posts"].shape) == [1]
-    assert {bytes(r.inputs["posts"].string_values[0]) for r in seen} == {b"x y", b"z"}
+    assert list(first.inputs["aux"].shape) == [1, 2]
+    assert {bytes(r.inputs["posts"].string_values[0]) for r in seen} == {b"x y"}
+    assert load.grpc_split(32) == (8, 4) and load.grpc_split(1) == (1, 1)
+    assert load.grpc_split(12) == (4, 3)
+
+
+def test_h2load_log_is_read_into_latencies_and_failures() -> None:
+    log = "1000000\t200\t1500\n1000500\t200\t2500\n1001000\t503\t100\n"
+    latencies, non_2xx, elapsed = load.parse_h2load_log(log)
+    assert latencies == [1.5, 2.5] and non_2xx == 1
+    assert elapsed == pytest.approx(0.003)  # first start to last end (1003000 us)
 
 
 def test_naive_app_answers_with_keras_predict(tmp_path: Path) -> None:
@@ -353,8 +389,8 @@ def test_floor_grpc_answers_empty_predicts_on_every_worker(tmp_path: Path) -> No
     server = servers.start_floor_grpc(workers=2, threads=4)
     try:
         assert len(server.worker_pids()) == 2
-        rows, _ = load.write_inputs(tmp_path, "m", [{"posts": "x y"}], ["posts"])
-        out = load.run_grpc(server.grpc_target, "m", rows, 4, 1.0)
+        body = load.write_grpc_body(tmp_path, "m", [{"posts": "x y"}])
+        out = load.run_grpc(server.grpc_target, body, 4, 1.0)
     finally:
         server.stop()
     assert out["requests"] > 5 and out["errors"] == 0
@@ -426,28 +462,63 @@ print(json.dumps({"sent_bytes": len(sent), "loaded_on_arrival": loaded_on_arriva
 """
 
 
-def test_kserve_model_loads_in_each_worker_and_answers_as_the_signature(
-        model_repo: Path) -> None:
-    python = servers.kserve_python()
+def _in_peer_env(peer: str, check: str, export: Path) -> dict:
+    """Run `check` with a bench-only peer environment's interpreter (skipped when `make
+    bench` has not built it): its JSON answer."""
+    python = servers.peer_python(peer)
     if python is None:
-        pytest.skip(f"the bench-only KServe environment {servers.KSERVE_VENV} is not built "
-                    "(make bench builds it; too slow for make test)")
-    export = model_repo / "profiler" / "1"
-    done = subprocess.run([str(python), "-c", KSERVE_CHECK, str(servers.KSERVE_DIR),
+        pytest.skip(f"the bench-only {peer} environment {servers.PEER_VENVS / peer} is not "
+                    "built (make bench builds it; too slow for make test)")
+    done = subprocess.run([str(python), "-c", check, str(servers.PEERS_DIR / peer),
                            str(export), json.dumps(PROFILER_POSTS)], capture_output=True,
                           text=True, timeout=150, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert done.returncode == 0, done.stderr[-3000:]
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_kserve_model_loads_in_each_worker_and_answers_as_the_signature(
+        model_repo: Path) -> None:
+    export = model_repo / "profiler" / "1"
+    got = _in_peer_env("kserve", KSERVE_CHECK, export)
     assert got["loaded_on_arrival"] and got["sent_bytes"] < 100_000  # no TF function inside
     want = _signature_rows(export, PROFILER_POSTS)
     _assert_same(got["answer"]["predictions"], want)
     _assert_same(got["again"]["predictions"], want)
 
 
-def test_kserve_lock_matches_its_pyproject() -> None:
+LITSERVE_CHECK = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from litserve_server import SignatureAPI
+posts = json.loads(sys.argv[3])
+one = SignatureAPI("profiler", sys.argv[2], 1)
+one.setup("cpu")
+single = one.encode_response(one.predict(one.decode_request({"instances": posts})))
+many = SignatureAPI("profiler", sys.argv[2], 64)
+many.setup("cpu")
+merged = many.batch([many.decode_request({"instances": posts}),
+                     many.decode_request({"instances": posts[1:]})])
+batched = [many.encode_response(out) for out in many.predict(merged)]
+print(json.dumps({"path": one.api_path, "single": single, "batched": batched}))
+"""
+
+
+def test_litserve_api_answers_as_the_signature_alone_and_batched(model_repo: Path) -> None:
+    export = model_repo / "profiler" / "1"
+    got = _in_peer_env("litserve", LITSERVE_CHECK, export)
+    want = _signature_rows(export, PROFILER_POSTS)
+    assert got["path"] == "/v1/models/profiler:predict"
+    _assert_same(got["single"]["predictions"], want)
+    first, second = got["batched"]  # two requests merged into one call, split back
+    _assert_same(first["predictions"], want)
+    _assert_same(second["predictions"], want[1:])
+
+
+@pytest.mark.parametrize("peer", ["kserve", "litserve"])
+def test_peer_locks_match_their_pyprojects(peer: str) -> None:
     from tests.lockfile import uv
 
-    done = subprocess.run([uv(), "lock", "--check", "--project", str(servers.KSERVE_DIR)],
+    done = subprocess.run([uv(), "lock", "--check", "--project", str(servers.PEERS_DIR / peer)],
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
     assert done.returncode == 0, done.stderr

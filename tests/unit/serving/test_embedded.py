@@ -218,3 +218,32 @@ def test_real_headline_export(make_service, model_repo, tmp_path) -> None:
     with pytest.raises(InvalidInput, match="Input 'headline' has a sequence of 25 tokens"):
         service.predict(origin(), predict_call("headline", signature="ids", inputs={
             "headline": [[3] * 25], "aux": [[0] * 5]}))
+
+
+def test_flat_signature_calls_answer_as_tensorflows_own_call(model_repo, exports) -> None:
+    """Every signature of the default models and of a foreign export is called flat
+    (serving/backends/signature_call.py), with the same outputs as `fn(**tensors)`."""
+    import tensorflow as tf
+
+    from serving.backends.savedmodel_meta import read_warmup_requests
+    from serving.backends.signature_call import SignatureCall
+
+    paths = [os.path.join(model_repo, m, "1") for m in sorted(os.listdir(model_repo))]
+    paths.append(exports["half_plus_two"])
+    checked = 0
+    for path in paths:
+        loaded = tf.saved_model.load(path)
+        requests = {sig: arrays for sig, arrays in read_warmup_requests(path)}
+        if not requests:  # half_plus_two has no warm-up file
+            requests = {"serving_default": {"x": np.array([1.0, 2.0, 5.0], np.float32)}}
+        for sig, arrays in requests.items():
+            call = SignatureCall(loaded.signatures[sig])
+            assert call.flat, (path, sig)
+            tensors = {k: tf.convert_to_tensor(v, dtype=call.dtypes[k]) for k, v in arrays.items()}
+            want = loaded.signatures[sig](**tensors)
+            got = call(arrays)
+            assert got.keys() == want.keys()
+            for name, value in want.items():
+                np.testing.assert_array_equal(got[name].numpy(), value.numpy(), err_msg=name)
+            checked += 1
+    assert checked >= len(paths)

@@ -1,7 +1,8 @@
 """KServe's Python model server (kserve 0.21) calling the exported signature, V1 protocol.
 
 Runs in its own bench-only environment (build/bench-venvs/kserve, from
-tests/bench/peers/kserve/uv.lock), so it imports nothing of this project:
+tests/bench/peers/kserve/uv.lock), so it imports nothing of this project but the peers'
+shared per-request lines (tests/bench/peers/signature_rows.py, by path):
 
     python kserve_server.py --http-port P --workers 2 --log_config_file logging.json \
         name=export_dir ...
@@ -26,10 +27,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import kserve
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the peers' shared lines
+from signature_rows import predict_rows  # noqa: E402
 
 
 class SignatureModel(kserve.Model):
@@ -77,17 +83,7 @@ class SignatureModel(kserve.Model):
 
     def predict(self, payload: dict[str, Any], headers: dict[str, str] | None = None
                 ) -> dict[str, Any]:
-        import tensorflow as tf
-
-        fn = self.signature()
-        specs = fn.structured_input_signature[1]
-        names = list(specs)
-        rows = [i if isinstance(i, dict) else {names[0]: i} for i in payload["instances"]]
-        feeds = {n: tf.constant([r[n] for r in rows], dtype=specs[n].dtype) for n in names}
-        out = {k: v.numpy() for k, v in fn(**feeds).items()}
-        return {"predictions": [
-            {k: (v[i].decode() if isinstance(v[i], bytes) else v[i].tolist())
-             for k, v in out.items()} for i in range(len(rows))]}
+        return {"predictions": predict_rows(self.signature(), payload["instances"])}
 
 
 def main() -> None:
