@@ -35,6 +35,7 @@ from serving.config import Settings
 from serving.core import tasks
 from serving.core.batching import Arrivals, Batcher
 from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
+from serving.core.management import Board, ModelManager, SingleProcess
 from serving.core.signatures import default_signature, pick_signature
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
 from serving.errors import GatewayError, NotFound
@@ -57,10 +58,15 @@ class _Outcome:
 
 
 class InferenceService:
-    def __init__(self, settings: Settings, backend: Backend, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, backend: Backend, metrics: Metrics,
+                 board: Board | None = None) -> None:
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
+        # Load, unload, relabel (serving/core/management.py); `board`: how this process
+        # learns that its sibling workers applied a change (serving/applied.py).
+        self.management = ModelManager(settings, backend, metrics,
+                                       board if board is not None else SingleProcess())
         # Requests of this process on their way to the batcher; the transports count them
         # (serving/core/batching.py, Arrivals).
         self.arrivals = Arrivals()

@@ -28,7 +28,7 @@ from serving.auth import ApiKeys
 from serving.config import Settings
 from serving.core.batching import Arrivals
 from serving.core.service import InferenceService
-from serving.errors import Unauthenticated
+from serving.errors import GatewayError
 from serving.grpc.decode import DecodeInterceptor
 from serving.grpc.status import to_status
 
@@ -50,36 +50,40 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
 
 
 class _AuthInterceptor(grpc.ServerInterceptor):
-    """Bearer API keys on the Gateway methods, as on REST (serving/rest/auth.py), and on
-    the services a protocol package lists in `GRPC_AUTH_SERVICES` (minus its
-    `GRPC_OPEN_METHODS`, e.g. v2's ServerLive/ServerReady/ModelReady).
+    """Bearer keys on gRPC, as on REST (serving/rest/auth.py): the services a protocol
+    package lists in `GRPC_AUTH_SERVICES` need an API key when API keys are set (minus its
+    `GRPC_OPEN_METHODS`, e.g. v2's ServerLive/ServerReady/ModelReady), and its
+    `GRPC_ADMIN_METHODS` need an admin key, closed without one.
 
     Health and reflection stay open, like /healthz and /openapi.json: probes and
     tools need no secret. The key travels as `authorization: Bearer <key>` metadata.
     """
 
-    def __init__(self, api_keys: tuple[str, ...], services: tuple[str, ...] = (),
-                 open_methods: tuple[str, ...] = ()) -> None:
-        self._keys = ApiKeys(api_keys)
-        self._prefixes = tuple(f"/{s}/" for s in services)
+    def __init__(self, settings: Settings, services: tuple[str, ...] = (),
+                 open_methods: tuple[str, ...] = (),
+                 admin_methods: tuple[str, ...] = ()) -> None:
+        self._keys = ApiKeys(settings.api_keys, settings.admin_keys)
+        self._prefixes = tuple(f"/{s}/" for s in services) if self._keys else ()
         self._open = frozenset(open_methods)
-
-    def _problem(self, metadata: Any) -> str:
-        credential = next((v for k, v in metadata or () if k == "authorization"), None)
-        return self._keys.problem(credential, "the authorization metadata")
+        self._admin = frozenset(admin_methods)
 
     def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        if not details.method.startswith(self._prefixes) or details.method in self._open:
+        management = details.method in self._admin
+        if not management and (not details.method.startswith(self._prefixes)
+                               or details.method in self._open):
             return continuation(details)
-        problem = self._problem(details.invocation_metadata)
-        if not problem:
-            return continuation(details)
-        code, message = to_status(Unauthenticated(problem))
+        credential = next((v for k, v in details.invocation_metadata or ()
+                           if k == "authorization"), None)
+        try:
+            self._keys.check(credential, "the authorization metadata", management)
+        except GatewayError as exc:
+            code, message = to_status(exc)
 
-        def deny(request: Any, context: grpc.ServicerContext) -> None:
-            context.abort(code, message)
+            def deny(request: Any, context: grpc.ServicerContext) -> None:
+                context.abort(code, message)
 
-        return grpc.unary_unary_rpc_method_handler(deny)
+            return grpc.unary_unary_rpc_method_handler(deny)
+        return continuation(details)
 
 
 class _ArrivalInterceptor(grpc.ServerInterceptor):
@@ -182,11 +186,12 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
 
     rooms = protocols.rooms(settings.protocols)
     interceptors = []
-    if settings.api_keys:
+    admin_methods = tuple(m for room in rooms for m in room.grpc_admin_methods)
+    if settings.api_keys or admin_methods:
         interceptors.append(_AuthInterceptor(
-            settings.api_keys,
+            settings,
             tuple(s for room in rooms for s in room.grpc_auth_services),
-            tuple(m for room in rooms for m in room.grpc_open_methods)))
+            tuple(m for room in rooms for m in room.grpc_open_methods), admin_methods))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),

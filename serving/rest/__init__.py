@@ -33,6 +33,8 @@ def create_app(settings: Settings | None = None,
     from serving.ui import register_ui
 
     settings = settings if settings is not None else Settings.from_env()
+    if settings.problem():
+        raise ValueError(settings.problem())
     app = Flask(__name__)
     # Larger bodies get werkzeug's 413, turned into the JSON error shape.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -45,7 +47,8 @@ def create_app(settings: Settings | None = None,
     unlocked = open_paths(p for room in rooms for p in room.rest_open_paths)
 
     register_error_handlers(app)
-    install_auth(app, settings.api_keys, unlocked)
+    install_auth(app, settings, unlocked,
+                 tuple(p for room in rooms for p in room.rest_admin_prefixes))
 
     def openapi_json() -> Response:
         # Built per call: cheap, and the examples name the models served right now.
@@ -67,8 +70,10 @@ def create_app(settings: Settings | None = None,
 
 def build_service(settings: Settings) -> InferenceService:
     """Backend + metrics + service from settings; the backend starts on `service.start()`."""
+    from serving.applied import board_for_this_worker
     from serving.backends.factory import create_backend
     from serving.core.service import InferenceService
     from serving.metrics import Metrics
 
-    return InferenceService(settings, create_backend(settings), Metrics())
+    return InferenceService(settings, create_backend(settings), Metrics(),
+                            board_for_this_worker())

@@ -1,4 +1,6 @@
-"""Optional bearer-token auth: on when `settings.api_keys` is non-empty.
+"""Bearer-key auth on REST: inference routes need an API key when `settings.api_keys` is
+set; management routes (a room's `REST_ADMIN_PREFIXES`, e.g. OIP's /v2/repository/) need
+an admin key and are closed without `settings.admin_keys`.
 
 The paths a transport or a protocol room declares open stay open: the probes
 (/healthz, /readyz), the Prometheus scrape (/metrics) and the API description
@@ -16,11 +18,12 @@ from collections.abc import Iterable
 from flask import Flask, request
 
 from serving.auth import ApiKeys
-from serving.errors import Unauthenticated
+from serving.config import Settings
 from serving.ui import ASSET_PREFIXES, PAGE_PATHS
 
 TRANSPORT_OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 OPEN_PREFIXES = ASSET_PREFIXES
+WHERE = "the Authorization header"
 
 
 def open_paths(room_paths: Iterable[str]) -> frozenset[str]:
@@ -28,15 +31,24 @@ def open_paths(room_paths: Iterable[str]) -> frozenset[str]:
     return TRANSPORT_OPEN_PATHS | PAGE_PATHS | frozenset(room_paths)
 
 
-def install_auth(app: Flask, api_keys: tuple[str, ...], open_paths: frozenset[str]) -> None:
-    keys = ApiKeys(api_keys)
-    if not keys:
+def is_management(path: str, admin_prefixes: tuple[str, ...]) -> bool:
+    # Case-folded: no spelling of a management path slips past as an inference one.
+    return path.lower().startswith(admin_prefixes)
+
+
+def install_auth(app: Flask, settings: Settings, open_paths: frozenset[str],
+                 admin_prefixes: tuple[str, ...] = ()) -> None:
+    keys = ApiKeys(settings.api_keys, settings.admin_keys)
+    prefixes = tuple(p.lower() for p in admin_prefixes)
+    if not keys and not prefixes:
         return
 
     @app.before_request
     def _require_key() -> None:
-        if request.path in open_paths or request.path.startswith(OPEN_PREFIXES):
+        path = request.path
+        if is_management(path, prefixes):
+            keys.check(request.headers.get("Authorization"), WHERE, management=True)
             return
-        problem = keys.problem(request.headers.get("Authorization"), "the Authorization header")
-        if problem:
-            raise Unauthenticated(problem)
+        if path in open_paths or path.startswith(OPEN_PREFIXES):
+            return
+        keys.check(request.headers.get("Authorization"), WHERE)
