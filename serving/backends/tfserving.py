@@ -377,9 +377,14 @@ class TFServingBackend(Backend):
         if reachable is False:
             raise errors.Unavailable(why)
         if model is None:
-            # Perhaps a model TF Serving serves that no config here names: ask it once.
+            # Perhaps a model TF Serving serves that no config here names: ask it once. In
+            # explicit mode the config here is TF Serving's too: nothing else is served.
             try:
-                self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
+                if self._explicit:
+                    raise errors.NotFound(name)
+                statuses = self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
+                if all(s.state == "END" for s in statuses):  # unloaded: TF Serving's 404 too
+                    raise errors.NotFound(name)
             except errors.NotFound:
                 raise errors.NotFound(f"Model '{name}' not found.") from None
             self._discovered.add(name)

@@ -208,6 +208,9 @@
     state.models = r.data.models || [];
     state.byName = Object.fromEntries(state.models.map((m) => [m.name, m]));
     renderModelTable();
+    // Model management (manage.js) adds its controls to the table it is told about.
+    document.dispatchEvent(new CustomEvent("multihead:models",
+      { detail: { models: state.models, key: state.key } }));
     const select = $("model-select");
     const previous = select.value;
     select.replaceChildren(...state.models.map((m) => el("option", { value: m.name, text: m.name })));
@@ -542,6 +545,7 @@
       state.metadata = {};
       report(loadModels());
     });
+    document.addEventListener("multihead:reload", () => report(loadModels()));
     $("model-select").addEventListener("change", () => report(chooseModel()));
     $("version-select").addEventListener("change", () => report(loadDiagram()));
     $("signature-select").addEventListener("change", () => report(renderInputs()));

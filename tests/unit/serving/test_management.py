@@ -31,6 +31,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from serving.applied import WorkerBoard
 from serving.auth import key_id
 from serving.config import Settings
+from serving.core.management import VersionPolicy
 from serving.core.service import InferenceService
 from serving.errors import Unavailable
 from serving.lifecycle import StartedBoard
@@ -467,3 +468,23 @@ def test_a_worker_that_does_not_apply_the_change_is_named(managed: Any,
     # Once the silent worker is gone (its marker removed by the master), calls return.
     started.forget(silent)
     m.service.management.unload(origin("v2"), "test", "half_plus_two")
+
+
+def test_a_restart_serves_what_management_changed(managed: Any) -> None:
+    """The change lives in the config file: a new process (a restart, or the new workers of
+    a HUP, which build their service the same way) reads it at start-up."""
+    m = managed(labels={"stable": 1})
+    m.service.management.load(origin("v2"), "test", "half_plus_two")
+    m.service.management.load(origin("v2"), "test", "pairs", VersionPolicy("all"), None)
+    m.service.management.load(origin("v2"), "test", "pairs", None, {"stable": 2})
+    m.service.stop()
+    from serving.backends.embedded import EmbeddedBackend
+
+    again = InferenceService(m.settings, EmbeddedBackend(m.settings), Metrics())
+    again.start()
+    try:
+        assert again.wait_ready(60), again.readiness()
+        assert size_of(again, label="stable") == pytest.approx(103.0)
+        assert again.resolve("half_plus_two").version == 1
+    finally:
+        again.stop()
