@@ -13,6 +13,7 @@ stand-in 10 s more); the tests take about 40 s per runtime on 2 idle cores.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import threading
 import time
@@ -285,3 +286,28 @@ def test_labels_follow_tf_servings_rules(managed: Managed) -> None:
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "Request to assign label to version 3 of model pairs" in err.value.details()
     assert m.config.read_text() == before
+
+
+README_BLOCK = r"<!-- canary-{}:begin -->\s*```python\n(.*?)```"
+
+
+def test_the_readme_canary_roll_outs_run(managed: Managed, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """README's two canary snippets, unchanged but for the address, the model and its path;
+    the last test of the module (the snippets leave pairs at version 2 only)."""
+    m = managed
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    monkeypatch.setenv("MULTIHEAD_ADMIN_KEY", ADMIN)
+    for name in ("tritonclient", "tfserving"):
+        # Where the snippets start: both versions served (the last one retired v1).
+        reload(m, pairs_config(m.repo, (1, 2), {"stable": 2}))
+        match = re.search(README_BLOCK.format(name), readme, re.S)
+        assert match, f"README.md has no canary-{name} block"
+        code = (match.group(1)
+                .replace("localhost:8000", m.gateway.http_url.removeprefix("http://"))
+                .replace("localhost:9000", m.gateway.grpc_target)
+                .replace('os.path.abspath("models/similarity")', repr(str(m.repo / "pairs")))
+                .replace('"similarity"', '"pairs"'))
+        exec(compile(code, f"README canary-{name}", "exec"), {})
+        assert "pairs" in m.config.read_text() and "versions: 1\n" not in m.config.read_text()
+    assert "'state': 'READY'" in capsys.readouterr().out
