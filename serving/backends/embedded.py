@@ -154,15 +154,15 @@ class EmbeddedBackend(Backend):
     def apply_config(self) -> str:
         """One scan now, in the caller's thread (after the poller's scan, if one runs):
         when it returns, this process serves what the config file says."""
-        with self._scan_lock:
+        with self._scan_lock:  # listeners too: what they record comes in scan order
             self.poll_once()
             digest = self._config_digest or ""
             problems = self.load_problems()
-        for listener in self._config_listeners:
-            try:
-                listener(digest, problems)
-            except Exception:
-                log.exception("config listener failed")
+            for listener in self._config_listeners:
+                try:
+                    listener(digest, problems)
+                except Exception:
+                    log.exception("config listener failed")
         return digest
 
     def reconfigure(self, current: Mapping[str, ModelEntry],

@@ -183,14 +183,14 @@ class TFServingBackend(Backend):
 
     def apply_config(self) -> str:
         """Re-read the config file (models, labels) and TF Serving's statuses now."""
-        with self._refresh_lock:
+        with self._refresh_lock:  # listeners too: what they record comes in refresh order
             self.refresh()
             digest, problems = self._config_digest, self.load_problems()
-        for listener in self._config_listeners:
-            try:
-                listener(digest, problems)
-            except Exception:  # noqa: BLE001 - a listener must not stop the poller
-                log.exception("config listener failed")
+            for listener in self._config_listeners:
+                try:
+                    listener(digest, problems)
+                except Exception:  # noqa: BLE001 - a listener must not stop the poller
+                    log.exception("config listener failed")
         return digest
 
     def reconfigure(self, current: Mapping[str, ModelEntry],
@@ -217,12 +217,19 @@ class TFServingBackend(Backend):
         if not self._resync or not self._config_digest:
             return
         try:
-            self.reconfigure({}, self._config_entries, STATUS_TIMEOUT_S * 5)
-        except errors.GatewayError as exc:
+            # Read again just before: a management call of another worker may have written
+            # (and handed TF Serving) a newer file since this refresh began.
+            snapshot = read_snapshot(self._settings.model_config, missing_ok=True)
+            self.reconfigure({}, snapshot.entries, STATUS_TIMEOUT_S * 5)
+            pushed = snapshot.digest
+            # Still the file? Else a newer one may have reached TF Serving before ours: the
+            # next refresh sends the file again.
+            self._resync = read_snapshot(self._settings.model_config,
+                                         missing_ok=True).digest != pushed
+        except (ModelConfigError, errors.GatewayError) as exc:
             log.warning("TF Serving at %s did not take the gateway's model config: %s",
-                        self._addr, exc.message)
+                        self._addr, exc)
             return
-        self._resync = False
         log.info("TF Serving at %s took the gateway's model config", self._addr)
 
     def refresh(self, names: Sequence[str] | None = None) -> None:

@@ -15,6 +15,11 @@ poll, like `--file_system_poll_wait_seconds=1`.
   outputs in typed fields as TF Serving does (`Tensor::AsProtoField`).
 - Errors use TF Serving's codes and message forms; each check cites its source
   file in tensorflow/serving (or tensorflow/tensorflow where TF raises it).
+- ModelService.HandleReloadConfigRequest replaces the model config as ServerCore::
+  ReloadConfig does, in its order: its checks, the label rule (a label names only an
+  AVAILABLE version, `--allow-version-labels-for-unavailable-models` as TF Serving's flag),
+  then loading what is new and unloading what the config no longer lists; UNKNOWN when a
+  model new to the config did not become available.
 - `--enable-batching` merges concurrent Predicts of one signature into one call, as
   TF Serving's `--enable_batching` does (it uses the gateway's own batcher with TF
   Serving's parameter names: max_batch_size 64, batch_timeout_micros 0, one batch

@@ -26,6 +26,8 @@
     for (const c of children) if (c !== null && c !== undefined) node.append(c);
     return node;
   }
+  // Shared with manage.js (loaded after this file), so that it builds its controls alike.
+  window.multiheadUi = Object.freeze({ el });
   const svgNS = "http://www.w3.org/2000/svg";
   function svg(tag, attrs) {
     const node = document.createElementNS(svgNS, tag);
