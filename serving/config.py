@@ -94,6 +94,14 @@ class Settings:
         "Wire protocols to mount, comma separated: tfserving, v2, multihead; empty mounts "
         "all.", default=())
     log_level: str = _doc("Python log level.", default="INFO")
+    log_format: str = _doc("Shape of every log line of the master and the workers: `json` "
+                           "(one object per line) or `text`.", default="json")
+    access_log: bool = _doc("One log line per request (id, protocol, transport, model, "
+                            "version, status, latency, batch size).", default=True)
+    drift_window: int = _doc("Predictions per model version and head (and inputs per "
+                             "input) each worker keeps to compare with the model card's "
+                             "training distribution; 0 turns drift monitoring off.",
+                             default=1000)
     ui: bool = _doc("Serve the playground page at / and the API docs at /docs.", default=True)
 
     @classmethod

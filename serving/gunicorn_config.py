@@ -25,7 +25,7 @@ import logging
 import os
 from typing import Any
 
-from serving import lifecycle
+from serving import lifecycle, logs
 from serving.config import Settings
 
 WORKER_CLASS = "serving.gunicorn_worker.GatewayWorker"  # gthread + JSON errors, read deadlines
@@ -74,6 +74,9 @@ def options(settings: Settings) -> dict[str, Any]:
         "graceful_timeout": GRACEFUL_TIMEOUT_S,
         "keepalive": KEEPALIVE_S,
         "loglevel": settings.log_level.lower(),
+        # The master's and the workers' lines in one shape, the access log's too
+        # (serving/logs.py); gunicorn's own access log stays off: the gateway writes its own.
+        "logconfig_dict": logs.logconfig(settings),
         "on_starting": on_starting,
         "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,
@@ -85,8 +88,6 @@ def options(settings: Settings) -> dict[str, Any]:
 def post_worker_init(worker: Any) -> None:
     app = worker.wsgi
     settings: Settings = app.config["MULTIHEAD_SETTINGS"]
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     service = app.extensions["multihead"]
     service.start()
     # This hook runs before the worker's accept loop: until it returns, this worker takes

@@ -69,13 +69,33 @@ class Metrics:
         self.model_loaded = Gauge(
             "model_loaded", "1 while a model version is AVAILABLE in this worker.",
             ["model", "version"], namespace=PREFIX, registry=r, multiprocess_mode="livemax")
+        # Drift (serving/drift.py): each worker's window as counts per bin, summed over the
+        # live workers (livesum) into one pooled window; the card's proportions are the same
+        # in every worker (livemax). The PSI gauges are computed from these at scrape time.
+        self.drift_head_window = Gauge(
+            "drift_head_window", "A head's recent predictions per bin (each worker's last "
+            "drift_window, summed over workers).", ["model", "version", "head", "bin"],
+            namespace=PREFIX, registry=r, multiprocess_mode="livesum")
+        self.drift_head_training = Gauge(
+            "drift_head_training_ratio", "A head's share of validation-split predictions per "
+            "bin (the model card).", ["model", "version", "head", "bin"], namespace=PREFIX,
+            registry=r, multiprocess_mode="livemax")
+        self.drift_input_window = Gauge(
+            "drift_input_window", "An input statistic's recent values per bin (sampled, each "
+            "worker's last drift_window, summed over workers).",
+            ["model", "version", "input", "statistic", "bin"], namespace=PREFIX, registry=r,
+            multiprocess_mode="livesum")
+        self.drift_input_training = Gauge(
+            "drift_input_training_ratio", "An input statistic's validation-split share per "
+            "bin (the model card).", ["model", "version", "input", "statistic", "bin"],
+            namespace=PREFIX, registry=r, multiprocess_mode="livemax")
         self.model_changes = Counter(
             "model_changes", "Model management calls (load, unload, reload_config) by "
             "protocol and gRPC code name; who made each is in the gateway log.",
             ["action", "protocol", "code"], namespace=PREFIX, registry=r)
         self._children: dict[tuple, Any] = {}
 
-    def _child(self, metric: Any, *labels: str) -> Any:
+    def child(self, metric: Any, *labels: str) -> Any:
         # `labels()` validates and locks on every call (7 calls a request); the children
         # are the same objects each time, so the hot path looks them up once.
         key = (metric, labels)
@@ -88,25 +108,25 @@ class Metrics:
                        code: str, seconds: float | None = None) -> None:
         """Count one answered request (transports call this for requests the service
         never saw, e.g. a body that is not JSON)."""
-        self._child(self.requests, model, version, protocol, transport, code).inc()
+        self.child(self.requests, model, version, protocol, transport, code).inc()
         if seconds is not None:
-            self._child(self.request_duration, model, protocol, transport).observe(seconds)
+            self.child(self.request_duration, model, protocol, transport).observe(seconds)
 
     def record_batch(self, model: str, size: int) -> None:
-        self._child(self.batch_size, model).observe(size)
+        self.child(self.batch_size, model).observe(size)
 
     def record_backend_call(self, model: str, backend: str, seconds: float) -> None:
-        self._child(self.backend_duration, model, backend).observe(seconds)
+        self.child(self.backend_duration, model, backend).observe(seconds)
 
     def record_labels(self, model: str, head: str, labels: Iterable[str]) -> None:
         counts: dict[str, int] = {}
         for label in labels:
             counts[label] = counts.get(label, 0) + 1
         for label, n in counts.items():
-            self._child(self.head_predictions, model, head, label).inc(n)
+            self.child(self.head_predictions, model, head, label).inc(n)
 
     def record_values(self, model: str, head: str, values: Iterable[float]) -> None:
-        hist = self._child(self.head_value, model, head)
+        hist = self.child(self.head_value, model, head)
         for v in values:
             hist.observe(float(v))
 
@@ -116,13 +136,31 @@ class Metrics:
     def set_model_loaded(self, model: str, version: int, loaded: bool) -> None:
         self.model_loaded.labels(model, str(version)).set(1 if loaded else 0)
 
-    def exposition(self) -> tuple[bytes, str]:
-        """(body, content type) of every worker's metrics in multiprocess mode, else
-        of this registry."""
+    def collect(self) -> list[Any]:
+        """Every worker's metric families in multiprocess mode, else this registry's."""
+        registry = self.registry
         if multiprocess_dir():
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return list(registry.collect())
+
+    def exposition(self) -> tuple[bytes, str]:
+        """(body, content type) of `collect()`, plus the drift PSI gauges computed from
+        the pooled windows (serving/drift.py)."""
+        from serving.drift import psi_families
+
+        families = self.collect()
+        return generate_latest(_Families(families + psi_families(families))), \
+            CONTENT_TYPE_LATEST
+
+
+class _Families:
+    """Collected families as a registry `generate_latest` can render."""
+
+    def __init__(self, families: list[Any]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Any]:
+        return self._families

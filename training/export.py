@@ -181,6 +181,8 @@ def model_card(cfg: ModelConfig, version: int, vocab_size: int,
                     "test": run_metrics.get("test", {}),
                     "baseline": run_metrics.get("baseline", {}).get("validation", {})},
         "data": data,
+        # The validation split's head and input distributions (training/drift_stats.py).
+        "drift": run_metrics.get("drift"),
         "framework": {"tensorflow": tf.__version__, "keras": keras.__version__,
                       "python": platform.python_version()},
         "config": cfg.to_dict(),

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from training import callbacks as cb
 from training import config as config_mod
+from training import drift_stats
 from training.config import ModelConfig
 from training.data.examples import Examples
 from training.distribute import make_strategy
@@ -212,9 +213,9 @@ def train(model: str, *, cfg: ModelConfig | None = None, data: Examples | None =
 
     if (run_dir / cb.BEST_WEIGHTS).is_file():
         keras_model.load_weights(run_dir / cb.BEST_WEIGHTS)
+    val_predictions = predict(keras_model, cfg, vectorizer, val_ex.inputs)
     metrics = {
-        "validation": evaluate(
-            heads, val_ex.targets, predict(keras_model, cfg, vectorizer, val_ex.inputs)),
+        "validation": evaluate(heads, val_ex.targets, val_predictions),
         "test": evaluate(
             heads, test_ex.targets, predict(keras_model, cfg, vectorizer, test_ex.inputs)),
         "baseline": {"validation": val_ex.baseline(train_ex), "test": test_ex.baseline(train_ex)},
@@ -222,6 +223,10 @@ def train(model: str, *, cfg: ModelConfig | None = None, data: Examples | None =
                  "validation_examples": len(val_ex), "test_examples": len(test_ex)},
         "epochs": _epochs_in_history(run_dir / cb.HISTORY_CSV),
         "replicas": strategy.num_replicas_in_sync,
+        # What the heads predict on the validation split: the card's drift reference.
+        "drift": drift_stats.card_section(
+            heads, cfg.labels, val_predictions, {n: val_ex.inputs[n] for n in text_inputs},
+            list(vectorizer.get_vocabulary())),
     }
     (run_dir / METRICS_JSON).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return RunResult(model, run_dir, cfg, metrics, list(progress.epochs_seen),

@@ -4,6 +4,7 @@
                           assets.extra/model_card.json           (the typed ModelCard)
                           assets.extra/tf_serving_warmup_requests (TF Serving's warm-up)
                           assets.extra/model.png                 (the architecture diagram)
+                          assets/vocab.txt                       (text inputs' vocabulary)
 
 VERSION is an integer directory holding a saved_model.pb; anything else (`.tmp-export-*`,
 hidden files) is ignored, as TF Serving ignores it. Both backends read the layout here.
@@ -22,6 +23,18 @@ log = logging.getLogger(__name__)
 CARD_FILE = os.path.join("assets.extra", "model_card.json")
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 DIAGRAM_FILE = os.path.join("assets.extra", "model.png")
+# One token per line (line number = id), the file the export's in-graph lookup reads.
+VOCABULARY_FILE = os.path.join("assets", "vocab.txt")
+
+
+def read_vocabulary(folder: str) -> frozenset[str] | None:
+    """The tokens of a version's vocabulary asset; None when it has none (or it is not
+    readable here, e.g. TF Serving's repository is not shared with the gateway)."""
+    try:
+        with open(os.path.join(folder, VOCABULARY_FILE), encoding="utf-8") as f:
+            return frozenset(line.rstrip("\n") for line in f)
+    except OSError:
+        return None
 
 
 def model_names(root: str) -> list[str]:

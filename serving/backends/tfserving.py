@@ -50,6 +50,7 @@ from serving.backends.model_config import (
 from serving.backends.savedmodel_meta import signature_spec
 from serving.config import Settings
 from serving.tensor_proto import array_to_proto, proto_to_array
+from serving.tracing import outgoing_metadata
 from serving.types import DEFAULT_SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -445,8 +446,10 @@ class TFServingBackend(Backend):
             request.inputs[name].CopyFrom(array_to_proto(array))
         budget = self._settings.request_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
+        # The model call's trace context, when traced, continues in TF Serving.
+        metadata = outgoing_metadata()
         try:
-            response = self._call(self._predict_stub.Predict, request, deadline)
+            response = self._call(self._predict_stub.Predict, request, deadline, metadata)
         except errors.NotFound:
             # TF Serving unloads the old version as soon as a new one is AVAILABLE; a
             # request for "the newest" that raced that moves on to the new version.
@@ -459,7 +462,7 @@ class TFServingBackend(Backend):
                     model.signatures.get(request.model_spec.signature_name):
                 raise
             request.model_spec.version.value = newer.version
-            response = self._call(self._predict_stub.Predict, request, deadline)
+            response = self._call(self._predict_stub.Predict, request, deadline, metadata)
         try:
             return {name: proto_to_array(proto, f"outputs['{name}']")
                     for name, proto in response.outputs.items()}
@@ -468,6 +471,7 @@ class TFServingBackend(Backend):
                                       f"decode: {exc.message}") from None
 
     def _call(self, method: Callable[..., Any], request: Any, deadline: float,
+              metadata: tuple[tuple[str, str], ...] = (),
               passthrough: Mapping[grpc.StatusCode, type[errors.GatewayError]] | None = None
               ) -> Any:
         """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried.
@@ -478,7 +482,7 @@ class TFServingBackend(Backend):
                 raise errors.DeadlineExceeded(
                     f"TF Serving at {self._addr} did not answer before the deadline.")
             try:
-                return method(request, timeout=remaining)
+                return method(request, timeout=remaining, metadata=metadata or None)
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code is grpc.StatusCode.UNAVAILABLE:

@@ -45,6 +45,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,13 @@ from serving.errors import DeadlineExceeded, GatewayError, Overloaded, Unavailab
 # runner(merged inputs, timeout_s) -> outputs with the merged batch first
 Runner = Callable[[dict[str, np.ndarray], float], dict[str, np.ndarray]]
 ARRIVAL_WAIT_S = 0.003
+_riders: ContextVar[tuple[Any, ...]] = ContextVar("multihead_batch_riders", default=())
+
+
+def riders() -> tuple[Any, ...]:
+    """The `tag`s (`Batcher.submit`) of the requests in the model call this thread runs now,
+    for a runner that does something per request (their batch size, their spans)."""
+    return _riders.get()
 
 
 class Arrivals:
@@ -121,6 +129,7 @@ class _Task:
     error: BaseException | None = None
     abandoned: bool = False
     lead: _Batch | None = None  # a batch this task's thread was handed to run
+    tag: Any = None             # the caller's, handed to the runner through `riders()`
 
 
 @dataclass(eq=False)
@@ -153,11 +162,12 @@ class Batcher:
         self._stopped = False
 
     def submit(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
-               runner: Runner, deadline: float, padded: frozenset[str] = frozenset()
-               ) -> dict[str, np.ndarray]:
+               runner: Runner, deadline: float, padded: frozenset[str] = frozenset(),
+               tag: Any = None) -> dict[str, np.ndarray]:
         """Run `inputs` (batch of `size`) as part of a merged batch; blocks until done.
 
-        `deadline` is a `time.monotonic()` value.
+        `deadline` is a `time.monotonic()` value; `tag` is what `riders()` tells the
+        runner about this request.
         """
         with self._cond:
             if self._stopped:
@@ -174,12 +184,12 @@ class Batcher:
                 if size < self.max_batch_size and (self.timeout_s > 0
                                                    or self.arrivals.others() > 0):
                     alone = False
-                    task = _Task(inputs, size, deadline)
+                    task = _Task(inputs, size, deadline, tag=tag)
                     task.lead = _Batch(key, runner, padded, time.monotonic(), [task], size,
                                        queued=False)
                     self._queues.setdefault(key, deque()).append(task.lead)  # open to join
             elif batch is not None:
-                task = _Task(inputs, size, deadline)
+                task = _Task(inputs, size, deadline, tag=tag)
                 batch.tasks.append(task)
                 batch.size += size
                 if batch.size >= self.max_batch_size:
@@ -189,14 +199,14 @@ class Batcher:
                 if self._enqueued >= self.max_enqueued:
                     raise Overloaded(f"The batch queue is full ({self.max_enqueued} batches "
                                      "waiting, max_enqueued_batches); retry later.")
-                task = _Task(inputs, size, deadline)
+                task = _Task(inputs, size, deadline, tag=tag)
                 batch = _Batch(key, runner, padded, time.monotonic(), [task], size)
                 batch.closed = size >= self.max_batch_size
                 self._queues.setdefault(key, deque()).append(batch)
                 self._enqueued += 1
         self.arrivals.arrived()  # after joining: a leader waiting for it sees it in its batch
         if alone:
-            return self._run_alone(key, inputs, size, runner, deadline)
+            return self._run_alone(key, inputs, size, runner, deadline, tag)
         if task.lead is None:
             self._wait(task)
         while task.lead is not None:  # this thread was handed a batch (its own among it)
@@ -211,7 +221,7 @@ class Batcher:
         return task.result
 
     def _run_alone(self, key: Hashable, inputs: Mapping[str, np.ndarray], size: int,
-                   runner: Runner, deadline: float) -> dict[str, np.ndarray]:
+                   runner: Runner, deadline: float, tag: Any) -> dict[str, np.ndarray]:
         """The common case when the model is idle: call it now, in this thread, with no
         merge, no split and no hand-off; then pass the run slot on."""
         try:
@@ -220,7 +230,11 @@ class Batcher:
                 raise DeadlineExceeded("The request deadline passed before its batch ran.")
             if self._on_batch is not None:
                 self._on_batch(key, size)
-            outputs = runner(dict(inputs), remaining)
+            token = _riders.set((tag,))
+            try:
+                outputs = runner(dict(inputs), remaining)
+            finally:
+                _riders.reset(token)
             return split(outputs, [size])[0]
         finally:
             self._hand_over()
@@ -326,7 +340,11 @@ class Batcher:
             total = sum(t.size for t in tasks)
             if self._on_batch is not None:
                 self._on_batch(batch.key, total)
-            outputs = batch.runner(merged, max(min(t.deadline for t in tasks) - now, 0.001))
+            token = _riders.set(tuple(t.tag for t in tasks))
+            try:
+                outputs = batch.runner(merged, max(min(t.deadline for t in tasks) - now, 0.001))
+            finally:
+                _riders.reset(token)
             parts = split(outputs, [t.size for t in tasks])
         except BaseException as exc:  # every waiter gets the batch's error
             for t in tasks:

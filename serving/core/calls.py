@@ -21,6 +21,7 @@ import numpy as np
 
 from serving.core.deadline import Deadline
 from serving.errors import InvalidInput, quote
+from serving.request_context import RequestRecord
 
 if TYPE_CHECKING:
     from serving.core.validation import SignaturePlan
@@ -74,11 +75,13 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a request came from: the metric labels and the deadline of every call."""
+    """Where a request came from: the metric labels and the deadline of every call, and
+    the request's record (its id, trace headers and outcome: serving/request_context.py)."""
 
     protocol: str       # tfserving | v2 | multihead
     transport: str      # rest | grpc
     deadline: Deadline
+    record: RequestRecord = field(default_factory=RequestRecord, compare=False)
 
 
 class FilterWording:

@@ -23,24 +23,30 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from serving.backends import repository
 from serving.backends.base import Backend, ModelVersion, SignatureSpec, VersionStatus
 from serving.config import Settings
-from serving.core import tasks
+from serving.core import batching, tasks
 from serving.core.batching import Arrivals, Batcher
 from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
 from serving.core.management import Board, ModelManager, SingleProcess
 from serving.core.signatures import default_signature, pick_signature
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
+from serving.drift import DriftMonitor
+from serving.drift import report as drift_report
 from serving.errors import GatewayError, NotFound
 from serving.metrics import Metrics
+from serving.request_context import RequestRecord
 from serving.types import ModelInfo, Profile, ScoredAnswer
+
+if TYPE_CHECKING:
+    from serving.tracing import Tracing
 
 log = logging.getLogger(__name__)
 UNKNOWN_MODEL = "_unknown"  # the metric label of a name the gateway does not serve
@@ -59,10 +65,13 @@ class _Outcome:
 
 class InferenceService:
     def __init__(self, settings: Settings, backend: Backend, metrics: Metrics,
-                 board: Board | None = None) -> None:
+                 tracing: Tracing | None = None, board: Board | None = None) -> None:
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
+        self.tracing = tracing  # None: tracing off (serving/tracing.py)
+        self.drift = DriftMonitor(metrics, settings.drift_window,
+                                  lambda mv: repository.read_vocabulary(self.version_folder(mv)))
         # Load, unload, relabel (serving/core/management.py); `board`: how this process
         # learns that its sibling workers applied a change (serving/applied.py).
         self.management = ModelManager(settings, backend, metrics,
@@ -87,6 +96,9 @@ class InferenceService:
         if self._batcher is not None:
             self._batcher.stop()
         self.backend.stop()
+        self.drift.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
     def readiness(self) -> list[str]:
         return self.backend.readiness()
@@ -118,23 +130,31 @@ class InferenceService:
         return sorted(s.version for s in self.backend.model_status(name)
                       if s.state == "AVAILABLE")
 
-    def diagram(self, name: str, version: int | None = None, label: str | None = None) -> bytes:
-        """The PNG architecture picture of the resolved version (repository.DIAGRAM_FILE)."""
-        mv = self.backend.resolve(name, version, label)
-        info = getattr(self.backend, "version_info", None)  # the runtime's own path, if any
+    def version_folder(self, mv: ModelVersion) -> str:
+        """Where a version's files are: the runtime's own path, else the repository's."""
+        info = getattr(self.backend, "version_info", None)
         try:
             folder = info(mv.name, mv.version).get("path") if info is not None else None
         except KeyError:  # unloaded since it was resolved: the repository's layout then
             folder = None
-        path = os.path.join(folder or repository.version_path(self.settings.model_dir, mv.name,
-                                                              mv.version),
-                            repository.DIAGRAM_FILE)
+        return folder or repository.version_path(self.settings.model_dir, mv.name, mv.version)
+
+    def diagram(self, name: str, version: int | None = None, label: str | None = None) -> bytes:
+        """The PNG architecture picture of the resolved version (repository.DIAGRAM_FILE)."""
+        mv = self.backend.resolve(name, version, label)
+        path = os.path.join(self.version_folder(mv), repository.DIAGRAM_FILE)
         try:
             with open(path, "rb") as f:
                 return f.read()
         except OSError:
             raise NotFound(f"Model '{mv.name}' version {mv.version} has no diagram: its export "
                            f"lacks {repository.DIAGRAM_FILE}.") from None
+
+    def drift_report(self) -> dict[str, list[dict[str, Any]]]:
+        """Every head's and text input's pooled live and training distributions with their
+        PSI (serving/drift.py), from what `/metrics` would show now."""
+        self.drift.flush()  # this worker's newest counts; the others' are at most 1 s old
+        return drift_report(self.metrics.collect())
 
     def list_models(self) -> list[ModelInfo]:
         out = []
@@ -189,22 +209,33 @@ class InferenceService:
 
     def _serve(self, origin: Origin, request: Any, to_call: Callable[[Any], PredictCall],
                answer: Callable[[Any, PredictResult], T]) -> T:
-        with self._outcome(origin) as outcome:
-            if callable(request):
-                request = request()  # the room's wire parsing, counted like the rest
-            outcome.model = getattr(request, "model", ModelRef("")).name
-            call = to_call(request)
-            outcome.model = call.model.name
-            origin.deadline.check("before the call started")
-            mv = self.backend.resolve(call.model.name, call.model.version, call.model.label)
-            outcome.model, outcome.version = mv.name, str(mv.version)
-            spec = pick_signature(mv, call.signature)
-            plan = self._plan(mv, spec)
-            checked = validate(plan, call.decode(plan), self.settings.max_batch_size)
-            wanted = resolve_filter(plan, call.outputs)
-            outputs = self._run(mv, plan, checked, wanted, origin)
-            return answer(request, PredictResult(mv.name, mv.version, spec.name, outputs,
-                                                 mv.card, spec))
+        record = origin.record
+        traced = self.tracing.begin(record) if self.tracing is not None else None
+        try:
+            with self._outcome(origin) as outcome:
+                with traced.stage("decode") if traced is not None else nullcontext():
+                    if callable(request):
+                        request = request()  # the room's wire parsing, counted like the rest
+                    outcome.model = getattr(request, "model", ModelRef("")).name
+                    call = to_call(request)
+                    outcome.model = call.model.name
+                    origin.deadline.check("before the call started")
+                    mv = self.backend.resolve(call.model.name, call.model.version,
+                                              call.model.label)
+                    outcome.model, outcome.version = mv.name, str(mv.version)
+                    spec = pick_signature(mv, call.signature)
+                    plan = self._plan(mv, spec)
+                    checked = validate(plan, call.decode(plan), self.settings.max_batch_size)
+                    wanted = resolve_filter(plan, call.outputs)
+                outputs = self._run(mv, plan, checked, wanted, origin)
+                if traced is not None:
+                    traced.span.set_attribute("multihead.signature", spec.name)
+                    traced.answered_ns = time.time_ns()
+                return answer(request, PredictResult(mv.name, mv.version, spec.name, outputs,
+                                                     mv.card, spec))
+        finally:
+            if not record.transport_bound:  # no transport answers it: its span ends here
+                record.finish_trace()
 
     @contextmanager
     def _outcome(self, origin: Origin) -> Iterator[_Outcome]:
@@ -224,9 +255,12 @@ class InferenceService:
                                f"'{outcome.model or '?'}'.") from exc
         finally:
             self.metrics.inflight.dec()
-            self.metrics.record_request(self._model_label(outcome), outcome.version,
-                                        origin.protocol, origin.transport, outcome.code,
+            model = self._model_label(outcome)
+            self.metrics.record_request(model, outcome.version, origin.protocol,
+                                        origin.transport, outcome.code,
                                         time.perf_counter() - started)
+            record = origin.record  # what the access line and the span say
+            record.model, record.version, record.code = model, outcome.version, outcome.code
 
     def _model_label(self, outcome: _Outcome) -> str:
         """Client-chosen names stay out of label values: a name the gateway does not serve
@@ -254,20 +288,33 @@ class InferenceService:
         def runner(arrays: dict[str, np.ndarray], timeout_s: float) -> dict[str, np.ndarray]:
             # Once per model call: for a merged batch the head counts of all its requests
             # are recorded together (the same totals, a fraction of the updates).
+            riders: tuple[RequestRecord, ...] = batching.riders() or (origin.record,)
+            size = len(next(iter(arrays.values()))) if arrays else 1
+            for rider in riders:
+                rider.batch_size = size
             t0 = time.perf_counter()
             try:
-                outputs = self.backend.predict(mv, plan.signature, arrays, wanted, timeout_s)
+                if self.tracing is None:
+                    outputs = self.backend.predict(mv, plan.signature, arrays, wanted,
+                                                   timeout_s)
+                else:
+                    with self.tracing.model_call(riders, size).running():
+                        outputs = self.backend.predict(mv, plan.signature, arrays, wanted,
+                                                       timeout_s)
             finally:
                 self.metrics.record_backend_call(mv.name, self.backend.name,
                                                  time.perf_counter() - t0)
             tasks.record_heads(self.metrics, mv.name, mv.card, outputs)
+            self.drift.record(mv, outputs, arrays)
             return outputs
 
         deadline = origin.deadline
+        if origin.record.trace is not None:
+            origin.record.trace.queued_ns = time.time_ns()
         if self._batcher is not None and plan.batchable and checked.batch_size is not None:
             key = (mv.name, mv.version, plan.signature, wanted, checked.shape_key)
             return self._batcher.submit(key, checked.arrays, checked.batch_size, runner,
-                                        deadline.at, plan.padded)
+                                        deadline.at, plan.padded, tag=origin.record)
         remaining = deadline.check("before the model ran")
         self.metrics.record_batch(mv.name, checked.batch_size or 1)
         return runner(checked.arrays, remaining)

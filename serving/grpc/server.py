@@ -29,6 +29,7 @@ from serving.config import Settings
 from serving.core.batching import Arrivals
 from serving.core.service import InferenceService
 from serving.errors import GatewayError
+from serving.grpc.access import RequestInterceptor
 from serving.grpc.decode import DecodeInterceptor
 from serving.grpc.status import to_status
 
@@ -196,9 +197,12 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
         futures.ThreadPoolExecutor(max_workers=max(4, settings.threads),
                                    thread_name_prefix="grpc"),
         options=server_options(settings),
-        # Decoding first: undecodable bytes are INVALID_ARGUMENT on every service
+        # Request ids and the access line around everything (serving/grpc/access.py);
+        # then decoding: undecodable bytes are INVALID_ARGUMENT on every service
         # (serving/grpc/decode.py), whatever the interceptors after it do.
-        interceptors=[DecodeInterceptor(), *interceptors, _ArrivalInterceptor(service.arrivals)])
+        interceptors=[RequestInterceptor(settings.access_log, {
+            method: id_of for room in rooms for method, id_of in room.grpc_request_ids.items()}),
+            DecodeInterceptor(), *interceptors, _ArrivalInterceptor(service.arrivals)])
     services: list[str] = []
     for room in rooms:
         services.extend(room.add_grpc_services(server, settings, service))

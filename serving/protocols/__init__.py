@@ -22,6 +22,8 @@ the mounted rooms declare. A room's `__init__` may define:
 - `GRPC_AUTH_SERVICES`, `GRPC_OPEN_METHODS`: gRPC services that need an API key, and
   methods of those that stay open; `GRPC_ADMIN_METHODS`: its model management methods
   (full names), which need an admin key;
+- `GRPC_REQUEST_IDS`: full method name -> the request message's own request id (OIP's
+  `id`), the call's id when the client sent no `x-request-id` (serving/grpc/access.py);
 - `GRPC_PROTOS`: .proto files under proto/ whose stubs scripts/gen_proto.py generates
   into the room's `_gen/`.
 
@@ -87,6 +89,10 @@ class Room:
     @property
     def grpc_open_methods(self) -> tuple[str, ...]:
         return tuple(self._get("GRPC_OPEN_METHODS", ()))
+
+    @property
+    def grpc_request_ids(self) -> dict[str, Any]:
+        return dict(self._get("GRPC_REQUEST_IDS", {}))
 
     def rest_blueprint(self, settings: Any) -> Any | None:
         build = self._get("rest_blueprint", None)

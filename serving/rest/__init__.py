@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None,
                service: InferenceService | None = None) -> Flask:
     """A Flask app serving `service` (built from `settings` when not given, not started)."""
     from serving import protocols
+    from serving.rest.access import install_request_records
     from serving.rest.auth import install_auth, open_paths
     from serving.rest.errors import json_response, register_error_handlers
     from serving.rest.openapi import build_openapi
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None,
     unlocked = open_paths(p for room in rooms for p in room.rest_open_paths)
 
     register_error_handlers(app)
+    install_request_records(app, settings.access_log)
     install_auth(app, settings, unlocked,
                  tuple(p for room in rooms for p in room.rest_admin_prefixes))
 
@@ -69,11 +71,13 @@ def create_app(settings: Settings | None = None,
 
 
 def build_service(settings: Settings) -> InferenceService:
-    """Backend + metrics + service from settings; the backend starts on `service.start()`."""
+    """Backend + metrics + service (+ tracing when the OTEL_* environment asks for it) from
+    settings; the backend starts on `service.start()`."""
+    from serving import tracing
     from serving.applied import board_for_this_worker
     from serving.backends.factory import create_backend
     from serving.core.service import InferenceService
     from serving.metrics import Metrics
 
-    return InferenceService(settings, create_backend(settings), Metrics(),
+    return InferenceService(settings, create_backend(settings), Metrics(), tracing.from_env(),
                             board_for_this_worker())

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from serving import request_context
 from serving.config import Settings
 from serving.core.calls import Origin
 from serving.core.deadline import Deadline
@@ -30,9 +31,11 @@ def settings() -> Settings:
 
 
 def origin(protocol: str) -> Origin:
-    """This request's protocol and transport labels and its deadline (request_timeout_s
-    from now)."""
-    return Origin(protocol, "rest", Deadline.start(settings().request_timeout_s))
+    """This request's protocol and transport labels, its deadline (request_timeout_s
+    from now) and its record (opened by serving/rest/access.py)."""
+    record = request_context.current() or request_context.RequestRecord(transport="rest")
+    record.protocol = protocol
+    return Origin(protocol, "rest", Deadline.start(settings().request_timeout_s), record)
 
 
 def body() -> bytes:

@@ -54,8 +54,9 @@ def _ready(server: Server, path: str | None = None, line: str | None = None) -> 
 
 def worker_env(workers: int, threads: int) -> dict[str, str]:
     """The gateway's worker settings, as every Flask/gunicorn contender reads them."""
+    # Per-request logging off in every contender: the gateway's access log too.
     return {"MULTIHEAD_WORKERS": str(workers), "MULTIHEAD_THREADS": str(threads),
-            "MULTIHEAD_LOG_LEVEL": "WARNING"}
+            "MULTIHEAD_LOG_LEVEL": "WARNING", "MULTIHEAD_ACCESS_LOG": "false"}
 
 
 def start_gateway(model_dir: Path, workers: int, threads: int,

@@ -277,3 +277,35 @@ def test_a_javascript_error_is_caught_by_the_console_check(driver, ui_gateway) -
     driver.execute_script("setTimeout(() => { throw new Error('deliberate test error'); })")
     wait(driver).until(lambda d: any("deliberate test error" in e["message"]
                                      for e in d.get_log("browser") if e["level"] == "SEVERE"))
+
+
+def test_drift_view_draws_each_head_beside_its_training_distribution(browser,
+                                                                     ui_gateway) -> None:
+    from tests.unit.serving.test_drift import profiler_stream
+
+    posts = profiler_stream(skewed=True, n=160)  # over drift.MIN_COUNT: a PSI is shown
+    for i in range(0, len(posts), 20):
+        assert ui_gateway.post("/v1/models/profiler:predict",
+                               {"instances": posts[i:i + 20]}).status_code == 200
+    report = ui_gateway.get("/v1/drift").json()
+    want = {r["head"]: r for r in report["heads"] if r["model"] == "profiler"}
+    assert set(want) == {"age", "income", "gender"}
+    open_playground(browser, ui_gateway)
+    browser.find_element(By.ID, "drift-refresh").click()
+    section = browser.find_element(By.ID, "drift")
+    cards = wait(browser).until(lambda d: {c.get_attribute("data-head"): c for c in
+                                           d.find_elements(By.CSS_SELECTOR,
+                                                           "#drift-out [data-model=profiler]")})
+    assert set(cards) == set(want)
+    for head, card in cards.items():
+        rows = card.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert [r.find_element(By.TAG_NAME, "th").text for r in rows] == want[head]["bins"]
+        shares = [[c.text for c in r.find_elements(By.CLASS_NAME, "drift-num")] for r in rows]
+        assert shares == [[f"{100 * t:.1f}%", f"{100 * v:.1f}%"] for t, v in
+                          zip(want[head]["training"], want[head]["live"], strict=True)]
+    # The skewed stream (the oldest authors only) moved the age head past the threshold.
+    assert "drift" in cards["age"].get_attribute("class").split()
+    assert want["age"]["psi"] > report["threshold"]
+    assert f"PSI {want['age']['psi']:.3f}" in cards["age"].text
+    browser.execute_script("arguments[0].scrollIntoView()", section)
+    screenshot(browser, "playground-drift", section)

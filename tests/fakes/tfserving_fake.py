@@ -189,6 +189,10 @@ class ModelStore:
         self.loading: dict[str, set[int]] = {}
         self.ended: dict[str, set[int]] = {}  # unloaded versions stay listed as END
         self.labels: dict[str, dict[str, int]] = {}
+        # The W3C `traceparent` metadata of every Predict, in order ("" when none came):
+        # what a tracing test reads to see the gateway's context arrive (TF Serving itself
+        # takes it from the call's metadata the same way when built with tracing).
+        self.traceparents: list[str] = []
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()  # one sync at a time: the poller's or a reload's
         self._stop = threading.Event()
@@ -552,8 +556,13 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
     import grpc
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-    def guarded(fn: Any) -> Any:
+    def guarded(fn: Any, traced: bool = False) -> Any:
         def method(self: Any, request: Any, context: Any) -> Any:
+            if traced:
+                parent = dict(context.invocation_metadata()).get("traceparent", "")
+                store.traceparents.append(parent)
+                if parent:
+                    print(f"Predict traceparent={parent}", file=sys.stderr, flush=True)
             try:
                 return fn(request)
             except _ServingError as exc:
@@ -565,7 +574,8 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
         return method
 
     class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-        Predict = guarded(lambda request: _predict(store, request, predict_delay_s, batcher))
+        Predict = guarded(lambda request: _predict(store, request, predict_delay_s, batcher),
+                          traced=True)
         GetModelMetadata = guarded(lambda request: _metadata(store, request))
 
     class ModelService(model_service_pb2_grpc.ModelServiceServicer):
@@ -574,6 +584,20 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
 
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
+
+
+def start_in_process(model_dir: str | os.PathLike[str]) -> tuple[Any, ModelStore, str]:
+    """(grpc server, store, "127.0.0.1:PORT"): the stand-in's servicers in this process, for
+    tests that read what it saw (`store.traceparents`); stop it with `server.stop(0)`."""
+    import grpc
+
+    store = ModelStore(Path(model_dir))
+    store.sync()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    add_servicers(server, store)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, store, f"127.0.0.1:{port}"
 
 
 def main(argv: list[str] | None = None) -> None:

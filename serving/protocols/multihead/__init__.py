@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 SERVICE_NAME = "multihead.v1.Gateway"
 GRPC_AUTH_SERVICES = (SERVICE_NAME,)
 GRPC_PROTOS = ("multihead/v1/gateway.proto",)
+# The JSON view of the drift gauges /metrics already shows (the playground draws it).
+REST_OPEN_PATHS = ("/v1/drift",)
 
 
 def rest_blueprint(settings: Settings) -> Blueprint:

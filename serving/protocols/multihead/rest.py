@@ -10,6 +10,7 @@ from flask import Blueprint, Response
 
 from serving.core import tasks
 from serving.core.calls import ModelRef
+from serving.drift import DRIFT_THRESHOLD, MIN_COUNT
 from serving.rest.context import json_object, origin, service
 from serving.rest.errors import json_response
 from serving.types import ClassScore, HeadInfo, InputInfo, ModelInfo, Profile
@@ -23,11 +24,19 @@ def blueprint() -> Blueprint:
     bp.add_url_rule("/v1/similarity", "similarity", similarity, methods=["POST"])
     bp.add_url_rule("/v1/profile", "profile", profile, methods=["POST"])
     bp.add_url_rule("/v1/answer", "answer", answer, methods=["POST"])
+    bp.add_url_rule("/v1/drift", "drift", drift, methods=["GET"])
     return bp
 
 
 def list_models() -> Response:
     return json_response({"models": [model_json(m) for m in service().list_models()]})
+
+
+def drift() -> Response:
+    """Per head and text input: live (every worker pooled) and validation-split proportions
+    per bin, the pooled count and the PSI (serving/drift.py); the playground draws it."""
+    return json_response({"threshold": DRIFT_THRESHOLD, "min_count": MIN_COUNT,
+                          **service().drift_report()})
 
 
 # -- the typed core values as this API's JSON ---------------------------------------------

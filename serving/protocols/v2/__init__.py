@@ -28,6 +28,9 @@ GRPC_OPEN_METHODS = tuple(f"/inference.GRPCInferenceService/{m}"
 REST_ADMIN_PREFIXES = ("/v2/repository/",)
 GRPC_ADMIN_METHODS = tuple(f"/inference.GRPCInferenceService/{m}" for m in (
     "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload"))
+# The request id of a call without `x-request-id` metadata (serving/grpc/access.py): OIP's
+# own `id`, which the REST room adopts the same way (serving/protocols/v2/infer.py).
+GRPC_REQUEST_IDS = {"/inference.GRPCInferenceService/ModelInfer": lambda request: request.id}
 # What GET /v2 and ServerMetadata answer, on both transports. Only extensions that work end
 # to end: no "statistics" (perf_analyzer would then require /stats), no "classification".
 SERVER_NAME = "multihead"

@@ -105,6 +105,7 @@ def infer(service: InferenceService, origin: Origin, model: str, version: str | 
     def call() -> PredictCall:
         ref = ModelRef(model, parse_version(version))
         req = parsed["request"] = decode()
+        origin.record.adopt(req.id)  # OIP's id names the request when X-Request-ID did not
         # Exactly the outputs asked for, by name (kserve#3307 / MLServer#514 lose them);
         # the batcher keys merged calls by them.
         return PredictCall(ref, lambda plan: _check_inputs(plan, req), signature=req.signature,

@@ -17,6 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from serving.drift import psi_families
 from serving.metrics import Metrics
 
 from .conftest import K8S, NAMESPACE, Rendered, kustomize
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.timeout(120)
 KUBERNETES_VERSION = "1.31"
 # Custom resources have no schema in kubernetes-validate; ServiceMonitor is checked
 # against our own strict schema of the fields this project uses.
-CRD_SCHEMAS = {"ServiceMonitor": Path(__file__).with_name("servicemonitor.schema.json")}
+CRD_SCHEMAS = {"ServiceMonitor": Path(__file__).with_name("servicemonitor.schema.json"),
+               "PrometheusRule": Path(__file__).with_name("prometheusrule.schema.json")}
 EXPECTED = {
     ("Namespace", "multihead"), ("PersistentVolumeClaim", "models"),
     ("Deployment", "tfserving"), ("Service", "tfserving"), ("NetworkPolicy", "tfserving-ingress"),
@@ -36,7 +38,7 @@ EXPECTED = {
     ("Deployment", "gateway"), ("Service", "gateway"), ("HorizontalPodAutoscaler", "gateway"),
     ("PodDisruptionBudget", "gateway"), ("Job", "train"), ("ServiceMonitor", "gateway"),
     ("ServiceMonitor", "tfserving"), ("ConfigMap", "tfserving-models"),
-    ("ConfigMap", "multihead-grafana-dashboard"),
+    ("ConfigMap", "multihead-grafana-dashboard"), ("PrometheusRule", "multihead-drift"),
 }
 
 
@@ -78,6 +80,8 @@ def test_every_object_validates(rendered: Rendered) -> None:
     ("Service", "tfserving", lambda o: o["spec"]["ports"][0].update(port="8500")),
     ("ServiceMonitor", "gateway", lambda o: o["spec"]["endpoints"][0].update(interval="15 s")),
     ("ServiceMonitor", "tfserving", lambda o: o["spec"].update(endpoint=[])),
+    ("PrometheusRule", "multihead-drift",
+     lambda o: o["spec"]["groups"][0]["rules"][0].update(fore="15m")),
 ])
 def test_validation_rejects_a_broken_object(rendered_all: dict[str, Rendered], kind: str,
                                             name: str, mutate) -> None:
@@ -123,13 +127,17 @@ def test_dashboard_shows_what_the_issue_asks(rendered_all: dict[str, Rendered]) 
                    "(rate(multihead_request_duration_seconds_bucket",
                    'sum by (code) (rate(multihead_requests_total{code!="OK"',
                    "multihead_batch_size_bucket",
-                   "sum by (model, head, label) (rate(multihead_head_predictions_total"):
+                   "sum by (model, head, label) (rate(multihead_head_predictions_total",
+                   "multihead_drift_head_psi{model=~\"$model\", head=~\"$head\"}",
+                   "multihead_drift_head_window{", "multihead_drift_head_training_ratio{",
+                   "multihead_drift_input_psi{"):
         assert needle in exprs
 
 
 def test_dashboard_metrics_are_the_gateways(rendered_all: dict[str, Rendered]) -> None:
     exposed = set()
-    for family in Metrics().registry.collect():
+    # The registry's families, and the drift PSI gauges computed at scrape time.
+    for family in [*Metrics().registry.collect(), *psi_families([])]:
         exposed.add(family.name)
         suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
         exposed.update(family.name + s for s in suffixes.get(family.type, []))
@@ -173,3 +181,32 @@ def test_tcp_migrate_req_component_sets_the_sysctl_on_the_gateway_only(tmp_path:
     plain = [o for o in kustomize(K8S / "overlays" / "cpu") if o["kind"] == "Deployment"]
     assert not any("sysctls" in o["spec"]["template"]["spec"].get("securityContext", {})
                    for o in plain)  # opt-in: a default cluster would refuse the pod
+
+
+def test_otel_tracing_component_points_the_gateway_at_a_collector(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    rel = os.path.relpath(K8S, overlay)
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{rel}/overlays/gpu]\ncomponents: [{rel}/components/otel-tracing]\n")
+    objects = kustomize(overlay)
+    for obj in objects:
+        validate(obj)
+
+    def otel_env(objs: list[dict[str, Any]]) -> dict[str, str]:
+        (gateway,) = [o for o in objs if o["kind"] == "Deployment"
+                      and o["metadata"]["name"] == "gateway"]
+        return {e["name"]: e["value"] for e in
+                gateway["spec"]["template"]["spec"]["containers"][0]["env"]
+                if e["name"].startswith("OTEL_")}
+
+    env = otel_env(objects)
+    from serving.tracing import enabled
+
+    assert enabled(env) and env["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4317")
+    (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy"
+                 and o["metadata"]["name"] == "gateway"]
+    assert any({"protocol": "TCP", "port": 4317} in rule.get("ports", [])
+               for rule in policy["spec"]["egress"])
+    assert not enabled(otel_env(kustomize(K8S / "overlays" / "gpu")))  # off by default

@@ -91,7 +91,7 @@ def managed(repo: Path, tmp_path: Path) -> Iterator[Any]:
         settings = Settings(**values)
         from serving.backends.embedded import EmbeddedBackend
 
-        service = InferenceService(settings, EmbeddedBackend(settings), Metrics(), board)
+        service = InferenceService(settings, EmbeddedBackend(settings), Metrics(), board=board)
         service.start()
         started.append(service)
         assert service.wait_ready(60), service.readiness()
