@@ -149,12 +149,14 @@ class ModelManager:
         entries: list[RepositoryEntry] = []
         served = set(self._backend.list_models())
         for name in sorted(served | set(self._repository_models())):
+            why = "not loaded"
             try:
                 statuses = self._backend.model_status(name)
-            except NotFound:
+            except (NotFound, Unavailable) as exc:  # unknown, or not scanned yet
                 statuses = []
+                why = why if isinstance(exc, NotFound) else exc.message
             if not statuses and not ready_only:
-                entries.append(RepositoryEntry(name, "", "UNAVAILABLE", "not loaded"))
+                entries.append(RepositoryEntry(name, "", "UNAVAILABLE", why))
             for status in sorted(statuses, key=lambda s: s.version):
                 state = _TRITON_STATE.get(status.state, "UNKNOWN")
                 if ready_only and state != "READY":
