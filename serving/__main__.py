@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_args(args)
     except ValueError as exc:  # a MULTIHEAD_* variable that does not parse
         parser.error(str(exc))
+    if settings.problem():
+        parser.error(settings.problem())
     from serving.backends.factory import BACKENDS
 
     if settings.backend not in BACKENDS:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 ENV_PREFIX = "MULTIHEAD_"
+MODEL_CONTROL_MODES = ("poll", "explicit")
 
 
 def _doc(text: str, **kwargs: Any) -> Any:
@@ -28,8 +29,10 @@ class Settings:
                         default="embedded")
     model_dir: str = _doc("Model repository in TF Serving's layout (NAME/VERSION/).",
                           default="./models")
-    model_config: str = _doc("Optional TF Serving model config file (text format): version "
-                             "policy and version labels.", default="")
+    model_config: str = _doc("Optional TF Serving model config file (text format): models, "
+                             "version policies and version labels; with MODEL_CONTROL_MODE="
+                             "explicit, the effective configuration that model management "
+                             "rewrites.", default="")
     tfserving_addr: str = _doc("host:port of TF Serving's gRPC API (tfserving backend).",
                                default="127.0.0.1:8500")
     # Threads of one worker (REST, and gRPC on top) that may wait on TF Serving at once.
@@ -88,6 +91,20 @@ class Settings:
         "intra-op pool.", default=0)
     api_keys: tuple[str, ...] = _doc("Optional bearer tokens; empty disables auth. Comma "
                                      "separated in the environment.", default=())
+    admin_keys: tuple[str, ...] = _doc(
+        "Bearer tokens that open model management (OIP's repository extension, TF Serving's "
+        "HandleReloadConfigRequest); empty keeps management closed. An admin key also "
+        "passes where an API key is asked for; an API key never opens management. Comma "
+        "separated in the environment.", default=())
+    model_control_mode: str = _doc(
+        "`poll`: serve what the repository (or MODEL_CONFIG) holds, re-scanned every "
+        "POLL_INTERVAL_S; management calls that change models are refused. `explicit`: serve "
+        "only what MODEL_CONFIG lists (the start-up list); the management API rewrites that "
+        "file and every worker applies it.", default="poll")
+    allow_version_labels_for_unavailable_models: bool = _doc(
+        "TF Serving's flag: a management call may point a new version label (or keep one) at "
+        "a version that is not AVAILABLE yet; moving an existing label still needs an "
+        "AVAILABLE version.", default=False)
     protocols: tuple[str, ...] = _doc(
         "Wire protocols to mount, comma separated: tfserving, v2, multihead; empty mounts "
         "all.", default=())
@@ -113,6 +130,17 @@ class Settings:
                 values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def problem(self) -> str:
+        """Why these settings cannot run a gateway ("" when they can), naming the field."""
+        if self.model_control_mode not in MODEL_CONTROL_MODES:
+            return (f"{ENV_PREFIX}MODEL_CONTROL_MODE must be one of "
+                    f"{', '.join(MODEL_CONTROL_MODES)}; got {self.model_control_mode!r}.")
+        if self.model_control_mode == "explicit" and not self.model_config:
+            return (f"{ENV_PREFIX}MODEL_CONTROL_MODE=explicit needs {ENV_PREFIX}MODEL_CONFIG: "
+                    "the file that lists the models to serve and that model management "
+                    "rewrites (it need not exist yet).")
+        return ""
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

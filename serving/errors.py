@@ -10,11 +10,14 @@ and gRPC status are derived from that code in one place (`http_status`, and
     ├── PayloadTooLarge               (RESOURCE_EXHAUSTED, 413)   body over MAX_REQUEST_BYTES
     ├── Overloaded                    (RESOURCE_EXHAUSTED, 429)   batch queue full
     ├── Unauthenticated               (UNAUTHENTICATED, 401)
+    ├── PermissionDenied              (PERMISSION_DENIED, 403)    management without an admin key
     ├── Unavailable                   (UNAVAILABLE, 503)          runtime not ready / unreachable
     │   └── Shed                      (UNAVAILABLE, 503)          overload (Retry-After)
     ├── Cancelled                     (CANCELLED, 499)            the client went away
-    └── DeadlineExceeded              (DEADLINE_EXCEEDED, 504)
-        └── RequestTimeout            (DEADLINE_EXCEEDED, 408)    request not sent in time
+    ├── DeadlineExceeded              (DEADLINE_EXCEEDED, 504)
+    │   └── RequestTimeout            (DEADLINE_EXCEEDED, 408)    request not sent in time
+    ├── Unimplemented                 (UNIMPLEMENTED, 501)
+    └── Unknown                       (UNKNOWN, 500)              a model did not become available
 
 An error raised to drop a request before its model ran carries `shed`, the reason
 (`queue_time`, `deadline`, `client_gone`, `runtime_busy`, `runtime_unavailable`): the core
@@ -148,6 +151,10 @@ class Unauthenticated(GatewayError):
     code = "UNAUTHENTICATED"
 
 
+class PermissionDenied(GatewayError):
+    code = "PERMISSION_DENIED"
+
+
 class Unavailable(GatewayError):
     code = "UNAVAILABLE"
 
@@ -177,3 +184,10 @@ class RequestTimeout(DeadlineExceeded):
 
 class Unimplemented(GatewayError):
     code = "UNIMPLEMENTED"
+
+
+class Unknown(GatewayError):
+    """TF Serving's UNKNOWN: what its ReloadConfig answers when a model it was asked to load
+    did not become available (tensorflow_serving/model_servers/server_core.cc)."""
+
+    code = "UNKNOWN"

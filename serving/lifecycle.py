@@ -77,6 +77,14 @@ class StartedBoard:
     def started(self, pid: int) -> bool:
         return os.path.exists(os.path.join(self.directory, str(pid)))
 
+    def pids(self) -> list[int]:
+        """Every worker that serves now."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return []
+        return sorted(int(n) for n in names if n.isdigit())
+
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -96,6 +96,10 @@ class Metrics:
             "drift_input_training_ratio", "An input statistic's validation-split share per "
             "bin (the model card).", ["model", "version", "input", "statistic", "bin"],
             namespace=PREFIX, registry=r, multiprocess_mode="livemax")
+        self.model_changes = Counter(
+            "model_changes", "Model management calls (load, unload, reload_config) by "
+            "protocol and gRPC code name; who made each is in the gateway log.",
+            ["action", "protocol", "code"], namespace=PREFIX, registry=r)
         self._children: dict[tuple, Any] = {}
 
     def child(self, metric: Any, *labels: str) -> Any:
@@ -135,6 +139,9 @@ class Metrics:
         hist = self.child(self.head_value, model, head)
         for v in values:
             hist.observe(float(v))
+
+    def record_model_change(self, action: str, protocol: str, code: str) -> None:
+        self.model_changes.labels(action, protocol, code).inc()
 
     def set_model_loaded(self, model: str, version: int, loaded: bool) -> None:
         self.model_loaded.labels(model, str(version)).set(1 if loaded else 0)

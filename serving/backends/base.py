@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+
+from serving.backends.model_config import ModelEntry
+from serving.errors import Unimplemented
 
 # The typed values live in serving/types.py; re-exported for the backends' convenience.
 from serving.types import (  # noqa: F401
@@ -20,6 +23,10 @@ from serving.types import (  # noqa: F401
     TensorSpec,
     VersionStatus,
 )
+
+# `listener(digest, problems)`: this process applied the config file whose bytes have that
+# digest; `problems` names, per configured model, versions that failed to load.
+ConfigListener = Callable[[str, Mapping[str, Sequence[str]]], None]
 
 
 class Backend(abc.ABC):
@@ -77,3 +84,21 @@ class Backend(abc.ABC):
 
         An empty `output_filter` means every output.
         """
+
+    # -- model management (optional: serving/core/management.py) -----------------------
+    def reconfigure(self, current: Mapping[str, ModelEntry],
+                    new: Mapping[str, ModelEntry], timeout_s: float) -> None:
+        """Accept `new` in place of `current` before the gateway writes it, or raise the
+        runtime's error for it (TF Serving's rules: a version label names an AVAILABLE
+        version). A backend whose runtime holds its own config hands `new` over here."""
+        raise Unimplemented(f"The {self.name} backend does not support model management.")
+
+    def apply_config(self) -> str:
+        """Bring this process in line with the config file now (load, unload, relabel);
+        returns the digest of the file it applied ("" when there is none)."""
+        raise Unimplemented(f"The {self.name} backend does not support model management.")
+
+    def add_config_listener(self, listener: ConfigListener) -> None:
+        """Call `listener` each time this process has applied the config file (a backend
+        without model management never does)."""
+        return None

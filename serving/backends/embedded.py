@@ -27,8 +27,14 @@ from typing import Any
 import numpy as np
 
 from serving.backends import repository
-from serving.backends.base import Backend, ModelVersion, VersionStatus
-from serving.backends.model_config import DEFAULT_POLICY, ModelEntry, parse_model_config
+from serving.backends.base import Backend, ConfigListener, ModelVersion, VersionStatus
+from serving.backends.model_config import (
+    DEFAULT_POLICY,
+    ModelConfigError,
+    ModelEntry,
+    check_version_labels,
+    read_snapshot,
+)
 from serving.backends.signature_call import SignatureCall
 from serving.config import Settings
 from serving.errors import (
@@ -89,9 +95,13 @@ class EmbeddedBackend(Backend):
         self._stop = threading.Event()
         self._scanned = threading.Event()
         self._thread: threading.Thread | None = None
-        self._config_mtime: float | None = None
+        self._config_digest: str | None = None
         self._config_entries: dict[str, ModelEntry] | None = None
         self._config_error = ""
+        self._explicit = settings.model_control_mode == "explicit"
+        self._retired: dict[str, list[VersionStatus]] = {}  # models no longer configured
+        self._scan_lock = threading.Lock()  # one scan at a time: the poller's or a caller's
+        self._config_listeners: list[ConfigListener] = []
 
     # -- lifecycle ---------------------------------------------------------------
     def add_state_listener(self, listener: StateListener) -> None:
@@ -130,12 +140,55 @@ class EmbeddedBackend(Backend):
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_once()
+                self.apply_config()
             except Exception:  # keep polling: one bad scan must not end hot reload
                 log.exception("model repository scan failed")
             finally:
                 self._scanned.set()
             self._stop.wait(self._settings.poll_interval_s)
+
+    # -- model management ----------------------------------------------------------
+    def add_config_listener(self, listener: ConfigListener) -> None:
+        self._config_listeners.append(listener)
+
+    def apply_config(self) -> str:
+        """One scan now, in the caller's thread (after the poller's scan, if one runs):
+        when it returns, this process serves what the config file says."""
+        with self._scan_lock:  # listeners too: what they record comes in scan order
+            self.poll_once()
+            digest = self._config_digest or ""
+            problems = self.load_problems()
+            for listener in self._config_listeners:
+                try:
+                    listener(digest, problems)
+                except Exception:
+                    log.exception("config listener failed")
+        return digest
+
+    def reconfigure(self, current: Mapping[str, ModelEntry],
+                    new: Mapping[str, ModelEntry], timeout_s: float) -> None:
+        """TF Serving's label rule against the versions this process serves; the new
+        versions themselves load when the file is applied (`apply_config`)."""
+        with self._lock:
+            available = {name: {v for v, ver in model.versions.items()
+                                if ver.state == "AVAILABLE"}
+                         for name, model in self._models.items()}
+        check_version_labels(current, new, available,
+                             self._settings.allow_version_labels_for_unavailable_models)
+
+    def load_problems(self) -> dict[str, list[str]]:
+        """Per configured model: wanted versions whose load failed, or why none serves."""
+        problems: dict[str, list[str]] = {}
+        with self._lock:
+            for name, model in self._models.items():
+                failed = [f"version {v.version}: {v.error_message}"
+                          for v in sorted(model.versions.values(), key=lambda v: v.version)
+                          if v.state == "END" and v.error_code != "OK"]
+                if not any(v.state == "AVAILABLE" for v in model.versions.values()):
+                    failed = failed or [f"no version to load under {model.entry.base_path}"]
+                if failed:
+                    problems[name] = failed
+        return problems
 
     # -- repository scan ---------------------------------------------------------
     def poll_once(self) -> None:
@@ -149,6 +202,7 @@ class EmbeddedBackend(Backend):
             with self._lock:
                 model = self._models.setdefault(name, _Model(entry))
                 model.entry = entry
+                self._retired.pop(name, None)
             for v in sorted(wanted, reverse=True):  # newest first: ready sooner
                 path = on_disk[v]
                 current = model.versions.get(v)
@@ -166,6 +220,12 @@ class EmbeddedBackend(Backend):
             for ver in list(self._models[name].versions.values()):
                 self._unload(name, ver)
             with self._lock:
+                # TF Serving's status monitor keeps reporting the END states of a model
+                # that left the config (get_model_status_impl.cc); so does this runtime.
+                self._retired[name] = [VersionStatus(v.version, "END", v.error_code,
+                                                     v.error_message)
+                                       for v in sorted(self._models[name].versions.values(),
+                                                       key=lambda v: -v.version)]
                 del self._models[name]
 
     def _unload_unwanted(self, name: str, model: _Model, wanted: Sequence[int]) -> None:
@@ -192,16 +252,17 @@ class EmbeddedBackend(Backend):
             names = repository.model_names(root)
             return {n: ModelEntry(n, os.path.join(root, n), DEFAULT_POLICY) for n in names}
         try:
-            mtime = os.stat(path).st_mtime
-            if mtime != self._config_mtime:
-                entries = parse_model_config(path)
+            snapshot = read_snapshot(path, missing_ok=self._explicit)
+            if snapshot.digest != self._config_digest:
+                entries = dict(snapshot.entries)
                 for n, e in list(entries.items()):
                     if not e.base_path or not os.path.isdir(e.base_path):
                         # A config written for the TF Serving pod (base_path /models/x)
                         # still works against a local repository.
                         entries[n] = replace(e, base_path=os.path.join(root, n))
-                self._config_entries, self._config_mtime, self._config_error = entries, mtime, ""
-        except (OSError, ValueError) as exc:
+                self._config_entries, self._config_digest = entries, snapshot.digest
+            self._config_error = ""
+        except ModelConfigError as exc:
             self._config_error = str(exc)
             log.error("model config not used: %s", exc)
         return dict(self._config_entries or {})
@@ -263,7 +324,8 @@ class EmbeddedBackend(Backend):
             return ["the model repository is still being scanned"]
         reasons = []
         with self._lock:
-            if not self._models:
+            # In explicit mode an empty config is a choice, not a fault (Triton's rule).
+            if not self._models and not self._explicit:
                 reasons.append(f"no models found in {os.path.abspath(self._settings.model_dir)}")
             for name, model in sorted(self._models.items()):
                 if not any(v.state == "AVAILABLE" for v in model.versions.values()):
@@ -293,6 +355,9 @@ class EmbeddedBackend(Backend):
         if self._in_repository(name):
             raise Unavailable(f"Model '{name}' is in the model repository but not loaded "
                               "yet.")
+        if self._explicit and name in repository.model_names(self._settings.model_dir):
+            raise NotFound(f"Model '{name}' is not loaded (model control mode explicit): "
+                           "load it through the model repository API.")
         raise NotFound(f"Model '{name}' not found.")
 
     def _in_repository(self, name: str) -> bool:
@@ -310,6 +375,12 @@ class EmbeddedBackend(Backend):
     def model_status(self, name: str, version: int | None = None,
                      label: str | None = None) -> list[VersionStatus]:
         with self._lock:
+            if name not in self._models and name in self._retired and label is None:
+                statuses = [s for s in self._retired[name]
+                            if version is None or s.version == version]
+                if not statuses:
+                    raise NotFound(f"Version {version} of model '{name}' not found.")
+                return statuses
             model = self._model(name)
             if label is not None:
                 version = self._label_version(name, model, label)

@@ -40,6 +40,7 @@ import numpy as np
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
+    model_management_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -47,8 +48,13 @@ from tensorflow_serving.apis import (
 
 from serving import errors
 from serving.backends import repository
-from serving.backends.base import Backend, ModelVersion, VersionStatus
-from serving.backends.model_config import ModelConfigError, parse_model_config
+from serving.backends.base import Backend, ConfigListener, ModelVersion, VersionStatus
+from serving.backends.model_config import (
+    ModelConfigError,
+    ModelEntry,
+    read_snapshot,
+    to_proto,
+)
 from serving.backends.runtime_guard import RuntimeGuard
 from serving.backends.savedmodel_meta import signature_spec
 from serving.config import Settings
@@ -72,6 +78,15 @@ _NOT_ANSWERED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State
 _ERROR_CODE_ENUM = (get_model_status_pb2.ModelVersionStatus.DESCRIPTOR.fields_by_name["status"]
                     .message_type.fields_by_name["error_code"].enum_type)
+# What TF Serving's HandleReloadConfigRequest answers (model_service_impl.cc, server_core.cc)
+# reaches the management client with TF Serving's own code and sentence.
+RELOAD_CODES: dict[grpc.StatusCode, type[errors.GatewayError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidInput,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.UNKNOWN: errors.Unknown,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.UNIMPLEMENTED: errors.Unimplemented,
+}
 
 @dataclass(frozen=True)
 class _Newest(ModelVersion):
@@ -109,6 +124,14 @@ class TFServingBackend(Backend):
         self._thread: threading.Thread | None = None
         self._channel: grpc.Channel | None = None
         self._guard = RuntimeGuard(settings.tfserving_max_inflight, f"TF Serving at {self._addr}")
+        self._explicit = settings.model_control_mode == "explicit"
+        self._config_digest = ""
+        self._config_entries: dict[str, ModelEntry] = {}
+        self._config_listeners: list[ConfigListener] = []
+        self._refresh_lock = threading.Lock()  # one full refresh at a time
+        # Explicit mode: the gateway's config file is the truth, so TF Serving gets it again
+        # whenever it (re)appears or forgets a model (a restart reads its own start-up file).
+        self._resync = self._explicit
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -145,7 +168,9 @@ class TFServingBackend(Backend):
         if self._settings.model_config:
             # The same parser the embedded runtime uses (TF Serving's own protos).
             try:
-                entries = parse_model_config(self._settings.model_config)
+                snapshot = read_snapshot(self._settings.model_config, missing_ok=self._explicit)
+                entries = dict(snapshot.entries)
+                self._config_digest, self._config_entries = snapshot.digest, entries
             except ModelConfigError as exc:
                 log.warning("MULTIHEAD_MODEL_CONFIG not used: %s", exc)
                 entries = {}
@@ -161,7 +186,7 @@ class TFServingBackend(Backend):
     def _poll_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.refresh()
+                self.apply_config()
             except Exception:  # noqa: BLE001 - the poller must survive anything
                 log.exception("TF Serving poll failed")
             finally:
@@ -170,6 +195,61 @@ class TFServingBackend(Backend):
                             min(self._settings.poll_interval_s, UNREACHABLE_POLL_S))
             self._wake.clear()
 
+    # -- model management --------------------------------------------------------------
+    def add_config_listener(self, listener: ConfigListener) -> None:
+        self._config_listeners.append(listener)
+
+    def apply_config(self) -> str:
+        """Re-read the config file (models, labels) and TF Serving's statuses now."""
+        with self._refresh_lock:  # listeners too: what they record comes in refresh order
+            self.refresh()
+            digest, problems = self._config_digest, self.load_problems()
+            for listener in self._config_listeners:
+                try:
+                    listener(digest, problems)
+                except Exception:  # noqa: BLE001 - a listener must not stop the poller
+                    log.exception("config listener failed")
+        return digest
+
+    def reconfigure(self, current: Mapping[str, ModelEntry],
+                    new: Mapping[str, ModelEntry], timeout_s: float) -> None:
+        """Hand `new` to TF Serving's own HandleReloadConfigRequest: TF Serving applies its
+        rules (labels, platforms, models that must become available) and the gateway
+        follows its answer, its code and its message."""
+        request = model_management_pb2.ReloadConfigRequest()
+        request.config.CopyFrom(to_proto(new))
+        self._call(self._model_stub.HandleReloadConfigRequest, request,
+                   time.monotonic() + timeout_s, passthrough=RELOAD_CODES)
+
+    def load_problems(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {name: [m.problem] if m.problem else
+                    [f"version {s.version}: {s.error_message}" for s in m.statuses
+                     if s.error_code != "OK"]
+                    for name, m in self._models.items()
+                    if m.problem or any(s.error_code != "OK" for s in m.statuses)}
+
+    def _resync_config(self) -> None:
+        """Explicit mode: give TF Serving the gateway's config file again (at start, after
+        TF Serving was unreachable, or when it lost a configured model)."""
+        if not self._resync or not self._config_digest:
+            return
+        try:
+            # Read again just before: a management call of another worker may have written
+            # (and handed TF Serving) a newer file since this refresh began.
+            snapshot = read_snapshot(self._settings.model_config, missing_ok=True)
+            self.reconfigure({}, snapshot.entries, STATUS_TIMEOUT_S * 5)
+            pushed = snapshot.digest
+            # Still the file? Else a newer one may have reached TF Serving before ours: the
+            # next refresh sends the file again.
+            self._resync = read_snapshot(self._settings.model_config,
+                                         missing_ok=True).digest != pushed
+        except (ModelConfigError, errors.GatewayError) as exc:
+            log.warning("TF Serving at %s did not take the gateway's model config: %s",
+                        self._addr, exc)
+            return
+        log.info("TF Serving at %s took the gateway's model config", self._addr)
+
     def refresh(self, names: Sequence[str] | None = None) -> None:
         """Ask TF Serving for the status of every model; describe new AVAILABLE versions."""
         if names is None:
@@ -177,6 +257,8 @@ class TFServingBackend(Backend):
             with self._lock:  # models no longer configured are no longer served
                 for gone in set(self._models) - set(names):
                     del self._models[gone]
+            if self._reachable:
+                self._resync_config()
         for name in names:
             try:
                 statuses = self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
@@ -192,6 +274,8 @@ class TFServingBackend(Backend):
                 return
             except errors.GatewayError as exc:
                 self._set_reachable(True)
+                if self._explicit and isinstance(exc, errors.NotFound):
+                    self._resync = True
                 with self._lock:
                     self._models[name] = _Model(problem=f"TF Serving at {self._addr} does not "
                                                         f"serve model '{name}': {exc.message}")
@@ -215,7 +299,9 @@ class TFServingBackend(Backend):
                                     status.version, exc.message)
                         continue
                 if mv is not None:
-                    versions[status.version] = mv
+                    labels = self._labels.get(name, {})
+                    versions[status.version] = mv if mv.labels == labels else \
+                        dataclasses.replace(mv, labels=labels)
             problem = "" if versions else (
                 f"model '{name}' has no AVAILABLE version in TF Serving at {self._addr}"
                 + (f" ({'; '.join(f'version {s.version} {s.state}' for s in statuses)})"
@@ -227,6 +313,7 @@ class TFServingBackend(Backend):
         with self._lock:
             if reachable != self._reachable:
                 log.warning("%s", why or f"TF Serving at {self._addr} is reachable")
+                self._resync = self._resync or (self._explicit and not reachable)
             self._reachable = reachable
             self._unreachable_why = why
         if reachable:
@@ -326,9 +413,14 @@ class TFServingBackend(Backend):
         if reachable is False:
             raise errors.Shed(why, shed="runtime_unavailable")
         if model is None:
-            # Perhaps a model TF Serving serves that no config here names: ask it once.
+            # Perhaps a model TF Serving serves that no config here names: ask it once. In
+            # explicit mode the config here is TF Serving's too: nothing else is served.
             try:
-                self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
+                if self._explicit:
+                    raise errors.NotFound(name)
+                statuses = self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
+                if all(s.state == "END" for s in statuses):  # unloaded: TF Serving's 404 too
+                    raise errors.NotFound(name)
             except errors.NotFound:
                 raise errors.NotFound(f"Model '{name}' not found.") from None
             self._discovered.add(name)
@@ -407,9 +499,12 @@ class TFServingBackend(Backend):
                                       f"decode: {exc.message}") from None
 
     def _call(self, method: Callable[..., Any], request: Any, deadline: float,
-              metadata: tuple[tuple[str, str], ...] = ()) -> Any:
+              metadata: tuple[tuple[str, str], ...] = (),
+              passthrough: Mapping[grpc.StatusCode, type[errors.GatewayError]] | None = None
+              ) -> Any:
         """One RPC with the remaining budget as its deadline; UNAVAILABLE is retried. Calls
-        for requests go through the guard; the poller's (which watch it) do not."""
+        for requests go through the guard; the poller's (which watch it) do not.
+        `passthrough`: codes whose TF Serving message reaches the client as it is."""
         polling = threading.current_thread() is self._thread
         for delay in (*RETRY_DELAYS_S, None):
             remaining = deadline - time.monotonic()
@@ -434,6 +529,8 @@ class TFServingBackend(Backend):
                     if delay is not None and time.monotonic() + delay < deadline:
                         time.sleep(delay)
                         continue
+                if passthrough and code in passthrough:
+                    raise passthrough[code](exc.details() or "") from None
                 raise self._error(code, exc.details() or "") from None
         raise AssertionError("unreachable")
 

@@ -36,6 +36,7 @@ from serving.core import batching, tasks
 from serving.core.admission import Admission
 from serving.core.batching import Arrivals, Batcher
 from serving.core.calls import ModelRef, Origin, PredictCall, PredictResult
+from serving.core.management import Board, ModelManager, SingleProcess
 from serving.core.signatures import default_signature, pick_signature
 from serving.core.validation import SignaturePlan, Validated, build_plan, resolve_filter, validate
 from serving.drift import DriftMonitor
@@ -66,13 +67,17 @@ class _Outcome:
 
 class InferenceService:
     def __init__(self, settings: Settings, backend: Backend, metrics: Metrics,
-                 tracing: Tracing | None = None) -> None:
+                 tracing: Tracing | None = None, board: Board | None = None) -> None:
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
         self.tracing = tracing  # None: tracing off (serving/tracing.py)
         self.drift = DriftMonitor(metrics, settings.drift_window,
                                   lambda mv: repository.read_vocabulary(self.version_folder(mv)))
+        # Load, unload, relabel (serving/core/management.py); `board`: how this process
+        # learns that its sibling workers applied a change (serving/applied.py).
+        self.management = ModelManager(settings, backend, metrics,
+                                       board if board is not None else SingleProcess())
         # Requests of this process on their way to the batcher; the transports count them
         # (serving/core/batching.py, Arrivals).
         self.arrivals = Arrivals()

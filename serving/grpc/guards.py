@@ -6,8 +6,10 @@ In this order:
    line, around everything below so that a refused call has them too.
 1. **API key** (serving/auth.py): on the services a mounted room lists in
    `GRPC_AUTH_SERVICES`, less its `GRPC_OPEN_METHODS`, when `MULTIHEAD_API_KEYS` is set;
-   health and reflection stay open, like /healthz and /openapi.json. The key travels as
-   `authorization: Bearer <key>` metadata; a call without a good one is UNAUTHENTICATED,
+   an **admin key** on its `GRPC_ADMIN_METHODS` (model management), closed without
+   `MULTIHEAD_ADMIN_KEYS`; health and reflection stay open, like /healthz and
+   /openapi.json. The key travels as `authorization: Bearer <key>` metadata; a call
+   without a good one is UNAUTHENTICATED (PERMISSION_DENIED: an API key on management),
    whatever its bytes.
 2. **Decoding** (serving/grpc/decode.py): request bytes that are not the method's message
    are INVALID_ARGUMENT, on every method of every service.
@@ -31,7 +33,7 @@ import grpc
 
 from serving.auth import ApiKeys
 from serving.core.batching import Arrivals
-from serving.errors import Unauthenticated
+from serving.errors import GatewayError
 from serving.grpc.access import RequestIdOf, recorded
 from serving.grpc.decode import guard_handler
 from serving.grpc.status import to_status
@@ -42,20 +44,21 @@ _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 class Guards:
     """The checks of one server: which methods need a key, and this process's arrivals."""
 
-    def __init__(self, arrivals: Arrivals, api_keys: tuple[str, ...] = (),
+    def __init__(self, arrivals: Arrivals, keys: ApiKeys | None = None,
                  auth_services: Iterable[str] = (), open_methods: Iterable[str] = (),
-                 access_log: bool = False,
+                 admin_methods: Iterable[str] = (), access_log: bool = False,
                  request_ids: Mapping[str, RequestIdOf] | None = None) -> None:
         self._arrivals = arrivals
         self._access_log = access_log
         self._ids = dict(request_ids or {})
-        self._keys = ApiKeys(api_keys)
+        self._keys = keys if keys is not None else ApiKeys(())
         self._prefixes = tuple(f"/{s}/" for s in auth_services)
         self._open = frozenset(open_methods)
+        self._admin = frozenset(admin_methods)
 
     def needs_key(self, method: str) -> bool:
-        return bool(self._keys) and method.startswith(self._prefixes) \
-            and method not in self._open
+        return method in self._admin or (bool(self._keys) and method.startswith(
+            self._prefixes) and method not in self._open)
 
     def wrap(self, method: str, handler: Any) -> Any:
         """`handler` (a grpc.RpcMethodHandler of `method`, "/pkg.Service/Name") guarded."""
@@ -66,7 +69,8 @@ class Guards:
         handler = guard_handler(handler)
         if self.needs_key(method):
             # grpcio's handlers are namedtuples (grpc._utilities.RpcMethodHandler).
-            handler = handler._replace(**{kind: self._keyed(getattr(handler, kind))
+            management = method in self._admin
+            handler = handler._replace(**{kind: self._keyed(getattr(handler, kind), management)
                                           for kind in _KINDS if getattr(handler, kind)})
         if handler.unary_unary is not None:
             handler = handler._replace(unary_unary=recorded(
@@ -82,15 +86,16 @@ class Guards:
 
         return counted
 
-    def _keyed(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _keyed(self, behavior: Callable[..., Any], management: bool) -> Callable[..., Any]:
         keys = self._keys
 
         def keyed(request: Any, context: grpc.ServicerContext) -> Any:
             credential = next((v for k, v in context.invocation_metadata() or ()
                                if k == "authorization"), None)
-            problem = keys.problem(credential, "the authorization metadata")
-            if problem:
-                context.abort(*to_status(Unauthenticated(problem)))
+            try:
+                keys.check(credential, "the authorization metadata", management)
+            except GatewayError as exc:
+                context.abort(*to_status(exc))
             return behavior(request, context)
 
         return keyed

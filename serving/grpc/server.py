@@ -24,6 +24,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from serving.auth import ApiKeys
 from serving.config import Settings
 from serving.core.service import InferenceService
 from serving.grpc.guards import GuardedRegistry, Guards
@@ -129,9 +130,10 @@ def serve(settings: Settings, service: InferenceService) -> GatewayServer:
     # Every handler is guarded as it is registered (serving/grpc/guards.py): request ids
     # and the access line, API keys, undecodable bytes, arrivals; no per-call interceptors.
     registry = GuardedRegistry(server, Guards(
-        service.arrivals, settings.api_keys,
+        service.arrivals, ApiKeys(settings.api_keys, settings.admin_keys),
         tuple(s for room in rooms for s in room.grpc_auth_services),
         tuple(m for room in rooms for m in room.grpc_open_methods),
+        tuple(m for room in rooms for m in room.grpc_admin_methods),
         access_log=settings.access_log,
         request_ids={method: id_of for room in rooms
                      for method, id_of in room.grpc_request_ids.items()}))

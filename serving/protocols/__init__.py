@@ -15,12 +15,15 @@ the mounted rooms declare. A room's `__init__` may define:
 - `rest_fast_routes(settings) -> list[FastRoute]`: hot routes of those answered in front
   of Flask (serving/rest/fast.py), with the same views;
 - `REST_OPEN_PATHS`: REST paths open without an API key (its health routes);
+- `REST_ADMIN_PREFIXES`: path prefixes of its model management routes, which need an
+  admin key (closed without one; serving/auth.py);
 - a file `openapi.yaml` beside `__init__`: its part of /openapi.json (`paths`,
   `components`);
 - `add_grpc_services(server, settings, service) -> list[str]`: registers its servicers
   and returns their full names (for health and reflection);
 - `GRPC_AUTH_SERVICES`, `GRPC_OPEN_METHODS`: gRPC services that need an API key, and
-  methods of those that stay open;
+  methods of those that stay open; `GRPC_ADMIN_METHODS`: its model management methods
+  (full names), which need an admin key;
 - `GRPC_REQUEST_IDS`: full method name -> the request message's own request id (OIP's
   `id`), the call's id when the client sent no `x-request-id` (serving/grpc/access.py);
 - `GRPC_PROTOS`: .proto files under proto/ whose stubs scripts/gen_proto.py generates
@@ -72,6 +75,14 @@ class Room:
     @property
     def rest_open_paths(self) -> frozenset[str]:
         return frozenset(self._get("REST_OPEN_PATHS", ()))
+
+    @property
+    def rest_admin_prefixes(self) -> tuple[str, ...]:
+        return tuple(self._get("REST_ADMIN_PREFIXES", ()))
+
+    @property
+    def grpc_admin_methods(self) -> tuple[str, ...]:
+        return tuple(self._get("GRPC_ADMIN_METHODS", ()))
 
     @property
     def grpc_auth_services(self) -> tuple[str, ...]:

@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None,
     from serving.ui import register_ui
 
     settings = settings if settings is not None else Settings.from_env()
+    if settings.problem():
+        raise ValueError(settings.problem())
     app = Flask(__name__)
     # Larger bodies get werkzeug's 413, turned into the JSON error shape.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -46,7 +48,7 @@ def create_app(settings: Settings | None = None,
     rooms = protocols.rooms(settings.protocols)
     unlocked = open_paths(p for room in rooms for p in room.rest_open_paths)
 
-    gate = Gate(settings.api_keys, unlocked)
+    gate = Gate(settings, unlocked, (p for room in rooms for p in room.rest_admin_prefixes))
     register_error_handlers(app)
     install_request_records(app, settings.access_log)
     install_auth(app, gate)
@@ -76,8 +78,10 @@ def build_service(settings: Settings) -> InferenceService:
     """Backend + metrics + service (+ tracing when the OTEL_* environment asks for it) from
     settings; the backend starts on `service.start()`."""
     from serving import tracing
+    from serving.applied import board_for_this_worker
     from serving.backends.factory import create_backend
     from serving.core.service import InferenceService
     from serving.metrics import Metrics
 
-    return InferenceService(settings, create_backend(settings), Metrics(), tracing.from_env())
+    return InferenceService(settings, create_backend(settings), Metrics(), tracing.from_env(),
+                            board_for_this_worker())

@@ -25,7 +25,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from serving.config import Settings
 from serving.core.service import InferenceService
-from serving.errors import GatewayError, Unauthenticated
+from serving.errors import GatewayError
 from serving.jsonio import dumps
 from serving.request_context import HEADER
 from serving.rest.access import close_record, leave, open_record
@@ -73,10 +73,7 @@ class FastPath:
         headers: dict[str, str] | None = None
         record = open_record(environ)
         try:
-            problem = self._gate.problem(environ.get("PATH_INFO", ""),
-                                         environ.get("HTTP_AUTHORIZATION"))
-            if problem:
-                raise Unauthenticated(problem)
+            self._gate.check(environ.get("PATH_INFO", ""), environ.get("HTTP_AUTHORIZATION"))
             status, body = 200, route.view(Exchange(self._service, self._settings, environ),
                                            match)
         except GatewayError as exc:

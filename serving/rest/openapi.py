@@ -5,7 +5,8 @@ refers to) is serving/rest/openapi.yaml; each mounted protocol room adds its
 `openapi.yaml` (serving/protocols/__init__.py). Only what depends on the running gateway
 is filled in here: the body limit, `maxItems` of the lists a request batches
 (`x-max-batch-size: true` in a room's schema), the served model names as examples, and
-the bearer security when API keys are set (open paths excepted).
+the bearer security when API keys are set (open paths excepted) and on the rooms'
+management routes (an admin key).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def build_openapi(settings: Settings, rooms: Iterable[Room], open_paths: Iterabl
                   model_names: list[str] | None = None) -> dict[str, Any]:
     """The document for the mounted `rooms`; `model_names` (served now) become examples,
     `open_paths` stay open when `settings.api_keys` asks for a bearer key elsewhere."""
+    rooms = list(rooms)
     paths: dict[str, Any] = {}
     components: dict[str, dict[str, Any]] = {}
     for part in [_transport_part(), *(room.openapi for room in rooms)]:
@@ -54,12 +56,18 @@ def build_openapi(settings: Settings, rooms: Iterable[Room], open_paths: Iterabl
         "paths": paths,
         "components": components,
     }
-    if settings.api_keys:
+    admin_prefixes = tuple(p for room in rooms for p in room.rest_admin_prefixes)
+    if settings.api_keys or admin_prefixes:
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    if settings.api_keys:
         doc["security"] = [{"bearer": []}]
         for path in set(open_paths) & set(paths):
             for operation in paths[path].values():
                 operation["security"] = []
+    # Management routes need an admin key whatever else does (serving/rest/auth.py).
+    for path in [p for p in paths if admin_prefixes and p.startswith(admin_prefixes)]:
+        for operation in paths[path].values():
+            operation["security"] = [{"bearer": []}]
     return doc
 
 

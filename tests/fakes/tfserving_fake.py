@@ -15,6 +15,11 @@ poll, like `--file_system_poll_wait_seconds=1`.
   outputs in typed fields as TF Serving does (`Tensor::AsProtoField`).
 - Errors use TF Serving's codes and message forms; each check cites its source
   file in tensorflow/serving (or tensorflow/tensorflow where TF raises it).
+- ModelService.HandleReloadConfigRequest replaces the model config as ServerCore::
+  ReloadConfig does, in its order: its checks, the label rule (a label names only an
+  AVAILABLE version, `--allow-version-labels-for-unavailable-models` as TF Serving's flag),
+  then loading what is new and unloading what the config no longer lists; UNKNOWN when a
+  model new to the config did not become available.
 - `--enable-batching` merges concurrent Predicts of one signature into one call, as
   TF Serving's `--enable_batching` does (it uses the gateway's own batcher with TF
   Serving's parameter names: max_batch_size 64, batch_timeout_micros 0, one batch
@@ -170,6 +175,10 @@ def _wait_for_line(process: subprocess.Popen[str], prefix: str, timeout_s: float
 # --------------------------------------------------------------------------------------
 # The server side (runs in the stand-in process; imports TensorFlow lazily).
 
+_NO_PLATFORM = ("Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
+                "ModelServerConfig::model_platform.")
+
+
 class _ServingError(Exception):
     def __init__(self, code_name: str, message: str) -> None:
         super().__init__(message)
@@ -191,11 +200,18 @@ class _Servable:
 
 
 class ModelStore:
-    """The servables the stand-in serves, by model and version, plus version labels."""
+    """The servables the stand-in serves, by model and version, plus version labels.
 
-    def __init__(self, model_dir: Path, model_config: str | None = None) -> None:
+    Like TF Serving's ServerCore it holds one model config: the file's (re-read when it
+    changes, like --model_config_file_poll_wait_seconds) or the last one
+    HandleReloadConfigRequest accepted (`reload`).
+    """
+
+    def __init__(self, model_dir: Path, model_config: str | None = None,
+                 allow_labels_for_unavailable: bool = False) -> None:
         self.model_dir = model_dir
         self.model_config = model_config
+        self.allow_labels_for_unavailable = allow_labels_for_unavailable
         self.servables: dict[str, dict[int, _Servable]] = {}
         self.loading: dict[str, set[int]] = {}
         self.ended: dict[str, set[int]] = {}  # unloaded versions stay listed as END
@@ -205,23 +221,39 @@ class ModelStore:
         # takes it from the call's metadata the same way when built with tracing).
         self.traceparents: list[str] = []
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # one sync at a time: the poller's or a reload's
         self._stop = threading.Event()
+        self._stored: Any = None  # ServerCore::config_
+        self._source: Any = None  # what the file system source polls
+        self._file_mtime: float | None = None
 
-    def _config(self) -> list[tuple[str, Path, Any]]:
-        """(name, base path, version policy or None) for every model to serve."""
+    def _read_file(self) -> None:
+        """The config file, when it changed since it was last read."""
         if not self.model_config:
-            return [(d.name, d, None) for d in sorted(self.model_dir.iterdir())
-                    if d.is_dir() and not d.name.startswith(".")]
+            return
+        mtime = os.stat(self.model_config).st_mtime
+        if mtime == self._file_mtime:
+            return
         from google.protobuf import text_format
         from tensorflow_serving.config import model_server_config_pb2
 
         config = model_server_config_pb2.ModelServerConfig()
         text_format.Parse(Path(self.model_config).read_text(), config)
+        self._file_mtime = mtime
+        self._stored = self._source = config
+        with self._lock:
+            self.labels = {e.name: dict(e.version_labels)
+                           for e in config.model_config_list.config}
+
+    def _config(self) -> list[tuple[str, Path, Any]]:
+        """(name, base path, version policy or None) for every model to serve."""
+        if self._source is None:
+            return [(d.name, d, None) for d in sorted(self.model_dir.iterdir())
+                    if d.is_dir() and not d.name.startswith(".")]
         models = []
-        for entry in config.model_config_list.config:
+        for entry in self._source.model_config_list.config:
             base = Path(entry.base_path)
             base = base if base.is_absolute() else self.model_dir / base
-            self.labels[entry.name] = dict(entry.version_labels)
             models.append((entry.name, base, entry.model_version_policy))
         return models
 
@@ -240,27 +272,96 @@ class ModelStore:
         return [v for v in versions if v in set(policy.specific.versions)]
 
     def sync(self) -> None:
-        """Load wanted versions that are not loaded; unload the rest."""
-        for name, base, policy in self._config():
-            try:
-                wanted = self._wanted(base, policy)
-            except OSError:
-                continue
-            with self._lock:
-                have = self.servables.setdefault(name, {})
-                new = [v for v in wanted if v not in have]
-                self.loading.setdefault(name, set()).update(new)
-            for version in new:
-                servable = _Servable(name, version, base / str(version))
+        """Load wanted versions that are not loaded; unload the rest, and every version of
+        a model the config no longer lists."""
+        with self._sync_lock:
+            self._read_file()
+            configured = self._config()
+            for name, base, policy in configured:
+                try:
+                    wanted = self._wanted(base, policy)
+                except OSError:
+                    wanted = []
                 with self._lock:
-                    have[version] = servable
-                    self.loading[name].discard(version)
-            with self._lock:
-                ended = self.ended.setdefault(name, set())
-                ended.difference_update(have)
-                for version in [v for v in have if v not in wanted]:
-                    del have[version]
-                    ended.add(version)
+                    have = self.servables.setdefault(name, {})
+                    new = [v for v in wanted if v not in have]
+                    self.loading.setdefault(name, set()).update(new)
+                for version in new:
+                    servable = _Servable(name, version, base / str(version))
+                    with self._lock:
+                        have[version] = servable
+                        self.loading[name].discard(version)
+                self._end(name, keep=wanted)
+            names = {name for name, _, _ in configured}
+            for name in [n for n in list(self.servables) if n not in names]:
+                self._end(name, keep=[])
+
+    def _end(self, name: str, keep: list[int]) -> None:
+        with self._lock:
+            have = self.servables.get(name, {})
+            ended = self.ended.setdefault(name, set())
+            ended.difference_update(have)
+            for version in [v for v in have if v not in keep]:
+                del have[version]
+                ended.add(version)
+
+    def reload(self, config: Any) -> None:
+        """HandleReloadConfigRequest (model_servers/model_service_impl.cc) and
+        ServerCore::ReloadConfig (model_servers/server_core.cc), in their order."""
+        if config.WhichOneof("config") != "model_config_list":
+            raise _ServingError("INVALID_ARGUMENT", (
+                "ServerModelConfig type not supported by HandleReloadConfigRequest. Only "
+                "ModelConfigList is currently supported"))
+        names: set[str] = set()
+        for model in config.model_config_list.config:  # ValidateModelConfigList
+            if model.name in names:
+                raise _ServingError("INVALID_ARGUMENT", f"Illegal to list model {model.name} "
+                                                        "multiple times in config list")
+            names.add(model.name)
+        for model in config.model_config_list.config:
+            if "://" not in model.base_path and not os.path.isabs(model.base_path):
+                raise _ServingError("INVALID_ARGUMENT", (
+                    f"Expected model {model.name} to have an absolute path or URI; got "
+                    f"base_path()={model.base_path}"))
+        old = {m.name for m in self._stored.model_config_list.config} if self._stored else set()
+        for model in config.model_config_list.config:  # ValidateNoModelsChangePlatforms
+            if model.name in old and not model.model_platform:
+                raise _ServingError("INVALID_ARGUMENT", _NO_PLATFORM)
+        self._stored = config  # stored before the labels are checked, as ServerCore does
+        labels = self._check_labels(config)  # UpdateModelVersionLabelMap
+        for model in config.model_config_list.config:  # CreateStoragePathRoutes
+            if not model.model_platform:
+                raise _ServingError("INVALID_ARGUMENT", _NO_PLATFORM)
+            if model.model_platform != "tensorflow":
+                raise _ServingError("INVALID_ARGUMENT", f"Model {model.name} requests "
+                                    f"unsupported platform {model.model_platform}")
+        with self._lock:
+            self.labels = labels
+        new_models = names - old
+        self._source = config
+        self.sync()
+        with self._lock:  # WaitUntilModelsAvailable: only models new to the config
+            missing = sorted(n for n in new_models if not self.servables.get(n))
+        if missing:
+            raise _ServingError("UNKNOWN", f"{len(missing)} model(s) did not become "
+                                "available: {" + "".join(f"{{name: {n} version: -1}}, "
+                                                          for n in missing) + "}")
+
+    def _check_labels(self, config: Any) -> dict[str, dict[str, int]]:
+        labels: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for model in config.model_config_list.config:
+                available = set(self.servables.get(model.name, {}))
+                current = self.labels.get(model.name, {})
+                for label, version in model.version_labels.items():
+                    allowed = self.allow_labels_for_unavailable and \
+                        current.get(label, version) == version
+                    if not allowed and version not in available:
+                        raise _ServingError("FAILED_PRECONDITION", (
+                            f"Request to assign label to version {version} of model "
+                            f"{model.name}, which is not currently available for inference"))
+                    labels.setdefault(model.name, {})[label] = version
+        return labels
 
     def start_polling(self) -> None:
         def loop() -> None:
@@ -470,6 +571,13 @@ def _status(store: ModelStore, request: Any) -> Any:
     return response
 
 
+def _reload(store: ModelStore, request: Any) -> Any:
+    from tensorflow_serving.apis import model_management_pb2
+
+    store.reload(request.config)
+    return model_management_pb2.ReloadConfigResponse()  # status OK
+
+
 def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
                   batcher: Any = None) -> None:
     import grpc
@@ -499,6 +607,7 @@ def add_servicers(server: Any, store: ModelStore, predict_delay_s: float = 0.0,
 
     class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         GetModelStatus = guarded(lambda request: _status(store, request))
+        HandleReloadConfigRequest = guarded(lambda request: _reload(store, request))
 
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(), server)
@@ -595,6 +704,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="merge concurrent Predicts, as TF Serving's --enable_batching")
     parser.add_argument("--hold", action="store_true",
                         help="after loading, wait for a line on stdin before opening the port")
+    parser.add_argument("--allow-version-labels-for-unavailable-models", action="store_true",
+                        help="TF Serving's flag of that name")
     args = parser.parse_args(argv)
 
     import tensorflow as tf  # after argparse: --help should not pay for TensorFlow
@@ -603,7 +714,8 @@ def main(argv: list[str] | None = None) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(2)
 
-    store = ModelStore(Path(args.model_dir), args.model_config)
+    store = ModelStore(Path(args.model_dir), args.model_config,
+                       args.allow_version_labels_for_unavailable_models)
     store.sync()  # TF Serving, too, opens its ports once the first versions are loaded
     if args.hold:
         print(HELD_PREFIX, flush=True)

@@ -2,9 +2,10 @@
 
 gRPC (`grpc.py`): `tensorflow.serving.PredictionService` (Predict, GetModelMetadata;
 Classify, Regress and MultiInference answer UNIMPLEMENTED) and
-`tensorflow.serving.ModelService` (GetModelStatus; HandleReloadConfigRequest answers
-UNIMPLEMENTED), on the gateway's one gRPC port; REST (`rest.py`, `codec.py`): TF Serving's
-REST API, `/v1/models/NAME[/versions/V | /labels/L][:predict | /metadata]`.
+`tensorflow.serving.ModelService` (GetModelStatus; HandleReloadConfigRequest, model
+management behind an admin key), on the gateway's one gRPC port; REST (`rest.py`,
+`codec.py`): TF Serving's REST API, `/v1/models/NAME[/versions/V | /labels/L][:predict |
+/metadata]`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
 
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
 MODEL_SERVICE = "tensorflow.serving.ModelService"
-# Both need an API key when MULTIHEAD_API_KEYS is set (serving/grpc/server.py).
+# Both need an API key when MULTIHEAD_API_KEYS is set (serving/grpc/server.py); reloading
+# the model config needs an admin key (MULTIHEAD_ADMIN_KEYS), closed without one.
 GRPC_AUTH_SERVICES = (PREDICTION_SERVICE, MODEL_SERVICE)
+GRPC_ADMIN_METHODS = (f"/{MODEL_SERVICE}/HandleReloadConfigRequest",)
 
 
 def rest_blueprint(settings: Settings) -> Blueprint:

@@ -13,7 +13,8 @@ the files cited below):
 | unknown version label | INVALID_ARGUMENT (model_servers/server_core.cc) |
 | unknown signature | FAILED_PRECONDITION (servables/tensorflow/predict_util.cc) |
 | bad input / output_filter | INVALID_ARGUMENT, naming the input alias |
-| Classify, Regress, MultiInference, HandleReloadConfigRequest | UNIMPLEMENTED |
+| Classify, Regress, MultiInference | UNIMPLEMENTED |
+| HandleReloadConfigRequest | serving/core/management.py: TF Serving's checks and codes |
 
 Stricter than TF Serving where that helps the client: an input's dtype must equal the
 signature's (TF Serving's runtime reports "Expects arg[0] to be ...", a position, not
@@ -42,6 +43,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving import dtypes
+from serving.auth import key_id
 from serving.config import Settings
 from serving.core.calls import FilterWording, ModelRef, OutputFilter, PredictCall
 from serving.core.service import InferenceService
@@ -243,8 +245,15 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
 
     @handle_errors
     def HandleReloadConfigRequest(self, request: model_management_pb2.ReloadConfigRequest,
-                                  context: grpc.ServicerContext) -> Any:
-        raise _unimplemented("ModelService.HandleReloadConfigRequest",
-                             "edit the model config file named by MULTIHEAD_MODEL_CONFIG "
-                             "(re-read when it changes) or add a version directory under "
-                             "MULTIHEAD_MODEL_DIR (loaded on its own).")
+                                  context: grpc.ServicerContext
+                                  ) -> model_management_pb2.ReloadConfigResponse:
+        # Serve exactly request.config, with TF Serving's checks, codes and messages
+        # (model_servers/model_service_impl.cc, server_core.cc ReloadConfig); an admin key
+        # opens it (serving/grpc/server.py). Unlike TF Serving, a config that fails a check
+        # changes nothing (TF Serving has stored it by the time it checks the labels).
+        credential = next((v for k, v in context.invocation_metadata() or ()
+                           if k == "authorization"), None)
+        self._service.management.reload_config(origin(context, self._settings, PROTOCOL),
+                                               key_id(credential), request.config)
+        # On success TF Serving also writes the OK status into the response.
+        return model_management_pb2.ReloadConfigResponse()

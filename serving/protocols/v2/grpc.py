@@ -17,16 +17,19 @@ from typing import Any
 import grpc
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
+from serving.auth import key_id
 from serving.config import Settings
 from serving.core.service import InferenceService
-from serving.errors import InvalidInput
+from serving.errors import InvalidInput, Unimplemented, quote
 from serving.grpc.context import origin
 from serving.grpc.status import error_handler
-from serving.protocols.v2 import EXTENSIONS, SERVER_NAME, codec, config, infer, server_version
+from serving.protocols.v2 import SERVER_NAME, codec, config, extensions, infer, server_version
+from serving.protocols.v2 import repository as repo
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 IMPLEMENTED = ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",
-               "ModelInfer", "ModelConfig")
+               "ModelInfer", "ModelConfig", "RepositoryIndex", "RepositoryModelLoad",
+               "RepositoryModelUnload")
 # Triton has no FAILED_PRECONDITION: an unknown signature is a bad argument there
 # (src/grpc/grpc_utils.cc).
 _abort = error_handler({"FAILED_PRECONDITION": grpc.StatusCode.INVALID_ARGUMENT})
@@ -55,7 +58,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
     @_abort
     def ServerMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
         return service_pb2.ServerMetadataResponse(name=SERVER_NAME, version=server_version(),
-                                                  extensions=list(EXTENSIONS))
+                                                  extensions=extensions(self._settings))
 
     @_abort
     def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -87,6 +90,58 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
                                  shape=list(out.array.shape))
             response.raw_output_contents.append(codec.to_raw(out.array, out.datatype))
         return response
+
+
+    # -- the model repository extension (an admin key: serving/grpc/server.py) ------------
+    @_abort
+    def RepositoryIndex(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _no_repository_name(request)
+        index = self._service.management.index(request.ready)
+        model = service_pb2.RepositoryIndexResponse.ModelIndex
+        return service_pb2.RepositoryIndexResponse(models=[
+            model(name=e.name, version=e.version, state=e.state, reason=e.reason)
+            for e in index])
+
+    @_abort
+    def RepositoryModelLoad(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _no_repository_name(request)
+        cfg = None
+        for key, param in request.parameters.items():
+            if key == repo.CONFIG_PARAMETER and \
+                    param.WhichOneof("parameter_choice") == "string_param":
+                cfg = param.string_param
+            elif key == repo.CONFIG_PARAMETER:
+                raise InvalidInput("parameters['config'] must be a string_param holding the "
+                                   "JSON of an inference.ModelConfig.")
+            else:
+                raise InvalidInput(f"parameters[{quote(key)}] is not supported by this "
+                                   "gateway's load (only 'config'; no override files).")
+        policy, labels = repo.load_options(request.model_name, cfg, "parameters['config']")
+        self._service.management.load(origin(context, self._settings, infer.PROTOCOL),
+                                      _who(context), request.model_name, policy, labels)
+        return service_pb2.RepositoryModelLoadResponse()
+
+    @_abort
+    def RepositoryModelUnload(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _no_repository_name(request)
+        param = request.parameters.get(repo.UNLOAD_DEPENDENTS)
+        if param is not None and param.WhichOneof("parameter_choice") != "bool_param":
+            raise InvalidInput("parameters['unload_dependents'] must be a bool_param.")
+        # No model depends on another here (no ensembles): with or without dependents is one.
+        self._service.management.unload(origin(context, self._settings, infer.PROTOCOL),
+                                        _who(context), request.model_name)
+        return service_pb2.RepositoryModelUnloadResponse()
+
+
+def _no_repository_name(request: Any) -> None:
+    if request.repository_name:
+        # Triton's own answer (src/grpc/grpc_server.cc): UNSUPPORTED, as UNIMPLEMENTED
+        raise Unimplemented("'repository_name' specification is not supported")
+
+
+def _who(context: grpc.ServicerContext) -> str:
+    return key_id(next((v for k, v in context.invocation_metadata() or ()
+                        if k == "authorization"), None))
 
 
 def _decode(request: Any) -> infer.Request:

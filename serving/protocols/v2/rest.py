@@ -10,6 +10,9 @@ extension_model_configuration.md and extension_binary_data.md):
     GET  /v2/models/M[/versions/V]/ready       {"name", "ready"}, 200 / 404 / 503
     GET  /v2/models/M[/versions/V]/config      the JSON of inference.ModelConfig
     POST /v2/models/M[/versions/V]/infer       JSON or binary tensor data
+    POST /v2/repository/index                  Triton's model repository extension
+    POST /v2/repository/models/M/load          (extension_model_repository.md), behind
+    POST /v2/repository/models/M/unload        an admin key (serving/auth.py)
 
 No Content-Type is required: tritonclient sends none. A body is binary exactly when
 `Inference-Header-Content-Length` is present (Triton src/http_server.cc does the
@@ -26,10 +29,12 @@ import orjson
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
+from serving.auth import key_id
 from serving.config import Settings
 from serving.core.service import InferenceService
-from serving.errors import GatewayError, InvalidInput
-from serving.protocols.v2 import EXTENSIONS, SERVER_NAME, codec, config, infer, server_version
+from serving.errors import GatewayError, InvalidInput, quote
+from serving.protocols.v2 import SERVER_NAME, codec, config, extensions, infer, server_version
+from serving.protocols.v2 import repository as repo
 from serving.rest.context import body, origin, service, settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,12 @@ def rest_blueprint(settings: Settings) -> Blueprint:
         bp.add_url_rule(base + "/ready", "model_ready" + tag, model_ready, methods=["GET"])
         bp.add_url_rule(base + "/config", "config" + tag, model_config, methods=["GET"])
         bp.add_url_rule(base + "/infer", "infer" + tag, model_infer, methods=["POST"])
+    bp.add_url_rule("/repository/index", "repository_index", repository_index,
+                    methods=["POST"])
+    bp.add_url_rule("/repository/models/<model>/load", "repository_load", repository_load,
+                    methods=["POST"])
+    bp.add_url_rule("/repository/models/<model>/unload", "repository_unload",
+                    repository_unload, methods=["POST"])
     bp.register_error_handler(GatewayError, _error)
     bp.register_error_handler(HTTPException, _http_error)
     return bp
@@ -65,10 +76,13 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 def _error(exc: GatewayError) -> Response:
-    if exc.status >= 500:
+    # Triton answers 400 for its UNKNOWN (a model that failed to load); http_server.cc
+    # HttpCodeFromError.
+    status = 400 if exc.code == "UNKNOWN" else exc.status
+    if status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.path, exc.code, exc.message)
     # Every GatewayError's message is already safe to encode (serving/errors.py).
-    response = _json({"error": exc.message}, exc.status)
+    response = _json({"error": exc.message}, status)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
@@ -104,7 +118,7 @@ def _http_error(exc: HTTPException) -> Response:
 
 def server_metadata() -> Response:
     return _json({"name": SERVER_NAME, "version": server_version(),
-                  "extensions": list(EXTENSIONS)})
+                  "extensions": extensions(settings())})
 
 
 def live() -> Response:
@@ -135,6 +149,61 @@ def model_config(model: str, version: str | None = None) -> Response:
     mv = infer.resolve(svc, model, version)
     cfg = config.model_config(mv, svc.signature(mv), settings().max_batch_size)
     return _json(config.config_json(cfg))
+
+
+# -- the model repository extension ----------------------------------------------------------
+
+
+def _optional_object(where: str = "The request body") -> dict[str, Any]:
+    """The body as a JSON object; an empty body is {} (tritonclient sends none)."""
+    raw = body()
+    if not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"{where} is not valid JSON: {str(exc).splitlines()[0][:160]}.") \
+            from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where} must be a JSON object.")
+    return value
+
+
+def _who() -> str:
+    return key_id(request.headers.get("Authorization"))
+
+
+def repository_index() -> Response:
+    ready = _optional_object().get("ready", False)
+    if not isinstance(ready, bool):
+        raise InvalidInput("ready must be true or false.")
+    return _json(repo.index_json(_service().management.index(ready)))
+
+
+def repository_load(model: str) -> Response:
+    params = _params(_optional_object(), "")
+    cfg = None
+    for key, value in params.items():
+        if key == repo.CONFIG_PARAMETER:
+            if not isinstance(value, str):
+                raise InvalidInput("parameters.config must be a string holding the JSON of an "
+                                   "inference.ModelConfig.")
+            cfg = value
+        else:
+            raise InvalidInput(f"parameters.{quote(key)[1:-1]} is not supported by this "
+                               "gateway's load (only parameters.config; no override files).")
+    policy, labels = repo.load_options(model, cfg, "parameters.config")
+    _service().management.load(origin(infer.PROTOCOL), _who(), model, policy, labels)
+    return _json({"name": model, "load": True})
+
+
+def repository_unload(model: str) -> Response:
+    params = _params(_optional_object(), "")
+    if not isinstance(params.get(repo.UNLOAD_DEPENDENTS, False), bool):
+        raise InvalidInput("parameters.unload_dependents must be true or false.")
+    # No model depends on another here (no ensembles): with or without dependents is one.
+    _service().management.unload(origin(infer.PROTOCOL), _who(), model)
+    return _json({"name": model, "unload": True})
 
 
 # -- infer ---------------------------------------------------------------------------------

@@ -26,6 +26,8 @@
     for (const c of children) if (c !== null && c !== undefined) node.append(c);
     return node;
   }
+  // Shared with manage.js (loaded after this file), so that it builds its controls alike.
+  window.multiheadUi = Object.freeze({ el });
   const svgNS = "http://www.w3.org/2000/svg";
   function svg(tag, attrs) {
     const node = document.createElementNS(svgNS, tag);
@@ -208,6 +210,9 @@
     state.models = r.data.models || [];
     state.byName = Object.fromEntries(state.models.map((m) => [m.name, m]));
     renderModelTable();
+    // Model management (manage.js) adds its controls to the table it is told about.
+    document.dispatchEvent(new CustomEvent("multihead:models",
+      { detail: { models: state.models, key: state.key } }));
     const select = $("model-select");
     const previous = select.value;
     select.replaceChildren(...state.models.map((m) => el("option", { value: m.name, text: m.name })));
@@ -542,6 +547,7 @@
       state.metadata = {};
       report(loadModels());
     });
+    document.addEventListener("multihead:reload", () => report(loadModels()));
     $("model-select").addEventListener("change", () => report(chooseModel()));
     $("version-select").addEventListener("change", () => report(loadDiagram()));
     $("signature-select").addEventListener("change", () => report(renderInputs()));
