@@ -327,19 +327,26 @@ def test_drift_view_draws_each_head_beside_its_training_distribution(browser,
     open_playground(browser, ui_gateway)
     browser.find_element(By.ID, "drift-refresh").click()
     section = browser.find_element(By.ID, "drift")
-    cards = wait(browser).until(lambda d: {c.get_attribute("data-head"): c for c in
-                                           d.find_elements(By.CSS_SELECTOR,
-                                                           "#drift-out [data-model=profiler]")})
+    # The view is drawn again by each refresh: read it whole in one script, so no element
+    # found a moment ago can go stale in between.
+    read = """return [...document.querySelectorAll('#drift-out [data-model=profiler]')].map(c => ({
+        head: c.dataset.head, classes: [...c.classList], text: c.innerText,
+        rows: [...c.querySelectorAll('tbody tr')].map(r => [r.querySelector('th').innerText,
+            ...[...r.querySelectorAll('.drift-num')].map(n => n.innerText)])}))"""
+    cards = wait(browser).until(
+        lambda d: {c["head"]: c for c in d.execute_script(read)} or None)
     assert set(cards) == set(want)
     for head, card in cards.items():
-        rows = card.find_elements(By.CSS_SELECTOR, "tbody tr")
-        assert [r.find_element(By.TAG_NAME, "th").text for r in rows] == want[head]["bins"]
-        shares = [[c.text for c in r.find_elements(By.CLASS_NAME, "drift-num")] for r in rows]
-        assert shares == [[f"{100 * t:.1f}%", f"{100 * v:.1f}%"] for t, v in
-                          zip(want[head]["training"], want[head]["live"], strict=True)]
+        assert [r[0] for r in card["rows"]] == want[head]["bins"]
+        # Shown to 0.1 %: JavaScript rounds 6.25 up, Python's format to even.
+        shown = [[float(x.rstrip("%")) for x in r[1:]] for r in card["rows"]]
+        assert all(x.endswith("%") for r in card["rows"] for x in r[1:])
+        assert shown == [[pytest.approx(100 * t, abs=0.051), pytest.approx(100 * v, abs=0.051)]
+                         for t, v in zip(want[head]["training"], want[head]["live"],
+                                         strict=True)]
     # The skewed stream (the oldest authors only) moved the age head past the threshold.
-    assert "drift" in cards["age"].get_attribute("class").split()
+    assert "drift" in cards["age"]["classes"]
     assert want["age"]["psi"] > report["threshold"]
-    assert f"PSI {want['age']['psi']:.3f}" in cards["age"].text
+    assert f"PSI {want['age']['psi']:.3f}" in cards["age"]["text"]
     browser.execute_script("arguments[0].scrollIntoView()", section)
     screenshot(browser, "playground-drift", section)
