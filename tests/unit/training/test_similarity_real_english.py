@@ -23,14 +23,16 @@ from training.models import config_for
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # similarity_eval.tsv (the 120 pairs the generator's first weights were tuned on): measured
-# 0.792 (0.886 before the operation weights were chosen on the everyday pairs' dev half,
-# which traded these pairs' one-word synonym swaps for the everyday pairs' reworded
-# paraphrases and one-word non-paraphrases); the synthetic-vocabulary model scored 0.47.
-MIN_AUC = 0.77
-# The everyday pairs' test half: measured 0.610 (dev 0.665; the default before the
-# alignment model and the count / compare operations 0.530, before that 0.336). The issue
-# asks for 0.88, which this model is far from: README says why.
-MIN_TEST_AUC = 0.58
+# 0.792, 0.848, 0.876 (seeds 0, 1, 2; 0.886 before the operation weights were chosen on the
+# everyday pairs' dev half, which traded these pairs' one-word synonym swaps for the
+# everyday pairs' reworded paraphrases and one-word non-paraphrases); the
+# synthetic-vocabulary model scored 0.47.
+MIN_AUC = 0.76
+# The everyday pairs' test half: measured 0.698, 0.717, 0.698 (dev 0.748, 0.756, 0.740;
+# seeds 0, 1, 2; the default before the alignment model and the count / compare operations
+# 0.530, before that 0.336). The issue asks for 0.88, which this model does not reach:
+# README says why.
+MIN_TEST_AUC = 0.67
 
 
 @pytest.fixture(scope="module")
