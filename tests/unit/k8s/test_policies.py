@@ -274,8 +274,6 @@ def test_models_config_map_lists_every_default_model(rendered: Rendered) -> None
         assert model.base_path == f"{mount['mountPath']}/{name}"
         assert volume["persistentVolumeClaim"]["claimName"] == "models"
         assert mount["readOnly"] is True and volume["persistentVolumeClaim"]["readOnly"] is True
-    batching = _config_map_file(rendered, tfserving, c, args["batching_parameters_file"])
-    assert "max_batch_size" in batching
     monitoring = _config_map_file(rendered, tfserving, c, args["monitoring_config_file"])
     assert '"/monitoring/prometheus/metrics"' in monitoring
 
@@ -285,11 +283,24 @@ def test_tfserving_flags(rendered: Rendered) -> None:
     args = _args(c)
     assert args["port"] == "8500" and args["rest_api_port"] == "8501"
     assert int(args["model_config_file_poll_wait_seconds"]) > 0
-    assert args["enable_batching"] == "true"
     assert args["enable_model_warmup"] == "true"
     # Without it TF Serving refuses version labels in the first config it reads.
     assert args["allow_version_labels_for_unavailable_models"] == "true"
     assert c["command"] == ["/usr/bin/tensorflow_model_server"]
+
+
+def test_exactly_one_layer_batches_and_it_is_the_gateway(rendered: Rendered) -> None:
+    """Two batchers in a row only queue twice; the gateway's batcher is the one measured
+    to pay (README, "TensorFlow Serving backend")."""
+    from serving.config import Settings
+
+    gateway = Settings.from_env(_env(container(rendered.get("Deployment", "gateway"),
+                                               "gateway")))
+    tfserving = _args(container(rendered.get("Deployment", "tfserving"), "tfserving"))
+    assert gateway.backend == "tfserving"
+    assert gateway.enable_batching
+    assert tfserving.get("enable_batching", "false") == "false"
+    assert "batching_parameters_file" not in tfserving
 
 
 def test_training_job_exports_into_the_models_volume(rendered: Rendered) -> None:
