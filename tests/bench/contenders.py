@@ -38,7 +38,7 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender("litserve", "litserve", "wrk",
               "LitServe 0.2, docs' CPU settings: 2 inference workers, 2 API servers"),
     Contender("litserve-batch", "litserve-batch", "wrk",
-              "LitServe 0.2 as above, batching (max_batch_size 64, batch_timeout 0)"),
+              "LitServe 0.2 as above, batching (max_batch_size 64, batch_timeout 2 ms)"),
     Contender("floor-rest", "floor-rest", "wrk",
               "empty route on the gateway's gunicorn + Flask settings"),
     Contender("grpc", "gateway", "grpc", "gateway multihead.v1 gRPC Predict, batching on"),
