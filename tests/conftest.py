@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 MODELS = ("qa", "profiler", "similarity", "headline")
+BACKGROUND = pytest.StashKey["object"]()
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +45,32 @@ def model_repo(request: pytest.FixtureRequest) -> Path:
         return path
     runs = request.getfixturevalue("trained_runs")
     return Path(runs[MODELS[0]]["path"]).parents[1]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the default-preset runs the collected tests need (tests/background_runs.py)."""
+    from tests.background_runs import USERS, BackgroundRuns
+
+    needed = [model for model, path in USERS.items()
+              if any(item.nodeid.startswith(path) for item in session.items)]
+    if os.environ.get("MULTIHEAD_SIMILARITY_RUN"):
+        needed = [m for m in needed if m != "similarity"]
+    if needed and not session.config.option.collectonly:
+        session.config.stash[BACKGROUND] = BackgroundRuns(needed)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    runs = session.config.stash.get(BACKGROUND, None)
+    if runs is not None:
+        runs.stop()
+
+
+@pytest.fixture(scope="session")
+def default_runs(request: pytest.FixtureRequest):  # noqa: ANN201 - BackgroundRuns
+    """The default-preset runs trained beside the session (tests/background_runs.py)."""
+    from tests.background_runs import USERS, BackgroundRuns
+
+    runs = request.config.stash.get(BACKGROUND, None)
+    if runs is None:  # collected by another name (e.g. -k): start them now
+        runs = request.config.stash[BACKGROUND] = BackgroundRuns(list(USERS))
+    return runs

@@ -101,13 +101,13 @@ def managed(request: pytest.FixtureRequest, repo: Path,
            "MULTIHEAD_ADMIN_KEYS": ADMIN, "MULTIHEAD_API_KEYS": INFERENCE}
     with contextlib.ExitStack() as stack:
         if request.param == "tfserving":
-            from tests.fakes.tfserving_fake import start_fake_tfserving
+            from tests.fakes.tfserving_fake import InProcessTFServing
 
             # TF Serving's own start-up file: a copy, so that what it serves later comes
             # from the gateway's HandleReloadConfigRequest, not from reading our file.
             own = folder / "tfserving.config"
             shutil.copy(config, own)
-            fake = stack.enter_context(start_fake_tfserving(repo, model_config=own))
+            fake = stack.enter_context(InProcessTFServing(repo, model_config=own).start())
             env["MULTIHEAD_TFSERVING_ADDR"] = fake.address
         gateway = stack.enter_context(start_gateway(repo, request.param, env=env))
         gateway.client.headers["Authorization"] = f"Bearer {INFERENCE}"

@@ -530,13 +530,13 @@ def test_perf_analyzer_csv_from_a_real_run(model_repo: Path, tmp_path: Path) -> 
     if pa.binary() is None:
         pytest.skip(f"perf_analyzer is not installed at {pa.BINARY} (make bench installs it "
                     "with scripts/install-perf-analyzer.sh)")
-    from tests.fakes.tfserving_fake import start_fake_tfserving
+    from tests.fakes.tfserving_fake import InProcessTFServing
 
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "profiler").symlink_to(model_repo / "profiler")
     data = pa.write_input_data(tmp_path / "in.json", [{"posts": p} for p in PROFILER_POSTS])
-    with start_fake_tfserving(repo) as fake:
+    with InProcessTFServing(repo).start() as fake:
         dims, why = pa.probe_tfs(fake.address, "profiler")
         assert why == "" and dims == {"posts": [-1]}
         assert pa.shape_flags(dims) == ["--shape", "posts:1"]

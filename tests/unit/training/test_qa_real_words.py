@@ -1,8 +1,8 @@
 """The `qa` model's real-word snippets (training/data/wordnet_qa.py) and the default model.
 
-The generator tests need only Debian's wordnet-base. The last test trains the default
-`qa` preset once (synthetic and real-word snippets mixed; about 30-40 s on two
-idle cores) and asks it questions about real things written here by hand, with words
+The generator tests need only Debian's wordnet-base. The last test takes the default
+`qa` preset's run (synthetic and real-word snippets mixed; trained beside the session,
+tests/background_runs.py) and asks it questions about real things written here by hand, with words
 and sentences the generator does not use ("The tea is hot" is not one of its facts:
 it says "the tea is hot" only if it draws "tea", and never "The ... and the ...").
 """
@@ -68,15 +68,20 @@ REAL_QUESTIONS = [
 
 
 @pytest.mark.slow
-def test_default_qa_answers_real_word_questions(tmp_path) -> None:
+def test_default_qa_answers_real_word_questions(default_runs) -> None:  # noqa: ANN001
+    import json
+
     from training.export import load_run
     from training.text import make_vectorizer
-    from training.train import predict, train
+    from training.train import predict
 
-    run = train("qa", cfg=config_for("qa"), out=tmp_path, verbose=False)
+    run_dir = default_runs.run_dir("qa")  # config_for("qa"), trained beside the session
+    metrics = json.loads((run_dir / "metrics.json").read_text())
     # held-out mixed snippets: measured 0.75 (the majority answer: 0.03)
-    assert run.metrics["test"]["answer_accuracy"] > 0.65
-    cfg, model, vocab = load_run(run.run_dir)
+    assert metrics["test"]["answer_accuracy"] > 0.65
+    cfg, model, vocab = load_run(run_dir)
+    derived = {"labels": None, "target_scaling": None}  # from the data
+    assert cfg.to_dict() | derived == config_for("qa").to_dict() | derived
     vec = make_vectorizer(cfg.vocab_size, vocabulary=vocab)
 
     def answer(texts, questions) -> list[str]:
@@ -100,5 +105,5 @@ def test_default_qa_answers_real_word_questions(tmp_path) -> None:
     # report (the one test that reads their test half): measured dev 0.50, test 0.60.
     from training.report import build_report
 
-    dev, test = build_report(run.run_dir).heldout
+    dev, test = build_report(run_dir).heldout
     assert (dev.n, test.n) == (40, 40) and dev.value >= 0.4 and test.value >= 0.45

@@ -1,7 +1,7 @@
 """The default `similarity` model (default preset, as `make models` trains it) on real English.
 
-Trains the default preset once for this module (about 75 s of CPU time, 2.5 minutes on
-2 cores under a load of 15: 60k WordNet pairs, 3 epochs) unless MULTIHEAD_SIMILARITY_RUN
+Reads the default preset's run, trained beside the session (tests/background_runs.py;
+about 75 s of CPU time: 60k WordNet pairs, 3 epochs), unless MULTIHEAD_SIMILARITY_RUN
 names a finished run of it (e.g. `runs/similarity` after `make models`). The pairs in
 training/data/eval/similarity_eval.tsv were written by hand and are held out of the
 training pairs (the generator was tuned on them);
@@ -36,7 +36,7 @@ MIN_TEST_AUC = 0.67
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def default_run(request: pytest.FixtureRequest) -> Path:
     given = os.environ.get("MULTIHEAD_SIMILARITY_RUN")
     if given:
         from training.models import load_config
@@ -46,11 +46,8 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             assert getattr(cfg, name) == getattr(default, name), \
                 f"MULTIHEAD_SIMILARITY_RUN={given} is not a default-preset run ({name})"
         return Path(given)
-    from training.train import train
-
-    run = train("similarity", cfg=config_for("similarity"),
-                out=tmp_path_factory.mktemp("similarity-default"), verbose=False)
-    return run.run_dir
+    # config_for("similarity"), trained beside the session (tests/background_runs.py)
+    return request.getfixturevalue("default_runs").run_dir("similarity")
 
 
 @pytest.fixture(scope="module")
