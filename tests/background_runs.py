@@ -12,16 +12,14 @@ session ends.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.processes import REPO_ROOT, subprocess_env, wait_until
+from tests.processes import REPO_ROOT, stop_process, subprocess_env, wait_until
 
 # model -> the test file that needs its default run (in the order the session runs them)
 USERS = {
@@ -38,14 +36,17 @@ class BackgroundRuns:
         self.models = models
         self.out = Path(tempfile.mkdtemp(prefix="mh-default-runs-"))
         self._log = self.out / "train.log"
-        steps = " && ".join(
-            f"{sys.executable} -m training train --model {m} --preset default "
-            f"--out {self.out}" for m in models)
+        # One process, in this session's scheduling group: with a session of its own the
+        # kernel's autogroup would share the cores between the groups, whatever its nice.
+        train = ("import sys\nfrom training import cli\n"
+                 f"for m in {models!r}:\n"
+                 "    code = cli.main(['train', '--model', m, '--preset', 'default', "
+                 f"'--out', {str(self.out)!r}])\n"
+                 "    if code:\n        sys.exit(code)\n")
         with self._log.open("w") as log:
             self.process = subprocess.Popen(
-                ["sh", "-c", steps], cwd=REPO_ROOT, env=subprocess_env(), stdout=log,
-                stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19),
-                start_new_session=True)  # its own group: stop() ends sh and the trainer
+                [sys.executable, "-c", train], cwd=REPO_ROOT, env=subprocess_env(),
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19))
 
     def run_dir(self, model: str, timeout_s: float = 900) -> Path:
         """The finished default run of `model`, waiting for it if needed."""
@@ -59,8 +60,5 @@ class BackgroundRuns:
         return self.out / model
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(30)
+        stop_process(self.process, kill=True)
         shutil.rmtree(self.out, ignore_errors=True)
