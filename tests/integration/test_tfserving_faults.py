@@ -152,7 +152,10 @@ def test_gateway_follows_tf_serving_down_and_up(rig: tuple[Gateway, Any]) -> Non
     fake.stop(kill=True)
     gw.wait_until(lambda: health_everywhere(gw, NOT_SERVING), 10, "NOT_SERVING after the kill",
                   interval_s=0.1)
-    assert httpx.get(gw.http_url + "/readyz", timeout=5).status_code == 503
+    # Each worker's poller notices on its own: /readyz on fresh connections, from any worker.
+    gw.wait_until(lambda: all(httpx.get(gw.http_url + "/readyz", timeout=5).status_code == 503
+                              for _ in range(6)), 10, "/readyz 503 after the kill",
+                  interval_s=0.1)
     seen({"UNAVAILABLE", "503"}, 2)  # and goes on, failing fast, while it is down
 
     # 4. Restarted on the same port: traffic succeeds again within seconds, no gateway restart.
@@ -200,9 +203,11 @@ def test_api_keys_guard_the_gateway_service_not_health(up: Gateway) -> None:
             assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
             assert "authorization" in info.value.details()
         assert stub.ListModels(pb.ListModelsRequest(), timeout=10, metadata=AUTH).models
-        health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(),
-                                                      timeout=10)
-        assert health.status == SERVING
+        # Open without a key; SERVING once this worker's health watcher saw the runtime
+        # (it polls every HEALTH_POLL_S, the REST readiness the fixture waited for does not).
+        up.wait_until(lambda: health_pb2_grpc.HealthStub(ch).Check(
+            health_pb2.HealthCheckRequest(), timeout=10).status == SERVING, 10,
+            "gRPC health SERVING without a key", interval_s=0.1)
 
 
 def test_full_batch_queue_is_resource_exhausted(slow: Gateway) -> None:
