@@ -1,13 +1,14 @@
-"""Default-preset runs that a few tests need, trained beside the rest of the session.
+"""Training runs that a few tests need, made beside the rest of the session.
 
 `test_qa_real_words.py` and `test_similarity_real_english.py` check the models `make
-models` trains (the default presets: ~15 s and ~35 s of training on 2 idle cores). Most
-tests keep one core busy, so when the session collects either file, one process trains
-those runs (qa first: its test comes first) at the lowest CPU priority (nice 19): it takes
-the core the tests leave idle and yields to anything else, timing-sensitive tests included.
-A test asks for its run and waits for it if it is not finished yet; a run that failed fails
-that test with the end of its log. Runs live in a temporary directory removed when the
-session ends.
+models` trains (the default presets: ~15 s and ~35 s of training on 2 idle cores), and
+`test_tune.py` and `test_tune_distributed.py` share one small search (tests/tune_support.py,
+~15 s). Most tests keep one core busy, so once the session's test models are trained, one
+process makes the runs the collected tests need, one after the other in the order the tests
+come, at the lowest CPU priority (nice 19): it takes the core the tests leave idle and
+yields to anything else, timing-sensitive tests included. A test asks for its job and waits
+for it if it is not finished; a job that failed fails that test with the end of its log.
+Everything lives in a temporary directory removed when the session ends.
 """
 
 from __future__ import annotations
@@ -17,48 +18,93 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.processes import REPO_ROOT, stop_process, subprocess_env, wait_until
+from tests.tune_support import ARGS as SEARCH_ARGS
+from tests.tune_support import MODEL as SEARCH_MODEL
 
-# model -> the test file that needs its default run (in the order the session runs them)
-USERS = {
-    "qa": "tests/unit/training/test_qa_real_words.py",
-    "similarity": "tests/unit/training/test_similarity_real_english.py",
+
+@dataclass(frozen=True)
+class Job:
+    users: tuple[str, ...]    # the test files that need it
+    args: tuple[str, ...]     # `python -m training` arguments, less --out
+    result: str               # the folder under --out that holds it
+    done: str                 # the file in that folder written last
+
+
+JOBS = {
+    "qa": Job(("tests/unit/training/test_qa_real_words.py",),
+              ("train", "--model", "qa", "--preset", "default"), "qa", "metrics.json"),
+    "similarity": Job(("tests/unit/training/test_similarity_real_english.py",),
+                      ("train", "--model", "similarity", "--preset", "default"), "similarity",
+                      "metrics.json"),
+    "search": Job(("tests/unit/training/test_tune.py",
+                   "tests/integration/test_tune_distributed.py"),
+                  tuple(SEARCH_ARGS), f"{SEARCH_MODEL}-tune", "best_config.json"),
 }
-FINISHED = "metrics.json"  # train() writes it last
+
+_current: BackgroundRuns | None = None
+
+
+def current() -> BackgroundRuns | None:
+    """The session's background runs, once started."""
+    return _current
 
 
 class BackgroundRuns:
-    """One process training `models` one after the other into a temporary directory."""
+    """One process making `names` (keys of JOBS) one after the other."""
 
-    def __init__(self, models: list[str]) -> None:
-        self.models = models
-        self.out = Path(tempfile.mkdtemp(prefix="mh-default-runs-"))
-        self._log = self.out / "train.log"
-        # One process, in this session's scheduling group: with a session of its own the
-        # kernel's autogroup would share the cores between the groups, whatever its nice.
-        train = ("import sys\nfrom training import cli\n"
-                 f"for m in {models!r}:\n"
-                 "    code = cli.main(['train', '--model', m, '--preset', 'default', "
-                 f"'--out', {str(self.out)!r}])\n"
-                 "    if code:\n        sys.exit(code)\n")
-        with self._log.open("w") as log:
+    def __init__(self, names: list[str]) -> None:
+        global _current
+        self.names = names
+        self.out = Path(tempfile.mkdtemp(prefix="mh-background-runs-"))
+        # cli.main per job, its output in NAME.log. One process, in this session's
+        # scheduling group: with a session of its own the kernel's autogroup would share
+        # the cores between the groups, whatever its nice.
+        jobs = [(n, [*JOBS[n].args, "--out", str(self.out)]) for n in names]
+        script = ("import contextlib, sys\nfrom training import cli\n"
+                  f"for name, args in {jobs!r}:\n"
+                  f"    with open({str(self.out)!r} + '/' + name + '.log', 'w') as f, "
+                  "contextlib.redirect_stdout(f):\n"
+                  "        code = cli.main(args)\n"
+                  "    if code:\n        sys.exit(code)\n")
+        with (self.out / "process.log").open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", train], cwd=REPO_ROOT, env=subprocess_env(),
+                [sys.executable, "-c", script], cwd=REPO_ROOT, env=subprocess_env(),
                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(19))
+        _current = self
 
-    def run_dir(self, model: str, timeout_s: float = 900) -> Path:
-        """The finished default run of `model`, waiting for it if needed."""
-        assert model in self.models, f"{model} is not trained in the background"
-        done = self.out / model / FINISHED
+    def result(self, name: str, timeout_s: float = 900) -> Path:
+        """The finished job's folder, waiting for it if needed."""
+        assert name in self.names, f"{name} is not made in the background"
+        job = JOBS[name]
+        done = self.out / job.result / job.done
         wait_until(lambda: done.is_file() or self.process.poll() is not None, timeout_s,
-                   interval_s=0.5, what=f"the default {model} run finished")
+                   interval_s=0.5, what=f"the background {name} run finished")
         if not done.is_file():
-            tail = self._log.read_text(errors="replace")[-3000:]
-            raise AssertionError(f"the default {model} run did not finish:\n{tail}")
-        return self.out / model
+            logs = [self.out / "process.log", self.out / f"{name}.log"]
+            tail = "".join(p.read_text(errors="replace") for p in logs if p.is_file())
+            raise AssertionError(f"the background {name} run did not finish:\n{tail[-3000:]}")
+        return self.out / job.result
+
+    def printed(self, name: str) -> str:
+        """What the job printed (its progress lines), once finished."""
+        self.result(name)
+        return (self.out / f"{name}.log").read_text()
 
     def stop(self) -> None:
+        global _current
         stop_process(self.process, kill=True)
         shutil.rmtree(self.out, ignore_errors=True)
+        _current = None
+
+
+def needed(nodeids: list[str], environ: dict[str, str]) -> list[str]:
+    """The jobs the collected tests need, in the order they come."""
+    names = [name for name, job in JOBS.items()
+             if any(nodeid.startswith(job.users) for nodeid in nodeids)]
+    if environ.get("MULTIHEAD_SIMILARITY_RUN"):
+        names = [n for n in names if n != "similarity"]
+    return names

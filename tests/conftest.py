@@ -20,6 +20,7 @@ import pytest
 
 MODELS = ("qa", "profiler", "similarity", "headline")
 BACKGROUND = pytest.StashKey["object"]()
+PENDING = pytest.StashKey[list]()
 
 
 @pytest.fixture(scope="session")
@@ -42,21 +43,32 @@ def model_repo(request: pytest.FixtureRequest) -> Path:
         missing = [m for m in MODELS if not (path / m).is_dir()]
         if missing:
             raise RuntimeError(f"MULTIHEAD_TEST_MODEL_REPO={preset} lacks {missing}")
+        background_runs(request.config)  # the cores are free now
         return path
     runs = request.getfixturevalue("trained_runs")
+    background_runs(request.config)  # after the session's own training
     return Path(runs[MODELS[0]]["path"]).parents[1]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the default-preset runs the collected tests need (tests/background_runs.py)."""
-    from tests.background_runs import USERS, BackgroundRuns
+    """Note the background runs the collected tests need (tests/background_runs.py); they
+    start once the session's test models are trained (`model_repo`)."""
+    from tests.background_runs import needed
 
-    needed = [model for model, path in USERS.items()
-              if any(item.nodeid.startswith(path) for item in session.items)]
-    if os.environ.get("MULTIHEAD_SIMILARITY_RUN"):
-        needed = [m for m in needed if m != "similarity"]
-    if needed and not session.config.option.collectonly:
-        session.config.stash[BACKGROUND] = BackgroundRuns(needed)
+    if not session.config.option.collectonly:
+        session.config.stash[PENDING] = needed([item.nodeid for item in session.items],
+                                               dict(os.environ))
+
+
+def background_runs(config: pytest.Config):  # noqa: ANN201 - BackgroundRuns | None
+    """The session's background runs, started now if they are pending."""
+    from tests.background_runs import BackgroundRuns
+
+    runs = config.stash.get(BACKGROUND, None)
+    pending = config.stash.get(PENDING, [])
+    if runs is None and pending:
+        runs = config.stash[BACKGROUND] = BackgroundRuns(pending)
+    return runs
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -67,10 +79,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def default_runs(request: pytest.FixtureRequest):  # noqa: ANN201 - BackgroundRuns
-    """The default-preset runs trained beside the session (tests/background_runs.py)."""
-    from tests.background_runs import USERS, BackgroundRuns
-
-    runs = request.config.stash.get(BACKGROUND, None)
-    if runs is None:  # collected by another name (e.g. -k): start them now
-        runs = request.config.stash[BACKGROUND] = BackgroundRuns(list(USERS))
+    """The runs made beside the session (tests/background_runs.py)."""
+    runs = background_runs(request.config)
+    assert runs is not None, "no background run was collected for this session"
     return runs

@@ -75,7 +75,7 @@ def test_default_qa_answers_real_word_questions(default_runs) -> None:  # noqa: 
     from training.text import make_vectorizer
     from training.train import predict
 
-    run_dir = default_runs.run_dir("qa")  # config_for("qa"), trained beside the session
+    run_dir = default_runs.result("qa")  # config_for("qa"), trained beside the session
     metrics = json.loads((run_dir / "metrics.json").read_text())
     # held-out mixed snippets: measured 0.75 (the majority answer: 0.03)
     assert metrics["test"]["answer_accuracy"] > 0.65

@@ -47,7 +47,7 @@ def default_run(request: pytest.FixtureRequest) -> Path:
                 f"MULTIHEAD_SIMILARITY_RUN={given} is not a default-preset run ({name})"
         return Path(given)
     # config_for("similarity"), trained beside the session (tests/background_runs.py)
-    return request.getfixturevalue("default_runs").run_dir("similarity")
+    return request.getfixturevalue("default_runs").result("similarity")
 
 
 @pytest.fixture(scope="module")
