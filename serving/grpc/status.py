@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 import grpc
 
+from serving import request_context
 from serving.errors import GatewayError
+from serving.request_context import METADATA_KEY
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,13 @@ def error_handler(remap: Mapping[str, grpc.StatusCode] | None = None) -> Callabl
                 code, message = to_status(exc, remap)
                 retry_after = None
             if retry_after is not None:
-                # gRFC A6 server pushback: a retrying client waits this long.
-                context.set_trailing_metadata(
-                    ((PUSHBACK_KEY, str(int(retry_after * 1000))),))
+                # gRFC A6 server pushback: a retrying client waits this long. Setting
+                # trailing metadata replaces it: the request id (serving/grpc/access.py)
+                # goes again.
+                record = request_context.current()
+                context.set_trailing_metadata((
+                    *(((METADATA_KEY, record.id),) if record is not None else ()),
+                    (PUSHBACK_KEY, str(int(retry_after * 1000)))))
             # abort() raises; it is called outside the except blocks so the traceback
             # of the gateway error does not chain into grpc's own exception.
             context.abort(code, message)
