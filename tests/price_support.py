@@ -8,38 +8,14 @@ temporary directory removed at exit. Tests treat them as read-only.
 
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class PriceRun:
-    run_dir: Path
-    model_dir: Path          # holds price/1
-    export_dir: Path         # model_dir/price/1
-    metrics: dict
-    epochs: int
+from tests.trained_support import TrainedExport, trained_export
 
 
-@functools.cache
-def trained_price() -> PriceRun:
-    from training.export import export_run
-    from training.models import config_for
-    from training.train import train
-
-    root = Path(tempfile.mkdtemp(prefix="mh-price-"))
-    atexit.register(shutil.rmtree, root, True)
-    cfg = config_for("price", "test")
-    run = train("price", cfg=cfg, out=root / "runs", verbose=False)
-    exported = export_run(run.run_dir, root / "models")
-    return PriceRun(run.run_dir, root / "models", exported.path, run.metrics,
-                    run.metrics["epochs"])
+def trained_price() -> TrainedExport:
+    """The session's trained and exported `price` model (tests/trained_support.py)."""
+    return trained_export("price")
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

@@ -8,35 +8,14 @@ pictures as a client has them, written by Pillow.
 
 from __future__ import annotations
 
-import atexit
-import functools
-import shutil
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class StereoRun:
-    run_dir: Path
-    model_dir: Path          # holds stereo/1
-    export_dir: Path         # model_dir/stereo/1
-    metrics: dict
+from tests.trained_support import TrainedExport, trained_export
 
 
-@functools.cache
-def trained_stereo() -> StereoRun:
-    from training.export import export_run
-    from training.models import config_for
-    from training.train import train
-
-    root = Path(tempfile.mkdtemp(prefix="mh-stereo-"))
-    atexit.register(shutil.rmtree, root, True)
-    run = train("stereo", cfg=config_for("stereo", "test"), out=root / "runs", verbose=False)
-    exported = export_run(run.run_dir, root / "models")
-    return StereoRun(run.run_dir, root / "models", exported.path, run.metrics)
+def trained_stereo() -> TrainedExport:
+    """The session's trained and exported `stereo` model (tests/trained_support.py)."""
+    return trained_export("stereo")
 
 
 def sample_pairs(n: int = 3, seed: int = 11) -> dict:

@@ -1,4 +1,4 @@
-"""Reusable functional blocks: an inception module and a residual block.
+"""Reusable functional blocks: a text input, an inception module and a residual block.
 
 Both take and return Keras tensors, so they compose inside any functional model
 (the multimodal `price` model will use them on pictures). They are written for
@@ -7,7 +7,13 @@ Both take and return Keras tensors, so they compose inside any functional model
 
 from __future__ import annotations
 
+import keras
 from keras import layers
+
+
+def token_input(name: str) -> keras.KerasTensor:
+    """A text input as the vectorizer feeds every model: token ids, any length."""
+    return keras.Input((None,), dtype="int32", name=name)
 
 
 def _conv(rank: int):

@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 from training.models.headline.config import HeadlineConfig
+from training.models.blocks import token_input
 
 DESCRIPTION = "Headline engagement: main and auxiliary probability from text and 5 features."
 INPUTS = {
@@ -26,7 +27,7 @@ HEADS = {
 
 def build_inputs(cfg: HeadlineConfig) -> dict[str, keras.KerasTensor]:
     return {
-        "headline": keras.Input((None,), dtype="int32", name="headline"),
+        "headline": token_input("headline"),
         "aux": keras.Input((cfg.aux_dim,), dtype="float32", name="aux"),
     }
 

@@ -23,7 +23,7 @@ import keras
 from keras import layers
 
 from training.models.price.config import PriceConfig
-from training.models.blocks import inception_module, residual_block
+from training.models.blocks import inception_module, residual_block, token_input
 
 BRANDS = ("basix", "vintage", "urbanite", "nordwear", "luxe", "other")
 NUMERIC_FEATURES = ("condition", "age_years")
@@ -53,7 +53,7 @@ def build_inputs(cfg: PriceConfig) -> dict[str, keras.KerasTensor]:
     side = cfg.image_size
     return {
         "metadata": keras.Input((METADATA_DIM,), dtype="float32", name="metadata"),
-        "description": keras.Input((None,), dtype="int32", name="description"),
+        "description": token_input("description"),
         "picture": keras.Input((side * side * 3,), dtype="float32", name="picture"),
     }
 

@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from training.models.qa.config import QAConfig
+from training.models.blocks import token_input
 
 DESCRIPTION = "Question answering over a short text: picks the answer word."
 INPUTS = {
@@ -21,7 +22,7 @@ HEADS = {"answer": {"kind": "multiclass", "description": "the answer word"}}
 
 
 def build_inputs(cfg: QAConfig) -> dict[str, keras.KerasTensor]:
-    return {name: keras.Input((None,), dtype="int32", name=name) for name in INPUTS}
+    return {name: token_input(name) for name in INPUTS}
 
 
 def encode(ids: keras.KerasTensor, cfg: QAConfig, units: int, name: str) -> keras.KerasTensor:

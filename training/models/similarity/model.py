@@ -33,6 +33,7 @@ import keras
 from keras import layers, ops
 
 from training.models.similarity.config import SimilarityConfig
+from training.models.blocks import token_input
 
 DESCRIPTION = "Semantic similarity of two short texts (paraphrase probability)."
 INPUTS = {
@@ -43,7 +44,7 @@ HEADS = {"similarity": {"kind": "binary", "description": "probability that both 
 
 
 def build_inputs(cfg: SimilarityConfig) -> dict[str, keras.KerasTensor]:
-    return {name: keras.Input((None,), dtype="int32", name=name) for name in INPUTS}
+    return {name: token_input(name) for name in INPUTS}
 
 
 class MaskedMax(layers.Layer):

@@ -1,0 +1,39 @@
+"""One trained and exported model per test session for the models the session's
+`model_repo` leaves out (`price`, `stereo`): the "test" preset, trained once on first use
+and shared by unit, integration and browser tests. The files live in a temporary directory
+removed at exit; tests treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainedExport:
+    run_dir: Path
+    model_dir: Path          # holds NAME/1
+    export_dir: Path         # model_dir/NAME/1
+    metrics: dict
+
+    @property
+    def epochs(self) -> int:
+        return self.metrics["epochs"]
+
+
+@functools.cache
+def trained_export(model: str) -> TrainedExport:
+    from training.export import export_run
+    from training.models import config_for
+    from training.train import train
+
+    root = Path(tempfile.mkdtemp(prefix=f"mh-{model}-"))
+    atexit.register(shutil.rmtree, root, True)
+    run = train(model, cfg=config_for(model, "test"), out=root / "runs", verbose=False)
+    exported = export_run(run.run_dir, root / "models")
+    return TrainedExport(run.run_dir, root / "models", exported.path, run.metrics)
