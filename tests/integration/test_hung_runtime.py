@@ -108,7 +108,8 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
           f"{noticed} s after the stop; "
           f"{len(during)} calls while stopped, statuses {_counts(during)}, slowest "
           f"{max(c.seconds for c in during):.2f} s; once detected, p99 "
-          f"{percentile([c.seconds for c in detected], 0.99) * 1000:.0f} ms; shed {shed}; "
+          f"{percentile([c.seconds for c in detected], 0.99) * 1000:.0f} ms (over 0.5 s: "
+          f"{_slow(detected, stopped)}); shed {shed}; "
           f"serving again {recovered} s after SIGCONT; probes: {_probe_summary(probes)}")
     print("\n".join(line for line in gw.log(200_000).splitlines()
                     if "serving.backends.tfserving" in line))
@@ -116,9 +117,12 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
     assert not [c for c in crowd.calls if c.error], "a connection failed"
     assert _counts(during).keys() <= {"503", "UNAVAILABLE"}, _counts(during)
     assert max(c.seconds for c in during) <= DEADLINE_S + SLACK_S
-    # refused at once, not parked until the deadline (the clients share two busy cores)
+    # Refused at once, not parked until the deadline. A parked call ends at its deadline;
+    # the bound on the slowest percent sits halfway so that a stall of the two cores the
+    # clients share with the gateway (1.7 s of every client at once, seen once in CI) is
+    # not taken for parking.
     assert percentile([c.seconds for c in detected], 0.5) < 0.1
-    assert percentile([c.seconds for c in detected], 0.99) < DEADLINE_S / 3
+    assert percentile([c.seconds for c in detected], 0.99) < DEADLINE_S / 2
     assert shed["runtime_busy"] > 0 and shed["runtime_unavailable"] > 0
     assert all(v is not None and v <= 2.0 for v in recovered.values()), recovered
 
@@ -130,6 +134,15 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
     assert {c.status for c in hung if c.kind == "grpc-health"} == {"NOT_SERVING"}
     last = [c for c in probes if c.kind == "/readyz"][-1]
     assert last.status == "200", "not ready again after SIGCONT"
+
+
+def _slow(calls: list[Call], since: float) -> str:
+    """Calls over 0.5 s as kind@start-after-the-stop:seconds, to tell a stall (many at one
+    moment) from parking (calls ending at their deadline)."""
+    slow = sorted((c for c in calls if c.seconds > 0.5), key=lambda c: c.started)
+    return ", ".join(f"{c.kind}@{c.started - since:.1f}s:{c.seconds:.2f}s"
+                     for c in slow[:10]) + (f" and {len(slow) - 10} more" if len(slow) > 10
+                                            else "") or "none"
 
 
 def _counts(calls: list[Call]) -> dict[str, int]:
