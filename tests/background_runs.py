@@ -1,14 +1,16 @@
 """Training runs that a few tests need, made beside the rest of the session.
 
 `test_qa_real_words.py` and `test_similarity_real_english.py` check the models `make
-models` trains (the default presets: ~15 s and ~35 s of training on 2 idle cores), and
+models` trains (the default presets: ~15 s and ~35 s of training on 2 idle cores),
 `test_tune.py` and `test_tune_distributed.py` share one small search (tests/tune_support.py,
-~15 s). Most tests keep one core busy, so once the session's test models are trained, one
-process makes the runs the collected tests need, one after the other in the order the tests
-come, at the lowest CPU priority (nice 19): it takes the core the tests leave idle and
-yields to anything else, timing-sensitive tests included. A test asks for its job and waits
-for it if it is not finished; a job that failed fails that test with the end of its log.
-Everything lives in a temporary directory removed when the session ends.
+~15 s), and the `price` and `stereo` tests share one "test"-preset export of each
+(tests/trained_support.py, ~13 s each). Most tests keep one core busy, so once the
+session's test models are trained, one process makes the runs the collected tests need,
+one after the other in the order the tests come, at the lowest CPU priority (nice 19): it
+takes the core the tests leave idle and yields to anything else, timing-sensitive tests
+included. A test asks for its job and waits for it if it is not finished; a job that
+failed fails that test with the end of its log. Everything lives in a temporary directory
+removed when the session ends.
 """
 
 from __future__ import annotations
@@ -29,17 +31,32 @@ from tests.tune_support import MODEL as SEARCH_MODEL
 @dataclass(frozen=True)
 class Job:
     users: tuple[str, ...]    # the test files that need it
-    args: tuple[str, ...]     # `python -m training` arguments, less --out
+    args: tuple[str, ...]     # `python -m training` arguments, less --out; {out} is --out
     result: str               # the folder under --out that holds it
-    done: str                 # the file in that folder written last
+    done: str                 # what in that folder is written last (a file, or a folder
+    #                           an export renames into place)
 
 
+def _trained_export(model: str, users: tuple[str, ...]) -> Job:
+    """tests/trained_support.py's export: the "test" preset, exported to {out}/NAME-models."""
+    return Job(users, ("train", "--model", model, "--preset", "test",
+                       "--export-to", f"{{out}}/{model}-models"), ".", f"{model}-models/{model}/1")
+
+
+# In the order the tests that need them come.
 JOBS = {
+    "price": _trained_export("price", (
+        "tests/unit/training/test_monitoring.py", "tests/unit/training/test_price.py",
+        "tests/unit/training/test_report.py", "tests/integration/test_diagram.py",
+        "tests/integration/test_price_serving.py", "tests/browser/")),
     "qa": Job(("tests/unit/training/test_qa_real_words.py",),
               ("train", "--model", "qa", "--preset", "default"), "qa", "metrics.json"),
     "similarity": Job(("tests/unit/training/test_similarity_real_english.py",),
                       ("train", "--model", "similarity", "--preset", "default"), "similarity",
                       "metrics.json"),
+    "stereo": _trained_export("stereo", (
+        "tests/unit/training/test_stereo.py", "tests/integration/test_stereo_serving.py",
+        "tests/browser/")),
     "search": Job(("tests/unit/training/test_tune.py",
                    "tests/integration/test_tune_distributed.py"),
                   tuple(SEARCH_ARGS), f"{SEARCH_MODEL}-tune", "best_config.json"),
@@ -63,7 +80,8 @@ class BackgroundRuns:
         # cli.main per job, its output in NAME.log. One process, in this session's
         # scheduling group: with a session of its own the kernel's autogroup would share
         # the cores between the groups, whatever its nice.
-        jobs = [(n, [*JOBS[n].args, "--out", str(self.out)]) for n in names]
+        jobs = [(n, [*(a.format(out=self.out) for a in JOBS[n].args), "--out", str(self.out)])
+                for n in names]
         script = ("import contextlib, sys\nfrom training import cli\n"
                   f"for name, args in {jobs!r}:\n"
                   f"    with open({str(self.out)!r} + '/' + name + '.log', 'w') as f, "
@@ -81,13 +99,13 @@ class BackgroundRuns:
         assert name in self.names, f"{name} is not made in the background"
         job = JOBS[name]
         done = self.out / job.result / job.done
-        wait_until(lambda: done.is_file() or self.process.poll() is not None, timeout_s,
+        wait_until(lambda: done.exists() or self.process.poll() is not None, timeout_s,
                    interval_s=0.5, what=f"the background {name} run finished")
-        if not done.is_file():
+        if not done.exists():
             logs = [self.out / "process.log", self.out / f"{name}.log"]
             tail = "".join(p.read_text(errors="replace") for p in logs if p.is_file())
             raise AssertionError(f"the background {name} run did not finish:\n{tail[-3000:]}")
-        return self.out / job.result
+        return (self.out / job.result).resolve()
 
     def printed(self, name: str) -> str:
         """What the job printed (its progress lines), once finished."""

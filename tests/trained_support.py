@@ -1,6 +1,7 @@
 """One trained and exported model per test session for the models the session's
-`model_repo` leaves out (`price`, `stereo`): the "test" preset, trained once on first use
-and shared by unit, integration and browser tests. The files live in a temporary directory
+`model_repo` leaves out (`price`, `stereo`): the "test" preset, trained once (beside the
+session when its tests were collected, else on first use) and shared by unit, integration
+and browser tests. The files live in a temporary directory
 removed at exit; tests treat them as read-only.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -28,9 +30,19 @@ class TrainedExport:
 
 @functools.cache
 def trained_export(model: str) -> TrainedExport:
+    """The model's export made beside the session (tests/background_runs.py) when there is
+    one, else trained here."""
+    from tests import background_runs
     from training.export import export_run
     from training.models import config_for
     from training.train import train
+
+    runs = background_runs.current()
+    if runs is not None and model in runs.names:
+        out = runs.result(model)
+        run_dir = out / model
+        return TrainedExport(run_dir, out / f"{model}-models", out / f"{model}-models" / model
+                             / "1", json.loads((run_dir / "metrics.json").read_text()))
 
     root = Path(tempfile.mkdtemp(prefix=f"mh-{model}-"))
     atexit.register(shutil.rmtree, root, True)

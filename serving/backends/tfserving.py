@@ -263,6 +263,10 @@ class TFServingBackend(Backend):
             try:
                 statuses = self._fetch_status(name, None, timeout_s=STATUS_TIMEOUT_S)
             except errors.DeadlineExceeded:
+                # The runtime's last answer may have come just after this call started (a
+                # prediction sent before it hung): let the silence run its full length now
+                # rather than decide a whole poll later.
+                self._stopping.wait(max(0.0, STATUS_TIMEOUT_S - self._guard.silent_for()))
                 silent = self._guard.silent_for()
                 if silent < STATUS_TIMEOUT_S:
                     return  # slow to answer a status call, but answering predictions
