@@ -31,7 +31,7 @@ def perf_analyzer() -> Path:
 def _run(tool: Path, tmp_path: Path, *args: str) -> dict[str, float]:
     out = tmp_path / "pa.csv"
     done = subprocess.run([str(tool), *args, "--concurrency-range", "2:2",
-                           "--measurement-interval", "800", "--max-trials", "3",
+                           "--measurement-interval", "300", "--max-trials", "3",
                            "--stability-percentage", "999", "-f", str(out)],
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0 and out.is_file(), done.stdout[-3000:] + done.stderr[-2000:]
