@@ -1,7 +1,8 @@
 """`python -m tests.bench.profile` (`make profile`): where a gateway worker spends its time.
 
 Starts the gateway exactly as `make bench` does (same trained runs, same exports, same
-TF Serving JSON bodies), loads it with wrk at one concurrency, and samples every worker
+TF Serving JSON bodies), loads it with wrk at one concurrency (`--protocol grpc`: the
+multihead gRPC API with h2load and the bench's framed request), and samples every worker
 with py-spy meanwhile. Writes one flame graph per worker (SVG) and prints the functions
 that hold the most samples, merged over the workers: by their own time and including
 what they call. `--gil` keeps only samples of the thread holding the GIL, which is
@@ -61,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="profiler")
     p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--protocol", choices=("rest", "grpc"), default="rest",
+                   help="TF Serving REST with wrk, or the multihead gRPC API with h2load")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     p.add_argument("--gil", action="store_true", help="only samples holding the GIL")
@@ -81,22 +84,31 @@ def main(argv: list[str] | None = None) -> int:
     runs = prepare_runs([args.model], REPO_ROOT / args.runs, out, args.preset)
     exports = export_runs(runs, out / "models")
     rows, names = example_rows(runs[args.model], exports[args.model])
-    _, bodies = load.write_inputs(out / "inputs", args.model, rows, names)
     env = dict(e.split("=", 1) for e in args.env)
     server = servers.start_gateway(out / "models", args.workers, args.threads, env)
     profile_dir = out / "profile"
     profile_dir.mkdir(parents=True, exist_ok=True)
-    path = f"/v1/models/{args.model}:predict"
+    if args.protocol == "grpc":  # h2load, as make bench drives the multihead gRPC API
+        body = load.write_grpc_body(out / "inputs", args.model, rows)
+
+        def run(seconds: float) -> dict:
+            return load.run_grpc(server.grpc_target or "", body, args.concurrency, seconds)
+    else:
+        _, bodies = load.write_inputs(out / "inputs", args.model, rows, names)
+        path = f"/v1/models/{args.model}:predict"
+
+        def run(seconds: float) -> dict:
+            return load.run_wrk(server.http_url or "", path, bodies, args.concurrency, seconds)
     try:
-        load.run_wrk(server.http_url or "", path, bodies, args.concurrency, 2)  # warm
+        run(2)  # warm
         result: dict = {}
-        loader = threading.Thread(target=lambda: result.update(load.run_wrk(
-            server.http_url or "", path, bodies, args.concurrency, args.seconds + 1)))
+        loader = threading.Thread(target=lambda: result.update(run(args.seconds + 1)))
         loader.start()
         spies, raws = [], []
         for pid in server.worker_pids():
             for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
-                target = profile_dir / f"{args.model}-c{args.concurrency}-{pid}.{suffix}"
+                target = profile_dir / (f"{args.model}-{args.protocol}-c{args.concurrency}"
+                                        f"-{pid}.{suffix}")
                 argv = [py_spy(), "record", "--pid", str(pid), "--duration",
                         str(int(args.seconds)), "--rate", str(args.rate), "--format", fmt,
                         "--output", str(target), "--nonblocking"] + (
@@ -113,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     rps = result.get("requests", 0) / max(result.get("duration_s", 1.0), 1e-9)
-    print(f"{args.model} c={args.concurrency}: {rps:.0f} req/s, p50 "
+    print(f"{args.model} {args.protocol} c={args.concurrency}: {rps:.0f} req/s, p50 "
           f"{result.get('p50_ms', float('nan')):.2f} ms while sampled"
           f"{' (GIL holders only)' if args.gil else ''}")
     print(summarize([r for r in raws if r.is_file()], args.top))
-    print(f"flame graphs: {profile_dir}/{args.model}-c{args.concurrency}-*.svg")
+    print(f"flame graphs: {profile_dir}/{args.model}-{args.protocol}-c{args.concurrency}-*.svg")
     return 0
 
 
