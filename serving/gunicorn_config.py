@@ -78,6 +78,7 @@ def options(settings: Settings) -> dict[str, Any]:
         # The master's and the workers' lines in one shape, the access log's too
         # (serving/logs.py); gunicorn's own access log stays off: the gateway writes its own.
         "logconfig_dict": logs.logconfig(settings),
+        "logger_class": logs.GunicornLogger,
         "on_starting": on_starting,
         "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,

@@ -50,6 +50,7 @@ import threading
 import time
 from typing import Any
 
+from gunicorn.glogging import Logger
 from gunicorn.http import errors as http_errors
 from gunicorn.http.body import ChunkedReader, LengthReader
 from gunicorn.http.message import Request
@@ -83,6 +84,8 @@ GUNICORN_INTERNALS: dict[type, tuple[str, ...]] = {
     LengthReader: ("length",),
     SocketUnreader: ("sock",),
     Unreader: ("unread", "take_buffered"),
+    # serving/logs.py GunicornLogger silences it; gthread's handle_request calls it.
+    Logger: ("access",),
 }
 
 # How long a thread waits for the next request on its kept-alive connection before it

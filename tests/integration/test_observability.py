@@ -144,6 +144,8 @@ def test_every_line_is_json_and_access_lines_carry_the_ids(traced_gateway: Gatew
     assert [line for line in lines if line.strip() and not line.startswith("{")] == []
     assert any(d["logger"] == "gunicorn.error" and "Booting worker" in d["message"]
                for d in docs)
+    # One line per request: gunicorn's own access line would repeat it without its id.
+    assert [d for d in docs if d["logger"] == "gunicorn.access"] == []
     (line,) = access
     assert (line["protocol"], line["transport"], line["model"], line["status"],
             line["code"], line["batch_size"]) == ("tfserving", "rest", "profiler", 200, "OK", 1)
