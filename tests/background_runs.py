@@ -70,6 +70,13 @@ def current() -> BackgroundRuns | None:
     return _current
 
 
+def made(name: str) -> Path | None:
+    """The folder of job `name` if this session makes it in the background (waiting for it
+    to finish), else None: the caller makes it itself."""
+    runs = _current
+    return runs.result(name) if runs is not None and name in runs.names else None
+
+
 class BackgroundRuns:
     """One process making `names` (keys of JOBS) one after the other."""
 

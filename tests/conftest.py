@@ -27,9 +27,15 @@ PENDING = pytest.StashKey[list]()
 
 
 # One training keeps about one of the two cores busy: the session's first training is
-# shared between this process and a second one (`python -m training all`, the same
-# preset and seed), each model exported into the same repository.
+# shared between this process and a second one (the same call, preset and seed), each
+# model exported into the same repository.
 HERE, BESIDE = ("profiler", "similarity"), ("qa", "headline")
+_TRAIN_AND_SUMMARIZE = (
+    "import json, sys\nfrom training.pipeline import train_and_export\n"
+    "models, runs, names, out = sys.argv[1:]\n"
+    "done = train_and_export(models, runs, models=names.split(','), preset='test', "
+    "verbose=False)\n"
+    "open(out, 'w').write(json.dumps([t.summary() for t in done]))\n")
 
 
 @pytest.fixture(scope="session")
@@ -39,25 +45,20 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     from training.pipeline import train_and_export
 
     root = tmp_path_factory.mktemp("trained")
-    models, runs = root / "models", root / "runs"
+    models, runs, beside_json = root / "models", root / "runs", root / "beside.json"
     with (root / "beside.log").open("w") as log:
         beside = subprocess.Popen(
-            [sys.executable, "-m", "training", "all", "--models", ",".join(BESIDE),
-             "--preset", "test", "--model-dir", str(models), "--out", str(runs)],
+            [sys.executable, "-c", _TRAIN_AND_SUMMARIZE, str(models), str(runs),
+             ",".join(BESIDE), str(beside_json)],
             cwd=REPO_ROOT, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         results = train_and_export(models, runs, models=HERE, preset="test", verbose=False)
     finally:
         code = beside.wait(600)
     assert code == 0, (root / "beside.log").read_text()[-3000:]
-    summaries = {r.export.name: r.summary() for r in results}
-    for name in BESIDE:
-        metrics = json.loads((runs / name / "metrics.json").read_text())
-        summaries[name] = {"model": name, "version": 1, "path": str(models / name / "1"),
-                           "validation": metrics["validation"], "test": metrics["test"],
-                           "baseline": metrics["baseline"]["test"],
-                           "run_dir": str(runs / name)}
-    return {name: summaries[name] for name in MODELS}
+    summaries = [r.summary() for r in results] + json.loads(beside_json.read_text())
+    by_name = {s["model"]: s for s in summaries}
+    return {name: by_name[name] for name in MODELS}
 
 
 @pytest.fixture(scope="session")

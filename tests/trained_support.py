@@ -37,12 +37,11 @@ def trained_export(model: str) -> TrainedExport:
     from training.models import config_for
     from training.train import train
 
-    runs = background_runs.current()
-    if runs is not None and model in runs.names:
-        out = runs.result(model)
-        run_dir = out / model
-        return TrainedExport(run_dir, out / f"{model}-models", out / f"{model}-models" / model
-                             / "1", json.loads((run_dir / "metrics.json").read_text()))
+    out = background_runs.made(model)
+    if out is not None:
+        run_dir, model_dir = out / model, out / f"{model}-models"
+        return TrainedExport(run_dir, model_dir, model_dir / model / "1",
+                             json.loads((run_dir / "metrics.json").read_text()))
 
     root = Path(tempfile.mkdtemp(prefix=f"mh-{model}-"))
     atexit.register(shutil.rmtree, root, True)

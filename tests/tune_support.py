@@ -28,9 +28,9 @@ def one_process_search() -> tuple[Path, str]:
     from tests import background_runs
     from training import cli
 
-    runs = background_runs.current()
-    if runs is not None and "search" in runs.names:
-        return runs.result("search"), runs.printed("search")
+    made = background_runs.made("search")
+    if made is not None:
+        return made, background_runs.current().printed("search")
 
     out = Path(tempfile.mkdtemp(prefix="mh-tune-"))
     atexit.register(shutil.rmtree, out, True)
