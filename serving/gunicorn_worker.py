@@ -189,6 +189,7 @@ class GatewayWorker(ThreadWorker):
         idle kept-alive connections get STOP_IDLE_S for a request already on its way
         (answered with "Connection: close")."""
         self.set_accept_enabled(False)
+        self._take_backlog()
         stop = time.monotonic() + self.cfg.graceful_timeout
         while self._loop.conns and time.monotonic() < stop:
             self.notify()
@@ -201,13 +202,32 @@ class GatewayWorker(ThreadWorker):
         for s in self.sockets:
             s.close()
 
-    def accept(self, listener: socket.socket) -> None:
+    def _take_backlog(self) -> None:
+        """Accept every connection the kernel has queued, then close this worker's copies
+        of the listening sockets.
+
+        A connection the kernel completed just before the stop waits in the listen
+        backlog, request and all, until the last copy of the socket closes, and is reset
+        there unanswered: taken now, it is served like the others. Closing the copies at
+        once (the master closed its own before signalling, gunicorn/arbiter.py `stop`)
+        turns a connection that comes later into a refused connect, which a client knows
+        it may retry elsewhere, instead of one that is accepted by the kernel and reset
+        after its request went out. On a HUP the new workers hold the socket and take
+        what comes."""
+        for listener in self.sockets:
+            listener.setblocking(False)
+            while self.accept(listener):
+                pass
+            listener.close()
+
+    def accept(self, listener: socket.socket) -> bool:
+        """Accept one connection; whether there was one (gthread ignores the answer)."""
         try:
             client_sock, client_addr = listener.accept()
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
-            return
+            return e.errno == errno.ECONNABORTED
         conn = GatewayConn(self.cfg, client_sock, client_addr, listener.getsockname(),
                            RequestFramer(self.cfg.limit_request_line or 8190, self._max_head,
                                          self._settings.max_request_bytes, self._probes),
@@ -220,6 +240,7 @@ class GatewayWorker(ThreadWorker):
             self._accept_resume = time.monotonic() + min(held * ACCEPT_BACKOFF_S,
                                                          ACCEPT_BACKOFF_MAX_S)
             self.set_accept_enabled(False)
+        return True
 
     def _refuse(self, conn: GatewayConn, held: int, limit: int) -> None:
         metrics = getattr(self._service, "metrics", None)
