@@ -25,7 +25,8 @@ class _Base:
 
     def __init__(self, url: str = _ops.DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT,
                  retries: int = DEFAULT_RETRIES, api_key: str | None = None,
-                 verify: bool | str = True, sleep: Callable[[float], Any] | None = None) -> None:
+                 verify: bool | str = True, sleep: Callable[[float], Any] | None = None,
+                 grpc_connections: int = 4) -> None:
         self.url = url
         # How the client waits between retries: time.sleep (asyncio.sleep for AsyncClient)
         # unless a caller brings its own clock, as the SDK's tests do.
@@ -36,6 +37,10 @@ class _Base:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise InvalidInput(f"retries must be a non-negative integer, got {retries!r}")
         self.retry = RetryPolicy(retries=retries)
+        if isinstance(grpc_connections, bool) or not isinstance(grpc_connections, int) \
+                or grpc_connections < 1:
+            raise InvalidInput(f"grpc_connections must be a positive integer, got "
+                               f"{grpc_connections!r}")
         self._closed = False
         self._output_names: dict[tuple[Any, ...], str] = {}
         ep = self.endpoint
@@ -49,7 +54,8 @@ class _Base:
             from . import _grpc
 
             cls = _grpc.AsyncGrpcTransport if self._async else _grpc.GrpcTransport
-            self._transport = cls(ep.target, tls=ep.tls, api_key=api_key, verify=verify)
+            self._transport = cls(ep.target, tls=ep.tls, api_key=api_key, verify=verify,
+                                  connections=grpc_connections)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.url!r}, timeout={self.timeout:g}, "
@@ -80,8 +86,10 @@ class Client(_Base):
     (seconds, default 5) bounds each attempt and can be overridden per call;
     Overloaded/Unavailable answers are retried `retries` times with jittered
     backoff, honouring Retry-After, waiting with `sleep` (default `time.sleep`).
-    `api_key` is sent as a bearer token. Use it as a context manager, or call
-    `close()` (idempotent).
+    `api_key` is sent as a bearer token. Over gRPC the calls go round
+    `grpc_connections` connections (default 4; each gateway worker serves the connections
+    the kernel hands it, so one connection would reach one worker). Use it as a context
+    manager, or call `close()` (idempotent).
     """
 
     def _run(self, op: str, *args: Any, timeout: float | None = None) -> Any:

@@ -1,5 +1,11 @@
-"""gRPC transport: `multihead.v1.Gateway` over one channel (grpc for sync, grpc.aio
-for async), TLS for grpcs://, the API key as "authorization: Bearer ..." metadata.
+"""gRPC transport: `multihead.v1.Gateway` over a few channels of one connection each (grpc
+for sync, grpc.aio for async), TLS for grpcs://, the API key as "authorization: Bearer ..."
+metadata.
+
+Why several connections: each gateway worker runs its own gRPC server on the shared port,
+and the kernel hands a whole connection to one of them, so every call of one connection is
+served by one worker. grpcio lets the channels to one target share a single connection (its
+global subchannel pool) unless a channel asks for its own; the calls go round the channels.
 
 Requests are built and responses parsed by the functions below, shared by both
 transports. `grpc.RpcError` never leaves this module unmapped.
@@ -7,6 +13,7 @@ transports. `grpc.RpcError` never leaves this module unmapped.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +40,9 @@ from ._types import (
 
 _MAX_MESSAGE = 64 * 1024 * 1024
 _OPTIONS = [("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE)]
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.use_local_subchannel_pool", 1)]  # this channel's own connection
+DEFAULT_CONNECTIONS = 4
 
 
 def _model_spec(model: str, version: int | None = None, label: str | None = None,
@@ -133,13 +142,17 @@ def _credentials(verify: bool | str) -> Any:
 
 
 class GrpcTransport:
-    """Synchronous gRPC transport over one `grpc.Channel`."""
+    """Synchronous gRPC transport over `connections` `grpc.Channel`s, each opening its
+    connection on first use."""
 
     def __init__(self, target: str, *, tls: bool, api_key: str | None,
-                 verify: bool | str) -> None:
-        self._channel = (grpc.secure_channel(target, _credentials(verify), options=_OPTIONS)
-                         if tls else grpc.insecure_channel(target, options=_OPTIONS))
-        self._stub = pb_grpc.GatewayStub(self._channel)
+                 verify: bool | str, connections: int = DEFAULT_CONNECTIONS) -> None:
+        credentials = _credentials(verify) if tls else None
+        self._channels = [grpc.secure_channel(target, credentials, options=_OPTIONS)
+                          if credentials is not None
+                          else grpc.insecure_channel(target, options=_OPTIONS)
+                          for _ in range(connections)]
+        self._stubs = itertools.cycle([pb_grpc.GatewayStub(c) for c in self._channels])
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
 
     def call(self, op: str, *args: Any, timeout: float) -> Any:
@@ -147,36 +160,40 @@ class GrpcTransport:
         method, build, _ = OPS[op]
         request = build(*args)
         try:
-            response = getattr(self._stub, method)(request, timeout=timeout,
-                                                   metadata=self._metadata)
+            response = getattr(next(self._stubs), method)(request, timeout=timeout,
+                                                          metadata=self._metadata)
         except grpc.RpcError as exc:
             raise from_transport(exc, timeout) from exc
         return _parse(op, response)
 
     def close(self) -> None:
-        """Close the channel."""
-        self._channel.close()
+        """Close the channels."""
+        for channel in self._channels:
+            channel.close()
 
 
 class AsyncGrpcTransport:
-    """Asynchronous gRPC transport over one `grpc.aio.Channel`, opened on first use so
-    that it belongs to the running event loop."""
+    """Asynchronous gRPC transport over `connections` `grpc.aio.Channel`s, opened on first
+    use so that they belong to the running event loop."""
 
     def __init__(self, target: str, *, tls: bool, api_key: str | None,
-                 verify: bool | str) -> None:
+                 verify: bool | str, connections: int = DEFAULT_CONNECTIONS) -> None:
         self._target, self._tls, self._verify = target, tls, verify
-        self._channel: Any = None
-        self._stub: Any = None
+        self._connections = connections
+        self._channels: list[Any] = []
+        self._stubs: Any = None
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
 
     def _open(self) -> Any:
-        if self._stub is None:
-            self._channel = (
-                grpc.aio.secure_channel(self._target, _credentials(self._verify),
-                                        options=_OPTIONS)
-                if self._tls else grpc.aio.insecure_channel(self._target, options=_OPTIONS))
-            self._stub = pb_grpc.GatewayStub(self._channel)
-        return self._stub
+        if self._stubs is None:
+            credentials = _credentials(self._verify) if self._tls else None
+            self._channels = [
+                grpc.aio.secure_channel(self._target, credentials, options=_OPTIONS)
+                if credentials is not None
+                else grpc.aio.insecure_channel(self._target, options=_OPTIONS)
+                for _ in range(self._connections)]
+            self._stubs = itertools.cycle([pb_grpc.GatewayStub(c) for c in self._channels])
+        return next(self._stubs)
 
     async def call(self, op: str, *args: Any, timeout: float) -> Any:
         """Run one op; raises only MultiheadError."""
@@ -190,7 +207,7 @@ class AsyncGrpcTransport:
         return _parse(op, response)
 
     async def close(self) -> None:
-        """Close the channel."""
-        if self._channel is not None:
-            channel, self._channel, self._stub = self._channel, None, None
+        """Close the channels."""
+        channels, self._channels, self._stubs = self._channels, [], None
+        for channel in channels:
             await channel.close()

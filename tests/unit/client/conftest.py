@@ -109,7 +109,8 @@ class ScriptedGateway(pb_grpc.GatewayServicer):
 
     def _handle(self, method: str, request: Any, context: grpc.ServicerContext) -> Any:
         self.calls.append({"method": method, "request": request, "time": time.monotonic(),
-                           "metadata": dict(context.invocation_metadata())})
+                           "metadata": dict(context.invocation_metadata()),
+                           "peer": context.peer()})
         step = self.script.popleft() if self.script else (
             "error", grpc.StatusCode.INTERNAL, "script exhausted")
         if step[0] == "ok":

@@ -179,6 +179,37 @@ def test_connections_are_reused(http_server):
     assert len(ports) == 1
 
 
+@pytest.mark.parametrize("connections", [1, 3])
+def test_grpc_calls_go_round_their_own_connections(grpc_server, connections):
+    # Each channel opens its own connection (grpcio would share one among them), so the
+    # calls reach more than one gateway worker; the server tells connections by peer.
+    grpc_server.script.extend([ok_similarity(grpc_server)] * 2 * connections)
+    with mh.Client(grpc_server.url, grpc_connections=connections) as client:
+        for _ in range(2 * connections):
+            client.similarity("a", "b")
+    peers = [call["peer"] for call in grpc_server.requests]
+    assert len(set(peers)) == connections, peers
+    assert len(set(peers[:connections])) == connections, peers  # round robin
+
+
+def test_async_grpc_calls_go_round_their_own_connections(grpc_server):
+    grpc_server.script.extend([ok_similarity(grpc_server)] * 4)
+
+    async def go():
+        async with mh.AsyncClient(grpc_server.url, grpc_connections=2) as client:
+            for _ in range(4):
+                await client.similarity("a", "b")
+
+    asyncio.run(go())
+    assert len({call["peer"] for call in grpc_server.requests}) == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "4"])
+def test_grpc_connections_must_be_a_positive_integer(bad):
+    with pytest.raises(mh.InvalidInput, match="grpc_connections"):
+        mh.Client("grpc://127.0.0.1:9", grpc_connections=bad)
+
+
 def test_async_client_same_results(server):
     server.script.extend([("ok", PROFILE_JSON if is_http(server) else PROFILE_PB),
                           ok_similarity(server)])
