@@ -70,7 +70,7 @@ proto: $(STAMP)
 
 models: setup
 	@if [ -z "$$(ls -A $(MODEL_DIR) 2>/dev/null)" ]; then \
-		$(PY) -m serving.tfnoise $(PY) -m training all --model-dir $(MODEL_DIR) --out runs; \
+		$(PY) -m training all --model-dir $(MODEL_DIR) --out runs; \
 	else echo "$(MODEL_DIR)/ already holds models: $$(ls $(MODEL_DIR) | tr '\n' ' ')"; fi
 
 demo: models

@@ -11,7 +11,8 @@ start-up notices below. Anything else TensorFlow prints (a failing op, a SavedMo
 does not load) passes. `MULTIHEAD_LOG_LEVEL=DEBUG` turns the filter off.
 
 `python -m serving.tfnoise CMD ...` runs a command with the same filter on its stderr
-(the Makefile's `models` target runs training that way) and exits with its status.
+(`python -m training` runs itself that way, training/__main__.py) and exits with its
+status.
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m serving.tfnoise CMD [ARG ...]", file=sys.stderr)
         return 2
     child = subprocess.Popen(argv, stderr=subprocess.PIPE)
-    # The child's SIGINT comes from the terminal's process group already.
+    # The child's SIGINT comes from the terminal's process group already; a SIGTERM or
+    # SIGHUP sent to this process alone (a supervisor's, a test's) is the child's too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for forwarded in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(forwarded, lambda signum, _frame: child.send_signal(signum))
     assert child.stderr is not None
     _forward(child.stderr, sys.stderr.fileno())
     return child.wait()

@@ -1,9 +1,24 @@
-"""`python -m training` entry point."""
+"""`python -m training` entry point.
+
+TensorFlow's start-up lines ("failed call to cuInit: ... CUDA error" and the oneDNN and
+CPU notices, written to fd 2 partly before its logging starts) read like failures on a
+CPU machine. Unless MULTIHEAD_LOG_LEVEL=DEBUG asks for them, the CLI runs itself behind
+serving/tfnoise.py's filter, as `make models` does: a parent process that forwards every
+other stderr line until the CLI exits (so no last line is lost) and exits with its status.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+
+_FILTERED = "MULTIHEAD_TRAINING_STDERR_FILTERED"
+
+if (__name__ == "__main__" and not os.environ.get(_FILTERED)
+        and os.environ.get("MULTIHEAD_LOG_LEVEL", "").upper() != "DEBUG"):
+    os.environ[_FILTERED] = "1"
+    os.execv(sys.executable, [sys.executable, "-m", "serving.tfnoise", sys.executable,
+                              "-m", "training", *sys.argv[1:]])
 
 # Before TensorFlow is first imported: hide its C++ start-up chatter.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -51,3 +51,19 @@ def test_wrapper_filters_a_commands_stderr_and_keeps_its_status() -> None:
                            script], capture_output=True, timeout=60)
     assert done.returncode == 3
     assert done.stderr.splitlines() == REAL
+
+
+def test_wrapper_passes_a_sigterm_to_its_command() -> None:
+    script = ("import signal, sys, time\n"
+              "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(60)\n")
+    wrapper = subprocess.Popen([sys.executable, "-m", "serving.tfnoise", sys.executable, "-c",
+                                script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wrapper.stdout.readline() == b"ready\n"
+        wrapper.terminate()
+        assert wrapper.wait(timeout=30) == 7  # the command's own status: it got the signal
+    finally:
+        wrapper.kill()
+        wrapper.wait()

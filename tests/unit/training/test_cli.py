@@ -72,3 +72,18 @@ def test_train_from_a_file_with_a_config_then_export(tmp_path, capsys):
     assert "exported similarity version 1" in printed
     assert "signatures: serving_default, ids" in printed
     assert (tmp_path / "models" / "similarity" / "1" / "saved_model.pb").is_file()
+
+
+def test_the_cli_hides_tensorflows_startup_lines_and_keeps_its_errors(tmp_path):
+    from serving.tfnoise import NOISE
+
+    env = {k: v for k, v in os.environ.items() if k != "MULTIHEAD_LOG_LEVEL"}
+    env["PYTHONPATH"] = str(ROOT)
+    missing = tmp_path / "missing"
+    done = subprocess.run([sys.executable, "-m", "training", "report", "--run", str(missing)],
+                          capture_output=True, timeout=120, cwd=ROOT, env=env)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert not [line for line in lines if NOISE.search(line)], lines
+    assert lines[-1].decode() == f"error: {missing} is not a run directory: config.json is " \
+                                 "missing", lines
