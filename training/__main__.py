@@ -3,8 +3,8 @@
 TensorFlow's start-up lines ("failed call to cuInit: ... CUDA error" and the oneDNN and
 CPU notices, written to fd 2 partly before its logging starts) read like failures on a
 CPU machine. Unless MULTIHEAD_LOG_LEVEL=DEBUG asks for them, the CLI runs itself behind
-serving/tfnoise.py's filter, as `make models` does: a parent process that forwards every
-other stderr line until the CLI exits (so no last line is lost) and exits with its status.
+serving/tfnoise.py's filter: a parent process that forwards every other stderr line until
+the CLI exits (so no last line is lost), passes it SIGTERM and exits with its status.
 """
 
 from __future__ import annotations
