@@ -115,6 +115,7 @@ def test_ratios_against_hand_computed_values() -> None:
     assert r["gateway_grpc_over_rest_throughput_c32"] == pytest.approx(1650 / 1100)
     assert r["gateway_grpc_p50_over_rest_c1"] == pytest.approx(2.0 / 4.0)
     assert r["gateway_v2_grpc_over_rest_throughput_c32"] is None  # not measured
+    assert r["gateway_v2_grpc_over_v2_rest_throughput_c32"] is None
     assert r["tfserving_backend_gateway_over_tfserving_batching_throughput_c8"] == \
         pytest.approx(1.2)
     assert r["batching_on_over_off_throughput_c8"] == pytest.approx(900 / 700)
@@ -135,8 +136,9 @@ def test_ratios_against_hand_computed_values() -> None:
     assert "m ok" in by_name["gateway_grpc_over_rest_throughput_c32"]  # 1.5 >= 1.2
     assert "which layer batches, the gateway or TF Serving: reported" in \
         by_name["tfserving_backend_gateway_over_tfserving_batching_throughput_c8"]
-    assert "m=n/a" in by_name["gateway_v2_grpc_over_rest_throughput_c32"]
-    assert "not measured" in by_name["gateway_v2_grpc_over_rest_throughput_c32"]
+    assert "m=n/a" in by_name["gateway_v2_grpc_over_v2_rest_throughput_c32"]
+    assert "not measured" in by_name["gateway_v2_grpc_over_v2_rest_throughput_c32"]
+    assert "the loaders differ: reported" in by_name["gateway_v2_grpc_over_rest_throughput_c32"]
     assert "m MISSED" in by_name["batching_on_over_off_p50_c1"]  # 1.11 > 1.05
     peers = {line.split(":")[0]: line for line in report.peer_lines(points)}
     assert peers["m c=8"].startswith("m c=8: rest 900 req/s 0.60 ms; fastapi 950 req/s")
