@@ -110,12 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                                   _OWNED_ENV: "1"})
         os.execve(sys.executable, [sys.executable, "-m", "serving", *argv], env)
 
+    from serving import tfnoise
     from serving.server import run
 
-    if settings.log_level.upper() != "DEBUG":  # DEBUG shows TensorFlow's start-up lines too
-        from serving.tfnoise import filter_stderr
-
-        filter_stderr()
+    if tfnoise.wanted(settings.log_level):
+        tfnoise.filter_stderr()
     if args.command == "demo":
         _announce_demo(settings)
     master = os.getpid()

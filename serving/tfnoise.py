@@ -39,6 +39,11 @@ NOISE = re.compile(
     rb"|TF-TRT Warning: Could not find TensorRT")
 
 
+def wanted(log_level: str) -> bool:
+    """Whether to filter at this log level: DEBUG shows TensorFlow's start-up lines too."""
+    return log_level.upper() != "DEBUG"
+
+
 def _forward(source: BinaryIO, sink: int) -> None:
     for line in source:
         if not NOISE.search(line):

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import sys
 
+from serving import tfnoise  # stdlib only: nothing of TensorFlow is imported yet
+
 _FILTERED = "MULTIHEAD_TRAINING_STDERR_FILTERED"
 
 if (__name__ == "__main__" and not os.environ.get(_FILTERED)
-        and os.environ.get("MULTIHEAD_LOG_LEVEL", "").upper() != "DEBUG"):
+        and tfnoise.wanted(os.environ.get("MULTIHEAD_LOG_LEVEL", ""))):
     os.environ[_FILTERED] = "1"
     os.execv(sys.executable, [sys.executable, "-m", "serving.tfnoise", sys.executable,
                               "-m", "training", *sys.argv[1:]])

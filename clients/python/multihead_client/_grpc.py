@@ -141,17 +141,20 @@ def _credentials(verify: bool | str) -> Any:
     return grpc.ssl_channel_credentials(root_certificates=roots)
 
 
+def _channels(api: Any, target: str, tls: bool, verify: bool | str, n: int) -> list[Any]:
+    """`n` channels of `api` (`grpc` or `grpc.aio`), each with a connection of its own."""
+    credentials = _credentials(verify) if tls else None
+    return [api.secure_channel(target, credentials, options=_OPTIONS) if tls
+            else api.insecure_channel(target, options=_OPTIONS) for _ in range(n)]
+
+
 class GrpcTransport:
     """Synchronous gRPC transport over `connections` `grpc.Channel`s, each opening its
     connection on first use."""
 
     def __init__(self, target: str, *, tls: bool, api_key: str | None,
                  verify: bool | str, connections: int = DEFAULT_CONNECTIONS) -> None:
-        credentials = _credentials(verify) if tls else None
-        self._channels = [grpc.secure_channel(target, credentials, options=_OPTIONS)
-                          if credentials is not None
-                          else grpc.insecure_channel(target, options=_OPTIONS)
-                          for _ in range(connections)]
+        self._channels = _channels(grpc, target, tls, verify, connections)
         self._stubs = itertools.cycle([pb_grpc.GatewayStub(c) for c in self._channels])
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
 
@@ -186,12 +189,8 @@ class AsyncGrpcTransport:
 
     def _open(self) -> Any:
         if self._stubs is None:
-            credentials = _credentials(self._verify) if self._tls else None
-            self._channels = [
-                grpc.aio.secure_channel(self._target, credentials, options=_OPTIONS)
-                if credentials is not None
-                else grpc.aio.insecure_channel(self._target, options=_OPTIONS)
-                for _ in range(self._connections)]
+            self._channels = _channels(grpc.aio, self._target, self._tls, self._verify,
+                                       self._connections)
             self._stubs = itertools.cycle([pb_grpc.GatewayStub(c) for c in self._channels])
         return next(self._stubs)
 
