@@ -58,6 +58,10 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, **dataclasses.asdict(self)}
 
+    def fixed_sizes(self) -> frozenset[str]:
+        """Size fields this config's other choices fix (a search leaves them as they are)."""
+        return frozenset()
+
 
 PRESETS = ("default", "test")
 

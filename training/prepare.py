@@ -70,6 +70,9 @@ def prepare(model: str, cfg: ModelConfig, examples: Examples,
             cfg, labels={h: examples.labels.get(h) for h in r.heads},
             target_scaling=target_scaling(cfg, dict(r.heads), train))
         vectorizer = make_vectorizer(cfg.vocab_size, [train.inputs[n] for n in text_inputs])
+        if r.complete_vocabulary is not None:
+            vectorizer = make_vectorizer(cfg.vocab_size, vocabulary=r.complete_vocabulary(
+                cfg, list(vectorizer.get_vocabulary())))
     else:
         vectorizer = make_vectorizer(cfg.vocab_size, vocabulary=vocabulary)
     vectorize = make_vectorize(cfg, vectorizer, text_inputs)

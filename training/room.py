@@ -72,8 +72,11 @@ class Room:
     examples: Sequence[Example] | Callable[[], Sequence[Example]] = ()
     # trained and exported by `python -m training all` (else on request, like price)
     default: bool = False
-    # start some weights from the data before training (similarity: WordNet vectors)
+    # start some weights from the data before training (similarity: word vectors)
     initialize: Callable[[Any, Any, list[str]], None] | None = None
+    # (cfg, the vocabulary adapted on the training data) -> the model's vocabulary
+    # (similarity: topped up with everyday English words its frozen vectors cover)
+    complete_vocabulary: Callable[[Any, list[str]], list[str]] | None = None
 
     def __post_init__(self) -> None:
         for name, spec in self.inputs.items():

@@ -55,9 +55,10 @@ _DEPTH_SUFFIXES = ("_layers", "_blocks")
 def search_space(cfg: ModelConfig) -> dict[str, dict[str, Any]]:
     """Config field -> keras-tuner hyperparameter spec, from the config's own defaults."""
     space: dict[str, dict[str, Any]] = {}
+    fixed = cfg.fixed_sizes()
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if f.name in fixed or isinstance(value, bool) or not isinstance(value, int | float):
             continue
         if isinstance(value, int) and f.name.endswith(_WIDTH_SUFFIXES):
             space[f.name] = {"type": "choice", "values": sorted({max(2, value // 2), value,

@@ -3,6 +3,7 @@ with its best config rebuilds the best trial's architecture."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -24,6 +25,11 @@ def test_search_space_comes_from_the_config() -> None:
     assert not {"vocab_size", "image_size", "epochs", "batch_size", "seed"} & set(space)
     # Another model's own fields.
     assert "question_units" in search_space(config_for("qa"))
+    # Pretrained vectors fix their width; WordNet's start vectors take any.
+    similarity = config_for("similarity")
+    assert "embedding_dim" not in search_space(similarity) and "units" in search_space(similarity)
+    wordnet = dataclasses.replace(similarity, embedding_init="wordnet")
+    assert search_space(wordnet)["embedding_dim"]["values"] == [128, 256, 512]
 
 
 def test_rejects_bad_arguments() -> None:

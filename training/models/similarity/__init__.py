@@ -17,6 +17,7 @@ ROOM = Room(
     config=SimilarityConfig, test_preset=TEST_PRESET, build=model.build_model,
     sources={"synthetic": data.similarity, "wordnet": wordnet_pairs.similarity},
     loader=loader.LOADER, default=True, initialize=model.initialize,
+    complete_vocabulary=model.complete_vocabulary,
     examples=(
         Example("tfserving", "/v1/models/{name}:predict", {"inputs": {
             "left": ["how do i learn python quickly", "where can i buy a cheap laptop"],

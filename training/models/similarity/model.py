@@ -164,20 +164,41 @@ def encode(inputs: dict[str, keras.KerasTensor], encoder: keras.Model,
 
 
 def initialize(model: keras.Model, cfg: SimilarityConfig, vocabulary: list[str]) -> None:
-    """Start the shared embedding from WordNet synset vectors (cfg.embedding_init)."""
+    """Start the shared embedding from pretrained word vectors (cfg.embedding_init)."""
     if cfg.embedding_init == "random":
         return
-    if cfg.embedding_init != "wordnet":
-        raise ValueError(
-            f"embedding_init must be 'wordnet' or 'random', got {cfg.embedding_init!r}")
-    from training.data import wordnet
-    from training.data.wordnet_vectors import word_vectors
-
     embedding = model.get_layer("encoder").get_layer("embedding")
     (weights,) = embedding.get_weights()
-    vectors = word_vectors(wordnet.load(), vocabulary[: weights.shape[0]], weights.shape[1])
+    vocab = vocabulary[: weights.shape[0]]
+    if cfg.embedding_init == "wordllama":
+        from training.data.english_vectors import DIM, word_vectors
+
+        if weights.shape[1] != DIM:
+            raise ValueError(f"embedding_init 'wordllama' needs embedding_dim {DIM}, "
+                             f"got {weights.shape[1]}")
+        vectors = word_vectors(vocab)
+    elif cfg.embedding_init == "wordnet":
+        from training.data import wordnet, wordnet_vectors
+
+        vectors = wordnet_vectors.word_vectors(wordnet.load(), vocab, weights.shape[1])
+    else:
+        raise ValueError("embedding_init must be 'wordllama', 'wordnet' or 'random', "
+                         f"got {cfg.embedding_init!r}")
     weights[: len(vectors)] = vectors
     embedding.set_weights([weights])
+
+
+def complete_vocabulary(cfg: SimilarityConfig, vocabulary: list[str]) -> list[str]:
+    """The training data's most frequent tokens (all but `everyday_vocab` rows), then
+    everyday English words up to `vocab_size` (training/data/english_vectors.py)."""
+    if cfg.everyday_vocab <= 0:
+        return vocabulary
+    from training.data.english_vectors import everyday_words
+
+    kept = vocabulary[: max(cfg.vocab_size - cfg.everyday_vocab, 2)]
+    have = set(kept)
+    extra = [w for w in everyday_words() if w not in have]
+    return kept + extra[: cfg.vocab_size - len(kept)]
 
 
 def build_model(cfg: SimilarityConfig) -> keras.Model:
