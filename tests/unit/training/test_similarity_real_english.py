@@ -23,16 +23,15 @@ from training.models import config_for
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # similarity_eval.tsv (the 120 pairs the generator's first weights were tuned on): measured
-# 0.792, 0.848, 0.876 (seeds 0, 1, 2; 0.886 before the operation weights were chosen on the
-# everyday pairs' dev half, which traded these pairs' one-word synonym swaps for the
-# everyday pairs' reworded paraphrases and one-word non-paraphrases); the
+# 0.866, 0.884, 0.859, 0.863, 0.871 (seeds 0-4; with WordNet's start vectors 0.792-0.876;
+# 0.886 before the operation weights were chosen on the everyday pairs' dev half); the
 # synthetic-vocabulary model scored 0.47.
-MIN_AUC = 0.76
-# The everyday pairs' test half: measured 0.698, 0.717, 0.698 (dev 0.748, 0.756, 0.740;
-# seeds 0, 1, 2; the default before the alignment model and the count / compare operations
-# 0.530, before that 0.336). The issue asks for 0.88, which this model does not reach:
-# README says why.
-MIN_TEST_AUC = 0.67
+MIN_AUC = 0.80
+# The everyday pairs' test half: measured 0.807, 0.695, 0.752, 0.798, 0.775 (dev 0.823,
+# 0.744, 0.792, 0.832, 0.802; seeds 0-4; this session's run is seed 0). With WordNet's start
+# vectors 0.631-0.725, before the alignment model 0.530, before that 0.336. The issue asks
+# for 0.88, which this model does not reach: README says why.
+MIN_TEST_AUC = 0.70
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +131,14 @@ def test_the_shown_pairs_get_the_verdict_they_are_shown_with(score) -> None:
     wrong = [(p, round(float(g), 3)) for p, g in zip(pairs, got, strict=True)
              if (g > 0.5) != SHOWN[p]]
     assert not wrong
+
+
+def test_the_word_vectors_stay_the_pretrained_ones(default_run: Path, scorer) -> None:
+    # Frozen through training, over the training pairs' tokens and everyday words beyond them.
+    from training.data.english_vectors import word_vectors
+    from training.text import load_vocabulary
+
+    vocab = load_vocabulary(default_run / "vocab.txt")
+    assert 45000 < len(vocab) <= scorer.cfg.vocab_size and {"headache", "tickets"} <= set(vocab)
+    (weights,) = scorer.model.get_layer("encoder").get_layer("embedding").get_weights()
+    np.testing.assert_allclose(weights[: len(vocab)], word_vectors(vocab), atol=1e-6)
