@@ -1,16 +1,17 @@
 """Training runs that a few tests need, made beside the rest of the session.
 
 `test_qa_real_words.py` and `test_similarity_real_english.py` check the models `make
-models` trains (the default presets: ~15 s and ~35 s of training on 2 idle cores),
+models` trains (the default presets: ~15 s and ~60 s of training on 2 idle cores),
 `test_tune.py` and `test_tune_distributed.py` share one small search (tests/tune_support.py,
 ~15 s), and the `price` and `stereo` tests share one "test"-preset export of each
 (tests/trained_support.py, ~13 s each). Most tests keep one core busy, so once the
 session's test models are trained, one process makes the runs the collected tests need,
 one after the other in the order the tests come, at the lowest CPU priority (nice 19): it
 takes the core the tests leave idle and yields to anything else, timing-sensitive tests
-included. A test asks for its job and waits for it if it is not finished; a job that
-failed fails that test with the end of its log. Everything lives in a temporary directory
-removed when the session ends.
+included. The tests of the two default-preset runs come last in the session (`LONG`), so
+that the rest of the suite runs while those train. A test asks for its job and waits for
+it if it is not finished; a job that failed fails that test with the end of its log.
+Everything lives in a temporary directory removed when the session ends.
 """
 
 from __future__ import annotations
@@ -126,10 +127,24 @@ class BackgroundRuns:
         _current = None
 
 
+# The jobs that train a default preset (a minute or more of CPU each): the tests that read
+# them run at the end of the session (tests/conftest.py), so that the rest of the suite runs
+# while they train instead of one core waiting for them.
+LONG = ("qa", "similarity")
+
+
+def run_last(nodeid: str) -> bool:
+    return any(nodeid.startswith(JOBS[name].users) for name in LONG)
+
+
 def needed(nodeids: list[str], environ: dict[str, str]) -> list[str]:
-    """The jobs the collected tests need, in the order they come."""
-    names = [name for name, job in JOBS.items()
-             if any(nodeid.startswith(job.users) for nodeid in nodeids)]
+    """The jobs the collected tests need, in the order their first test comes."""
+    first: dict[str, int] = {}
+    for i, nodeid in enumerate(nodeids):
+        for name, job in JOBS.items():
+            if name not in first and nodeid.startswith(job.users):
+                first[name] = i
+    names = sorted(first, key=first.__getitem__)
     if environ.get("MULTIHEAD_SIMILARITY_RUN"):
         names = [n for n in names if n != "similarity"]
     return names

@@ -77,6 +77,13 @@ def model_repo(request: pytest.FixtureRequest) -> Path:
     return Path(runs[MODELS[0]]["path"]).parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read a long background run go last (tests/background_runs.py)."""
+    from tests.background_runs import run_last
+
+    items.sort(key=lambda item: run_last(item.nodeid))  # stable: the rest keep their order
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Note the background runs the collected tests need (tests/background_runs.py); they
     start once the session's test models are trained (`model_repo`)."""
