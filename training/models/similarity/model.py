@@ -9,8 +9,8 @@ concatenated: swapping the inputs gives exactly the same output.
 Two ways to compare (`cfg.compare`):
 - "vectors": the encoder gives one sentence vector, the LSTM's last state, by default
   concatenated with the mean of the word vectors (`cfg.pooling`, "last+mean": the
-  vectors start from WordNet's synsets, and their mean keeps which words, and so which
-  synonyms, a sentence holds); the head sees |a - b| and a * b.
+  vectors are pretrained, and their mean keeps which words, and so which synonyms, a
+  sentence holds); the head sees |a - b| and a * b.
 - "align" (the default): the encoder gives a vector per token (its word vector and the
   LSTM's state there), and each token of one side attends over the other side's tokens
   (soft alignment, as ESIM does: Chen et al. 2017, "Enhanced LSTM for Natural Language
@@ -20,6 +20,10 @@ Two ways to compare (`cfg.compare`):
   pooled (max and mean), and the two sides merged by their sum and absolute difference.
   On the dev half of the hand-written everyday pairs it scored 0.67 where "vectors"
   scored 0.59 on the same pairs (docs/wordnet-pairs.md).
+
+The shared embedding holds pretrained English word vectors, frozen (`initialize`,
+training/data/english_vectors.py), over the training data's tokens and everyday words
+beyond them (`complete_vocabulary`).
 
 `SimilarityModel` trains with the focal loss (`cfg.focal_gamma`; Lin et al. 2017,
 "Focal Loss for Dense Object Detection"): each pair's cross-entropy is weighted by
