@@ -26,7 +26,7 @@ class _Base:
     def __init__(self, url: str = _ops.DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT,
                  retries: int = DEFAULT_RETRIES, api_key: str | None = None,
                  verify: bool | str = True, sleep: Callable[[float], Any] | None = None,
-                 grpc_connections: int = 4) -> None:
+                 grpc_connections: int = _ops.DEFAULT_GRPC_CONNECTIONS) -> None:
         self.url = url
         # How the client waits between retries: time.sleep (asyncio.sleep for AsyncClient)
         # unless a caller brings its own clock, as the SDK's tests do.

@@ -42,7 +42,6 @@ _MAX_MESSAGE = 64 * 1024 * 1024
 _OPTIONS = [("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
             ("grpc.use_local_subchannel_pool", 1)]  # this channel's own connection
-DEFAULT_CONNECTIONS = 4
 
 
 def _model_spec(model: str, version: int | None = None, label: str | None = None,
@@ -153,7 +152,7 @@ class GrpcTransport:
     connection on first use."""
 
     def __init__(self, target: str, *, tls: bool, api_key: str | None,
-                 verify: bool | str, connections: int = DEFAULT_CONNECTIONS) -> None:
+                 verify: bool | str, connections: int) -> None:
         self._channels = _channels(grpc, target, tls, verify, connections)
         self._stubs = itertools.cycle([pb_grpc.GatewayStub(c) for c in self._channels])
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
@@ -180,7 +179,7 @@ class AsyncGrpcTransport:
     use so that they belong to the running event loop."""
 
     def __init__(self, target: str, *, tls: bool, api_key: str | None,
-                 verify: bool | str, connections: int = DEFAULT_CONNECTIONS) -> None:
+                 verify: bool | str, connections: int) -> None:
         self._target, self._tls, self._verify = target, tls, verify
         self._connections = connections
         self._channels: list[Any] = []

@@ -17,6 +17,8 @@ from ._errors import RETRYABLE, InvalidInput, MultiheadError
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_RETRIES = 2
+# gRPC connections a client spreads its calls over (_grpc.py says why)
+DEFAULT_GRPC_CONNECTIONS = 4
 
 
 @dataclass(frozen=True)

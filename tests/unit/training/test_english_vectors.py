@@ -36,8 +36,7 @@ def test_everyday_words_are_frequent_first_and_inflected() -> None:
     assert len(words) == len(set(words)) > 40000
     assert all(w.isalpha() and w == w.lower() for w in words)
     rank = {w: i for i, w in enumerate(words)}
-    assert rank["have"] < rank["ticket"] < rank["paracetamol" if "paracetamol" in rank
-                                                else "laptop"]
+    assert rank["have"] < rank["ticket"] < rank["laptop"]
     # WordNet's exception lists and the regular forms
     assert {"went", "children", "better", "tickets", "makes", "making", "cities"} <= set(words)
 
