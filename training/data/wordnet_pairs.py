@@ -184,9 +184,11 @@ class _Pairs:
     def question(self) -> tuple[str, str] | None:
         """"where do you swim" / "when do you swim": another question of the same family
         about the same filler."""
-        families = [f for f, ks in self.families.items() if len(ks) > 1 and f != "order"]
-        family = self.families[families[int(self.rng.integers(len(families)))]]
-        ia = self.pick_intent(family)
+        # an intent drawn from all that have another question in their family (a large
+        # family weighs by its size, not as one of many two-intent families)
+        ia = self.pick_intent([k for f, ks in self.families.items()
+                               if len(ks) > 1 and f != "order" for k in ks])
+        family = self.families[self.intents[ia].family]
         ib = self.pick_intent([k for k in family if k != ia])
         cs = self.concepts(self.intents[ia])
         a = self.words(cs)

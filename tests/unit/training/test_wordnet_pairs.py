@@ -268,3 +268,29 @@ def test_count_and_compare_operations() -> None:
     # the counterparts keep the frame and change the order or one adjective
     for a, b in compare_swap:
         assert len(set(a.split()) ^ set(b.split())) <= 4 and a != b, (a, b)
+
+
+def test_intents_of_one_family_never_share_a_phrasing() -> None:
+    # the `question` operation pairs two intents of a family as a non-paraphrase: one
+    # phrasing in both would make a sentence its own non-paraphrase
+    from training.data.wordnet_templates import templates
+
+    tpl = templates()
+    for family, members in tpl.families().items():
+        said = [p for k in members for p in tpl.intents[k].phrasings]
+        assert len(said) == len(set(said)), family
+
+
+def test_contrast_families_make_hard_negatives_that_differ_where_the_meaning_does() -> None:
+    # "she always ..." / "she never ...", "my sister helped me" / "i helped my sister":
+    # intents of one family that differ only there, paired by the `question` operation
+    left, right, y, ops = wordnet_pairs.wordnet_pairs(6000, 0)
+    questions = [(a, b) for a, b, o in zip(left, right, ops, strict=True) if o == "question"]
+    assert y[[o == "question" for o in ops]].max() == 0.0
+
+    def contrast(words: tuple[str, str]) -> bool:
+        return any(words[0] in a.split() and words[1] in b.split()
+                   or words[1] in a.split() and words[0] in b.split() for a, b in questions)
+
+    assert contrast(("always", "never")) and contrast(("passed", "failed"))
+    assert contrast(("morning", "evening")) and contrast(("tomorrow", "yesterday"))
