@@ -23,17 +23,17 @@ from training.models import config_for
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # similarity_eval.tsv (the 120 pairs the generator's first weights were tuned on): measured
-# 0.877, 0.888, 0.878, 0.828, 0.847 (seeds 0-4; with the templates before the everyday and
+# 0.859, 0.888, 0.884, 0.874, 0.870 (seeds 0-4; with the templates before the everyday and
 # contrast intents 0.859-0.884, with WordNet's start vectors 0.792-0.876; 0.886 before the
 # operation weights were chosen on the everyday pairs' dev half); the synthetic-vocabulary
 # model scored 0.47.
 MIN_AUC = 0.80
-# The everyday pairs' test half: measured 0.823, 0.842, 0.810, 0.783, 0.775 (dev 0.860,
-# 0.893, 0.865, 0.822, 0.822; seeds 0-4; this session's run is seed 0). Before the everyday
+# The everyday pairs' test half: measured 0.843, 0.840, 0.831, 0.860, 0.806 (dev 0.861,
+# 0.891, 0.885, 0.856, 0.865; seeds 0-4; this session's run is seed 0). Before the everyday
 # and contrast intents 0.695-0.807, with WordNet's start vectors 0.631-0.725, before the
 # alignment model 0.530, before that 0.336. The issue asks for 0.88, which this model does
 # not reach: README says why.
-MIN_TEST_AUC = 0.75
+MIN_TEST_AUC = 0.78
 
 
 @pytest.fixture(scope="module")
