@@ -51,20 +51,21 @@ class Inflector:
                     rev.setdefault(base, []).append(form)
             self._reverse[pos] = rev
 
-    def _forms(self, pos: str, base: str) -> list[str]:
+    def irregular_forms(self, pos: str, base: str) -> list[str]:
+        """The inflected forms WordNet's exception file of `pos` lists for `base`."""
         return self._reverse.get(pos, {}).get(base, [])
 
     def plural(self, noun: str) -> str:
         *head, last = noun.split(" ")
-        forms = [f for f in self._forms("n", last) if not f.endswith("'s")]
+        forms = [f for f in self.irregular_forms("n", last) if not f.endswith("'s")]
         if forms:
             return " ".join([*head, forms[0]])
-        return " ".join([*head, _add_s(last)])
+        return " ".join([*head, add_s(last)])
 
     def third(self, verb: str) -> str:
         first, *rest = verb.split(" ")
         form = {"be": "is", "have": "has", "do": "does", "go": "goes"}.get(first)
-        return " ".join([form or _add_s(first), *rest])
+        return " ".join([form or add_s(first), *rest])
 
     def past(self, verb: str) -> str:
         first, *rest = verb.split(" ")
@@ -72,7 +73,7 @@ class Inflector:
             form = IRREGULAR_PAST[first]
         else:
             doubled = first + first[-1] + "ed"
-            if doubled in self._forms("v", first):
+            if doubled in self.irregular_forms("v", first):
                 form = doubled
             elif first.endswith("e"):
                 form = first + "d"
@@ -85,7 +86,7 @@ class Inflector:
     def ing(self, verb: str) -> str:
         first, *rest = verb.split(" ")
         doubled = first + first[-1] + "ing"
-        if doubled in self._forms("v", first):
+        if doubled in self.irregular_forms("v", first):
             form = doubled
         elif first.endswith("ie"):
             form = first[:-2] + "ying"
@@ -100,7 +101,7 @@ class Inflector:
         """"bigger", "better", "happier", "more careful": WordNet's exception forms
         first (adj.exc: "bigger" -> "big"), then the suffix rules of one- and two-syllable
         adjectives ending in -y, else "more"."""
-        forms = [f for f in self._forms("a", adjective) if f.endswith("er")]
+        forms = [f for f in self.irregular_forms("a", adjective) if f.endswith("er")]
         if adjective in IRREGULAR_COMPARATIVE:
             return IRREGULAR_COMPARATIVE[adjective]
         if forms:
@@ -113,7 +114,8 @@ class Inflector:
         return adjective + ("r" if adjective.endswith("e") else "er")
 
 
-def _add_s(word: str) -> str:
+def add_s(word: str) -> str:
+    """The regular -s form: a plural noun, a third-person verb."""
     if word.endswith(("s", "x", "z", "ch", "sh")):
         return word + "es"
     if word.endswith("y") and len(word) > 1 and word[-2] not in _VOWELS:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data.english import Inflector, add_s
+
 WEIGHTS = "weights/l2_supercat_256.safetensors"
 TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 DIM = 256
@@ -67,11 +69,9 @@ _SUFFIXES = {"n": ("s",), "v": ("s", "ed", "ing"), "a": ("er", "est"), "s": ("er
 
 
 def _inflect(lemma: str, suffix: str) -> str:
-    consonant_y = lemma.endswith("y") and lemma[-2:-1] not in "aeiou"
     if suffix == "s":
-        if lemma.endswith(("s", "x", "z", "ch", "sh")):
-            return lemma + "es"
-        return lemma[:-1] + "ies" if consonant_y else lemma + "s"
+        return add_s(lemma)
+    consonant_y = lemma.endswith("y") and lemma[-2:-1] not in "aeiou"
     if lemma.endswith("e"):
         return lemma[:-1] + suffix
     return lemma[:-1] + "i" + suffix if consonant_y and suffix != "ing" else lemma + suffix
@@ -90,16 +90,12 @@ def everyday_words() -> list[str]:
     for (lemma, key), count in wn.sense_counts.items():
         if count > 0 and lemma.isalpha():
             counts[(lemma, key[0])] = counts.get((lemma, key[0]), 0) + count
-    irregular: dict[tuple[str, str], list[str]] = {}
-    for pos, table in wn.exceptions.items():
-        for form, bases in table.items():
-            for base in bases:
-                irregular.setdefault((base, pos), []).append(form)
+    inflector = Inflector(wn)
     out: dict[str, None] = {}
     for (lemma, pos), _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         out[lemma] = None
         head = "a" if pos == "s" else pos
-        out.update(dict.fromkeys(irregular.get((lemma, head), [])))
+        out.update(dict.fromkeys(inflector.irregular_forms(head, lemma)))
         # the regular forms too ("makes", "making" beside "made"); a wrong one ("maked")
         # only takes a row no text uses
         out.update(dict.fromkeys(_inflect(lemma, s) for s in _SUFFIXES.get(pos, ())))
