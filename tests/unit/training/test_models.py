@@ -80,6 +80,29 @@ def test_similarity_is_symmetric():
     assert np.ptp(ab) > 0  # not a constant that would be trivially symmetric
 
 
+def test_similarity_dropout_works_in_training_only():
+    # The default's dropout on the word vectors and the comparisons (config.py): noise in
+    # training, none in the exported function, which stays deterministic and symmetric.
+    cfg = tiny("similarity", embedding_dropout=0.35, compare_dropout=0.15)
+    model = build_model("similarity", cfg)
+    assert {"embedding_dropout", "compare_dropout"} <= {
+        layer.name for layer in [*model.layers, *model.get_layer("encoder").layers]}
+    rng = np.random.default_rng(4)
+    a = rng.integers(1, cfg.vocab_size, (16, 12)).astype("int32")
+    b = rng.integers(1, cfg.vocab_size, (16, 12)).astype("int32")
+    served = np.asarray(model({"left": a, "right": b}, training=False)["similarity"])
+    np.testing.assert_array_equal(
+        served, np.asarray(model({"left": a, "right": b}, training=False)["similarity"]))
+    np.testing.assert_allclose(
+        served, np.asarray(model({"left": b, "right": a}, training=False)["similarity"]),
+        atol=1e-6)
+    trained = np.asarray(model({"left": a, "right": b}, training=True)["similarity"])
+    assert not np.allclose(trained, served)
+    plain = build_model("similarity", tiny("similarity"))  # the test preset: no dropout
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in
+                   [*plain.layers, *plain.get_layer("encoder").layers])
+
+
 def test_profiler_rejects_sequences_too_short_for_its_stack():
     cfg = tiny("profiler", conv_layers=3)
     need = profiler_module.min_tokens(cfg)

@@ -23,17 +23,15 @@ from training.models import config_for
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # similarity_eval.tsv (the 120 pairs the generator's first weights were tuned on): measured
-# 0.859, 0.888, 0.884, 0.874, 0.870 (seeds 0-4; with the templates before the everyday and
-# contrast intents 0.859-0.884, with WordNet's start vectors 0.792-0.876; 0.886 before the
-# operation weights were chosen on the everyday pairs' dev half); the synthetic-vocabulary
-# model scored 0.47.
+# 0.865, 0.839, 0.871, 0.888, 0.858 (seeds 0-4; without dropout 0.859-0.888, with WordNet's
+# start vectors 0.792-0.876; 0.886 before the operation weights were chosen on the everyday
+# pairs' dev half); the synthetic-vocabulary model scored 0.47.
 MIN_AUC = 0.80
-# The everyday pairs' test half: measured 0.843, 0.840, 0.831, 0.860, 0.806 (dev 0.861,
-# 0.891, 0.885, 0.856, 0.865; seeds 0-4; this session's run is seed 0). Before the everyday
-# and contrast intents 0.695-0.807, with WordNet's start vectors 0.631-0.725, before the
-# alignment model 0.530, before that 0.336. The issue asks for 0.88, which this model does
-# not reach: README says why.
-MIN_TEST_AUC = 0.78
+# The everyday pairs' test half, the issue's target: measured 0.914, 0.940, 0.930, 0.908,
+# 0.886 (dev 0.922, 0.923, 0.925, 0.920, 0.908; seeds 0-4; this session's run is seed 0).
+# Without dropout 0.806-0.860, before the everyday and contrast intents 0.695-0.807, with
+# WordNet's start vectors 0.631-0.725, before the alignment model 0.530, before that 0.336.
+MIN_TEST_AUC = 0.88
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +77,7 @@ def test_the_report_scores_the_hand_written_pairs(default_run: Path, scorer) -> 
     assert (dev.split, test.split) == (DEV, TEST) and dev.n + test.n >= 400
     assert dev.value == pytest.approx(scorer.similarity_auc(DEV).value)
     assert test.value >= MIN_TEST_AUC
+    assert dev.value - test.value < 0.03  # what dev chose holds on the half it never saw
     assert f"ROC AUC dev {dev.value:.3f} ({dev.n}), test {test.value:.3f}" in format_report(rep)
 
 

@@ -25,6 +25,11 @@ The shared embedding holds pretrained English word vectors, frozen (`initialize`
 training/data/english_vectors.py), over the training data's tokens and everyday words
 beyond them (`complete_vocabulary`).
 
+Dropout on the word vectors the encoder reads (`cfg.embedding_dropout`) and on the
+aligned comparisons (`cfg.compare_dropout`) keeps the model from fitting the generated
+pairs' templates word for word: each step sees a sentence with a third of its vectors'
+dimensions gone, so no single dimension of a word can decide. Inactive at inference.
+
 `SimilarityModel` trains with the focal loss (`cfg.focal_gamma`; Lin et al. 2017,
 "Focal Loss for Dense Object Detection"): each pair's cross-entropy is weighted by
 (1 - p_t)^gamma, so the pairs the model already gets right count little and its
@@ -126,6 +131,8 @@ def build_encoder(cfg: SimilarityConfig) -> keras.Model:
     ids = keras.Input((None,), dtype="int32", name="ids")
     emb = layers.Embedding(cfg.vocab_size, cfg.embedding_dim, mask_zero=True,
                            trainable=cfg.embedding_trainable, name="embedding")(ids)
+    if cfg.embedding_dropout:
+        emb = layers.Dropout(cfg.embedding_dropout, name="embedding_dropout")(emb)
     if cfg.compare == "align":
         seq = layers.LSTM(cfg.units, return_sequences=True, name="lstm")(emb)
         tokens = layers.Concatenate(name="tokens")([emb, seq])
@@ -157,9 +164,12 @@ def encode(inputs: dict[str, keras.KerasTensor], encoder: keras.Model,
     align = Align(name="align")
     compared = layers.Dense(2 * cfg.dense_units, activation="relu", name="compare")
     pool = MaskedMaxMean(name="pool")
+    drop = layers.Dropout(cfg.compare_dropout, name="compare_dropout")
 
     def side(x, aligned, mask):
         features = layers.Concatenate()([x, aligned, x - aligned, x * aligned])
+        if cfg.compare_dropout:
+            features = drop(features)
         return pool(compared(features), mask)
 
     va = side(a, align(a, b, mask_b), mask_a)
