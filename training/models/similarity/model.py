@@ -27,8 +27,9 @@ beyond them (`complete_vocabulary`).
 
 Dropout on the word vectors the encoder reads (`cfg.embedding_dropout`) and on the
 aligned comparisons (`cfg.compare_dropout`) keeps the model from fitting the generated
-pairs' templates word for word: each step sees a sentence with a third of its vectors'
-dimensions gone, so no single dimension of a word can decide. Inactive at inference.
+pairs' templates word for word: each step drops about a third of every word vector's
+dimensions (a new draw for each side), so the few dimensions that set the templates' fillers
+apart cannot decide alone. Inactive at inference: the export computes the same function.
 
 `SimilarityModel` trains with the focal loss (`cfg.focal_gamma`; Lin et al. 2017,
 "Focal Loss for Dense Object Detection"): each pair's cross-entropy is weighted by
@@ -164,11 +165,12 @@ def encode(inputs: dict[str, keras.KerasTensor], encoder: keras.Model,
     align = Align(name="align")
     compared = layers.Dense(2 * cfg.dense_units, activation="relu", name="compare")
     pool = MaskedMaxMean(name="pool")
-    drop = layers.Dropout(cfg.compare_dropout, name="compare_dropout")
+    drop = layers.Dropout(cfg.compare_dropout, name="compare_dropout") \
+        if cfg.compare_dropout else None
 
     def side(x, aligned, mask):
         features = layers.Concatenate()([x, aligned, x - aligned, x * aligned])
-        if cfg.compare_dropout:
+        if drop is not None:
             features = drop(features)
         return pool(compared(features), mask)
 
