@@ -76,6 +76,10 @@ class _Pairs:
         self.families = tpl.families()
         self.by_op = {op: tpl.by_op(op) for op in POSITIVE}
         self.swappable = tpl.family("order")
+        # the intents with another question in their family, for `question` (a large
+        # family weighs by its size, not as one of many two-intent families)
+        self.questioned = [k for f, ks in self.families.items()
+                           if len(ks) > 1 and f != "order" for k in ks]
 
     # -- helpers
     def one(self, items: Sequence[T]) -> T:
@@ -184,10 +188,7 @@ class _Pairs:
     def question(self) -> tuple[str, str] | None:
         """"where do you swim" / "when do you swim": another question of the same family
         about the same filler."""
-        # an intent drawn from all that have another question in their family (a large
-        # family weighs by its size, not as one of many two-intent families)
-        ia = self.pick_intent([k for f, ks in self.families.items()
-                               if len(ks) > 1 and f != "order" for k in ks])
+        ia = self.pick_intent(self.questioned)
         family = self.families[self.intents[ia].family]
         ib = self.pick_intent([k for k in family if k != ia])
         cs = self.concepts(self.intents[ia])
