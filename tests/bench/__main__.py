@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.config import Settings
-from tests.bench import load, report, servers
+from tests.bench import load, procs, report, servers
 from tests.bench import perf_analyzer as pa
 from tests.bench.contenders import BATCH32, BY_NAME, CONTENDERS, Contender, Step, schedule
 from tests.bench.contenders import b32_concurrency as choose_b32
@@ -40,6 +40,10 @@ from tests.bench.procs import Server
 from tests.processes import REPO_ROOT
 
 RUN_FILES = ("config.json", "vocab.txt", "best.weights.h5")
+# Servers are measured for IDLE_CPU_S once all are warm; one that burns more than SPIN_PCT
+# of a core serving nothing is paused while the others are measured (procs.py).
+IDLE_CPU_S = 3.0
+SPIN_PCT = 5.0
 GATEWAYS = ("gateway", "gateway-nobatch", "gateway-tfs", "gateway-tfs-nobatch")
 # Contenders whose first answer must equal the gateway's (else the comparison is moot).
 SAME_ANSWER = ("fastapi", "kserve", "litserve", "litserve-batch", "naive", "gateway-nobatch",
@@ -374,6 +378,12 @@ def main(argv: list[str] | None = None) -> int:
                     skipped[f"{k.name}/{m}"] = f"warm-up failed: {str(exc)[-400:]}"
                     broken.add((k.name, m))
 
+        idle_cpu = procs.idle_cpu(started, IDLE_CPU_S)
+        spinning = {name for name, pct in idle_cpu.items() if pct > SPIN_PCT}
+        say(report.idle_cpu_line(idle_cpu, spinning))
+        paused = [started[name] for name in spinning]
+        for v in paused:
+            v.pause()
         steps = [s for s in schedule(models, concurrency, contenders, args.repeats, plan.b32_at)
                  if (s.contender.name, s.model) not in broken]
         say(f"{len(steps)} measurements, interleaved; about "
@@ -384,7 +394,12 @@ def main(argv: list[str] | None = None) -> int:
             if (k.name, m) in broken:
                 continue
             server = started[k.server]
+            woken = [v for v in (server, *server.companions) if any(v is p for p in paused)]
             try:
+                for v in woken:
+                    v.resume()
+                if woken:  # back from a pause: un-timed load first, as every warm-up
+                    warm(k, server, m, plan)
                 point = load.measure(server, lambda s=step, v=server: run_load(s, v, plan,
                                                                                args.seconds),
                                      m if k.server in GATEWAYS else None,
@@ -395,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[f"{k.name}/{m}"] = f"failed: {str(exc)[-400:]}"
                 broken.add((k.name, m))
                 continue
+            finally:
+                for v in woken:
+                    v.pause()
             point.update(model=m, contender=k.name, concurrency=step.concurrency, rep=step.rep,
                          examples_per_s=point["rps"] * k.batch)
             measurements.append(point)
@@ -418,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch32_concurrency": plan.b32_at, "workers": args.workers,
             "threads": args.threads, "gateway_env": extra_env,
             "settings": dataclasses.asdict(Settings()), "idle_rss_mb_per_worker": idle,
+            "idle_cpu_pct_of_a_core": idle_cpu, "paused_while_others_measured": sorted(spinning),
             "skipped": skipped, "contenders": {k.name: k.what for k in CONTENDERS},
             "runs": {m: str(r) for m, r in runs.items()},
             "wall_s": time.monotonic() - _T0}
@@ -430,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for line in report.idle_lines(idle):
         print(line)
+    print(report.idle_cpu_line(idle_cpu, spinning))
     for what, why in skipped.items():
         print(f"skipped {what}: {why[:200]}")
     print(f"\nwrote {json_path} and {png_path} ({time.monotonic() - _T0:.0f}s)\n")

@@ -6,11 +6,17 @@ CPU time is read from `/proc/PID/stat` (utime + stime of every thread, summed
 over the server's whole process tree: gunicorn master and workers), so a point's
 CPU seconds per request is the tree's CPU delta over the requests it served.
 RSS per worker is `VmRSS` of each child of the master.
+
+A server that burns CPU while it serves nothing (LitServe's batching loop polls its
+queue) takes the cores from whichever contender is measured beside it: `idle_cpu`
+finds such servers, and `Server.pause` / `resume` stop and continue one (SIGSTOP and
+SIGCONT to its process group, its own session) around the others' points.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 import urllib.error
@@ -84,6 +90,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def idle_cpu(servers: dict[str, Server], seconds: float) -> dict[str, float]:
+    """Per server, the CPU it used over `seconds` of serving nothing, in % of one core
+    (all of them measured over the same seconds)."""
+    before = {name: s.cpu() for name, s in servers.items()}
+    t0 = time.monotonic()
+    time.sleep(seconds)  # the measurement is this interval: nothing to wait for
+    took = time.monotonic() - t0
+    return {name: 100 * (s.cpu() - before[name]) / took for name, s in servers.items()}
+
+
 @dataclass
 class Server:
     """A server process group on loopback: `http_url` (REST), `grpc_target` (gRPC)."""
@@ -113,6 +129,13 @@ class Server:
         """The server's workers: its children, less multiprocessing's helper processes
         (uvicorn and KServe spawn their workers, which starts a resource tracker)."""
         return [p for p in children(self.pid) if not _is_helper(p)]
+
+    def pause(self) -> None:
+        """Stop every process of the server (its session's group) until `resume`."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
 
     def log(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -148,6 +171,10 @@ class Server:
         raise RuntimeError(f"{self.name} not ready after {timeout_s:.0f}s:\n{self.log()}")
 
     def stop(self) -> None:
+        try:  # a paused server handles no SIGTERM
+            self.resume()
+        except ProcessLookupError:
+            pass
         stop_process(self.process, grace_s=30)  # SIGTERM: the server's graceful shutdown
         try:  # a worker that outlived its parent (the group is this server's own session)
             os.killpg(self.process.pid, 9)

@@ -283,6 +283,14 @@ def idle_lines(idle: dict[str, list[float]]) -> list[str]:
             + ", ".join(f"{v:.0f}" for v in values) for name, values in idle.items()]
 
 
+def idle_cpu_line(idle_cpu: dict[str, float], paused: set[str]) -> str:
+    """Each server's CPU while it served nothing, in % of one core; which are paused."""
+    return ("idle CPU, % of a core: "
+            + ", ".join(f"{name} {pct:.1f}" + (" (paused while the others are measured)"
+                                               if name in paused else "")
+                        for name, pct in idle_cpu.items()))
+
+
 def write_json(path: Path, meta: dict[str, Any], measurements: list[dict[str, Any]],
                points: list[dict[str, Any]], ratios: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

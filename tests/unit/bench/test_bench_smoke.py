@@ -203,6 +203,32 @@ def test_proc_accounting_counts_the_whole_tree() -> None:
     assert procs.cpu_seconds(parent.pid) == 0.0  # gone: counted as nothing, no error
 
 
+def test_a_server_that_burns_cpu_while_idle_is_found_and_can_be_paused(tmp_path: Path) -> None:
+    # LitServe's batching loop polls while idle; the bench pauses such a server while the
+    # others are measured, and must find it, stop it wholly, and get it going again.
+    def server(name: str, code: str) -> procs.Server:
+        process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+        return procs.Server(name, process, None, None, tmp_path / f"{name}.log", 1)
+
+    both = {"spin": server("spin", "while True: pass"),
+            "calm": server("calm", "import time\ntime.sleep(60)")}
+    try:
+        idle = procs.idle_cpu(both, 0.5)
+        assert idle["spin"] > 50 and idle["calm"] < 5, idle
+        both["spin"].pause()
+        assert procs.idle_cpu(both, 0.5)["spin"] < 5
+        both["spin"].resume()
+        assert procs.idle_cpu(both, 0.5)["spin"] > 50
+        line = report.idle_cpu_line(idle, {"spin"})
+        assert line.startswith("idle CPU, % of a core: spin ")
+        assert "spin" in line.split("(paused")[0] and line.count("(paused") == 1
+        both["spin"].pause()  # stop() must end a paused server too
+    finally:
+        for s in both.values():
+            s.stop()
+    assert all(s.process.poll() is not None for s in both.values())
+
+
 class _Recorder(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     bodies: list[bytes] = []
