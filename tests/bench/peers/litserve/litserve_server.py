@@ -19,7 +19,7 @@ once and `run_batched_loop` asks again), so each idle inference worker spins a c
 every other contender of the run is measured on what is left (the first run with it
 measured the empty-route floor at a third of its usual throughput). With a timeout it
 waits on its queue in 1 ms steps, which still costs about a third of a core while it
-serves nothing (37 % with 2 workers) and took 30 % of the gateway's c=8 throughput when
+serves nothing (29–37 % with 2 workers) and took 30 % of the gateway's c=8 throughput when
 it idled beside it (1,673 against 2,377 req/s): `make bench` pauses it while the other
 contenders are measured (tests/bench/procs.py).
 """
