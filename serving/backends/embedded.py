@@ -132,10 +132,24 @@ class EmbeddedBackend(Backend):
 
         The first scan loads every version it finds, one after another, so when it ends
         the initial load is over: every model has an AVAILABLE version, or `readiness()`
-        names the ones that failed (later scans retry them).
+        names the ones that failed (later scans retry them). If the config file changed
+        while that scan loaded what it said before, it is applied now: a management call
+        on a sibling worker waits only for the workers that serve already
+        (serving/applied.py), so a worker must not start serving a config it replaced.
         """
-        self._scanned.wait(timeout)
+        if self._scanned.wait(timeout) and self._config_changed():
+            self.apply_config()
         return not self.readiness()
+
+    def _config_changed(self) -> bool:
+        """The model config file no longer holds what the last scan applied."""
+        if not self._settings.model_config:
+            return False
+        try:
+            return read_snapshot(self._settings.model_config,
+                                 missing_ok=self._explicit).digest != self._config_digest
+        except ModelConfigError:
+            return False  # the poller reports it
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():

@@ -120,6 +120,34 @@ def size_of(service: InferenceService, **ref: Any) -> float:
 # -- OIP REST (Flask's client) -----------------------------------------------------------
 
 
+def test_a_config_written_during_the_first_load_is_applied_before_ready(repo: Path,
+                                                                       tmp_path: Path) -> None:
+    # A starting worker's first scan loads what the file said when it read it; a change
+    # made meanwhile on a sibling worker waits only for the workers that serve already, so
+    # the worker applies the file as it is now before it says it is ready (the poller's
+    # next scan would be an hour away here).
+    from serving.backends.embedded import EmbeddedBackend
+
+    config = tmp_path / "models.config"
+    config.write_text(config_for(repo))
+    backend = EmbeddedBackend(Settings(model_dir=str(repo), model_config=str(config),
+                                       model_control_mode="explicit", poll_interval_s=3600))
+    first_scan = threading.Event()
+    backend.add_config_listener(lambda digest, problems: first_scan.set())
+    backend.start()
+    try:
+        assert first_scan.wait(60)
+        assert backend.list_models() == ["pairs"]
+        config.write_text(config_for(repo).removesuffix(" }\n") + (
+            f' config {{ name: "half_plus_two" base_path: "{repo / "half_plus_two"}" '
+            'model_platform: "tensorflow" } }\n'))
+        assert backend.wait_ready(60), backend.readiness()
+        assert backend.list_models() == ["half_plus_two", "pairs"]
+        assert [s.state for s in backend.model_status("half_plus_two")] == ["AVAILABLE"]
+    finally:
+        backend.stop()
+
+
 def test_index_load_unload_over_rest(managed: Any, caplog: pytest.LogCaptureFixture) -> None:
     m = managed()
     from serving.rest import create_app
