@@ -116,7 +116,9 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
     print("\n".join(line for line in gw.log(200_000).splitlines()
                     if "serving.backends.tfserving" in line))
 
-    assert not [c for c in crowd.calls if c.error], "a connection failed"
+    assert not [c for c in crowd.calls if c.error], ("a connection failed", [
+        (c.kind, c.error, f"{c.started - stopped:+.3f} s", f"{c.seconds:.3f} s")
+        for c in crowd.calls if c.error][:10])
     assert _counts(during).keys() <= {"503", "UNAVAILABLE"}, (_counts(during), [
         (c.kind, c.status, f"{c.started - stopped:+.3f} s") for c in during
         if c.status not in ("503", "UNAVAILABLE")][:10])
