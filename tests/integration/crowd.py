@@ -28,7 +28,13 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from serving.rest.probes import PROBE_ANSWER_S
+
 PAUSE_S = 0.05
+# How long a probe may take here: what a kubelet waits (its timeout is twice what the gateway
+# promises, tests/unit/k8s/test_gateway_rollout.py). The prober shares the cores with the
+# crowd and the gateway, so its clock also counts its own wait for a core.
+KUBELET_PROBE_S = 2 * PROBE_ANSWER_S
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

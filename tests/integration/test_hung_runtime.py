@@ -5,9 +5,10 @@ SIGSTOP for HUNG_S under 100 REST and 100 gRPC clients (each with a 5 s deadline
 REST ones send X-Envoy-Expected-Rq-Timeout-Ms), then continued with SIGCONT.
 
 What the README's Overload section states, asserted here:
-- /healthz answers 200 and /readyz answers within 1 s throughout (each probe on a fresh
-  connection, from a process of its own); /readyz says 503, and gRPC health NOT_SERVING,
-  once the runtime is taken for hung (within DETECT_S of the stop) until it answers again;
+- /healthz answers 200 and /readyz answers within what a kubelet allows throughout (each
+  probe on a fresh connection, from a process of its own); /readyz says 503, and gRPC
+  health NOT_SERVING, once the runtime is taken for hung (within DETECT_S of the stop)
+  until it answers again;
 - every request made while the runtime is stopped ends by its deadline with 503 /
   UNAVAILABLE; work beyond what the runtime can hold is refused at once (shed as
   runtime_busy, then runtime_unavailable), not parked;
@@ -28,10 +29,9 @@ import pytest
 
 from serving.protocols.multihead._gen import gateway_pb2 as pb
 from serving.protocols.multihead._gen import gateway_pb2_grpc
-from serving.rest.probes import PROBE_ANSWER_S
 from tests.fakes.tfserving_fake import FakeTFServing
 from tests.integration.conftest import Gateway, metric_value, start_gateway
-from tests.integration.crowd import Call, Crowd, ProberProcess, percentile
+from tests.integration.crowd import KUBELET_PROBE_S, Call, Crowd, ProberProcess, percentile
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 HUNG_S = 10.0
@@ -98,6 +98,8 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
     shed = {reason: metric_value(text, "multihead_shed_requests_total", reason=reason)
             for reason in ("runtime_busy", "runtime_unavailable")}
 
+    healthy = percentile([c.seconds for c in crowd.calls if c.started < stopped and not c.error],
+                         0.5)
     during = [c for c in crowd.calls if stopped <= c.started < continued - DEADLINE_S - SLACK_S]
     detected = [c for c in during if c.started >= stopped + DETECT_S]
     after = [c for c in crowd.calls if c.started >= continued]
@@ -109,7 +111,9 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
     print(f"\nSIGSTOP {HUNG_S:g} s under 100 REST + 100 gRPC clients: /readyz 503 from "
           f"{noticed} s after the stop; "
           f"{len(during)} calls while stopped, statuses {_counts(during)}, slowest "
-          f"{max(c.seconds for c in during):.2f} s; once detected, p99 "
+          f"{max(c.seconds for c in during):.2f} s; once detected, p50 "
+          f"{percentile([c.seconds for c in detected], 0.5) * 1000:.0f} ms (before the stop "
+          f"{healthy * 1000:.0f} ms), p99 "
           f"{percentile([c.seconds for c in detected], 0.99) * 1000:.0f} ms (over 0.5 s: "
           f"{_slow(detected, stopped)}); shed {shed}; "
           f"serving again {recovered} s after SIGCONT; probes: {_probe_summary(probes)}")
@@ -123,17 +127,19 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
         (c.kind, c.status, f"{c.started - stopped:+.3f} s") for c in during
         if c.status not in ("503", "UNAVAILABLE")][:10])
     assert max(c.seconds for c in during) <= DEADLINE_S + SLACK_S
-    # Refused at once, not parked until the deadline. A parked call ends at its deadline;
-    # the bound on the slowest percent sits halfway so that a stall of the two cores the
-    # clients share with the gateway (1.7 s of every client at once, seen once in CI) is
-    # not taken for parking.
-    assert percentile([c.seconds for c in detected], 0.5) < 0.1
+    # Refused at once, not parked until the deadline: the median refusal takes under 0.1 s,
+    # or no longer than a call took while the runtime answered (the same crowd on the same
+    # cores; a closed loop of 200 clients waits for a core, 0.02 s a call in CI and 0.16-0.23
+    # s on a machine 2.5 times slower). A parked call ends at its deadline; the bound on the
+    # slowest percent sits halfway so that a stall of the two cores the clients share with
+    # the gateway (1.7 s of every client at once, seen once in CI) is not taken for parking.
+    assert percentile([c.seconds for c in detected], 0.5) < max(0.1, healthy)
     assert percentile([c.seconds for c in detected], 0.99) < DEADLINE_S / 2
     assert shed["runtime_busy"] > 0 and shed["runtime_unavailable"] > 0
     assert all(v is not None and v <= 2.0 for v in recovered.values()), recovered
 
-    assert all(c.seconds <= PROBE_ANSWER_S and not c.error for c in probes), \
-        [c for c in probes if c.seconds > PROBE_ANSWER_S or c.error][:5]
+    assert all(c.seconds <= KUBELET_PROBE_S and not c.error for c in probes), \
+        [c for c in probes if c.seconds > KUBELET_PROBE_S or c.error][:5]
     assert {c.status for c in probes if c.kind == "/healthz"} == {"200"}
     hung = [c for c in probes if stopped + DETECT_S <= c.started < continued]
     assert hung and {c.status for c in hung if c.kind == "/readyz"} == {"503"}
