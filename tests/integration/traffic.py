@@ -17,6 +17,7 @@ import collections
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -83,6 +84,7 @@ class Traffic:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a call began or was answered
         self._active: dict[int, float] = {}
+        self._unsent: set[int] = set()  # REST calls begun whose request is not yet sent
         self._answered_by: collections.Counter[str] = collections.Counter()
         self._ids = itertools.count()
         self._stop = threading.Event()
@@ -138,9 +140,13 @@ class Traffic:
             assert self._changed.wait_for(lambda: len(self.outcomes) >= target, timeout_s), \
                 f"fewer than {count} calls answered within {timeout_s} s"
 
-    def pause(self) -> None:
-        """No new call starts after this returns (calls in flight go on)."""
-        self._stop.set()
+    def pause(self, timeout_s: float = 5.0) -> None:
+        """No new call starts after this returns, and every REST call in flight has sent its
+        request (calls in flight go on). A call that had begun but not yet connected would
+        otherwise meet what the test does next (a stop closing the listeners) as a new call."""
+        with self._changed:
+            self._stop.set()
+            self._changed.wait_for(lambda: not self._unsent, timeout_s)
 
     # -- results ---------------------------------------------------------------------
     def failures(self) -> list[Outcome]:
@@ -164,16 +170,33 @@ class Traffic:
     def _record(self, call_id: int, protocol: str, start: float, kind: str) -> None:
         with self._changed:
             self._active.pop(call_id, None)
+            self._unsent.discard(call_id)
             self.outcomes.append(Outcome(protocol, start, time.monotonic(), kind))
             self._answered_by[threading.current_thread().name] += 1
             self._changed.notify_all()
 
-    def _begin(self) -> tuple[int, float]:
-        call_id, start = next(self._ids), time.monotonic()
+    def _begin(self, unsent: bool = False) -> tuple[int, float] | None:
+        """A new call's id and start, or None once paused: checked under the lock `pause`
+        takes, so that no call begins after it returns."""
         with self._changed:
+            if self._stop.is_set():
+                return None
+            call_id, start = next(self._ids), time.monotonic()
             self._active[call_id] = start
+            if unsent:
+                self._unsent.add(call_id)
             self._changed.notify_all()
         return call_id, start
+
+    def _sent_hook(self, call_id: int) -> Callable[[str, dict], None]:
+        """An httpx trace callback (its `trace` request extension) that marks the call's
+        request as sent once its head is written to the connection."""
+        def trace(event: str, _info: dict) -> None:
+            if event == "http11.send_request_headers.complete":
+                with self._changed:
+                    self._unsent.discard(call_id)
+                    self._changed.notify_all()
+        return trace
 
     def _breathe(self, kind: str) -> None:
         # A call that fails fast (nothing listening) must not spin: count failures per
@@ -187,11 +210,13 @@ class Traffic:
         with httpx.Client(base_url=self._http_url, timeout=CALL_TIMEOUT_S, limits=limits,
                           headers=self._headers) as client:
             for path, body in itertools.cycle(REST_CALLS):
-                if self._stop.is_set():
+                begun = self._begin(unsent=True)
+                if begun is None:
                     return
-                call_id, start = self._begin()
+                call_id, start = begun
                 try:
-                    resp = client.post(path, json=body)
+                    resp = client.post(path, json=body,
+                                       extensions={"trace": self._sent_hook(call_id)})
                     kind = "ok" if resp.status_code == 200 else \
                         f"{resp.status_code} {resp.text[:120]}"
                 except httpx.HTTPError as exc:
@@ -203,9 +228,10 @@ class Traffic:
         channel = grpc.insecure_channel(self._grpc_target) if keep_channel else None
         try:
             for request in itertools.cycle(grpc_requests()):
-                if self._stop.is_set():
+                begun = self._begin()
+                if begun is None:
                     return
-                call_id, start = self._begin()
+                call_id, start = begun
                 ch = channel or grpc.insecure_channel(self._grpc_target)
                 try:
                     gateway_pb2_grpc.GatewayStub(ch).Predict(
