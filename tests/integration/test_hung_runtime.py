@@ -102,6 +102,7 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
                          0.5)
     during = [c for c in crowd.calls if stopped <= c.started < continued - DEADLINE_S - SLACK_S]
     detected = [c for c in during if c.started >= stopped + DETECT_S]
+    refusal_p50, refusal_p99 = (percentile([c.seconds for c in detected], q) for q in (0.5, 0.99))
     after = [c for c in crowd.calls if c.started >= continued]
     recovered = {kind: min((c.started + c.seconds - continued for c in after
                             if c.kind == kind and c.status in ("200", "OK")), default=None)
@@ -112,9 +113,8 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
           f"{noticed} s after the stop; "
           f"{len(during)} calls while stopped, statuses {_counts(during)}, slowest "
           f"{max(c.seconds for c in during):.2f} s; once detected, p50 "
-          f"{percentile([c.seconds for c in detected], 0.5) * 1000:.0f} ms (before the stop "
-          f"{healthy * 1000:.0f} ms), p99 "
-          f"{percentile([c.seconds for c in detected], 0.99) * 1000:.0f} ms (over 0.5 s: "
+          f"{refusal_p50 * 1000:.0f} ms (before the stop {healthy * 1000:.0f} ms), p99 "
+          f"{refusal_p99 * 1000:.0f} ms (over 0.5 s: "
           f"{_slow(detected, stopped)}); shed {shed}; "
           f"serving again {recovered} s after SIGCONT; probes: {_probe_summary(probes)}")
     print("\n".join(line for line in gw.log(200_000).splitlines()
@@ -128,13 +128,15 @@ def test_a_hung_runtime_is_refused_fast_and_probes_answer(
         if c.status not in ("503", "UNAVAILABLE")][:10])
     assert max(c.seconds for c in during) <= DEADLINE_S + SLACK_S
     # Refused at once, not parked until the deadline: the median refusal takes under 0.1 s,
-    # or no longer than a call took while the runtime answered (the same crowd on the same
-    # cores; a closed loop of 200 clients waits for a core, 0.02 s a call in CI and 0.16-0.23
-    # s on a machine 2.5 times slower). A parked call ends at its deadline; the bound on the
-    # slowest percent sits halfway so that a stall of the two cores the clients share with
-    # the gateway (1.7 s of every client at once, seen once in CI) is not taken for parking.
-    assert percentile([c.seconds for c in detected], 0.5) < max(0.1, healthy)
-    assert percentile([c.seconds for c in detected], 0.99) < DEADLINE_S / 2
+    # or under twice what a call took while the runtime answered. The same crowd on the same
+    # cores: a closed loop of 200 clients waits for a core, 0.02 s a call in CI and 0.14-0.27
+    # s on a machine 2.5 times slower, before the fault as after it (there the refusals'
+    # median came out 0.18-1.09 times the other; a parked call takes 20 times as long). A
+    # parked call ends at its deadline; the bound on the slowest percent sits halfway so that
+    # a stall of the two cores the clients share with the gateway (1.7 s of every client at
+    # once, seen once in CI) is not taken for parking.
+    assert refusal_p50 < max(0.1, 2 * healthy)
+    assert refusal_p99 < DEADLINE_S / 2
     assert shed["runtime_busy"] > 0 and shed["runtime_unavailable"] > 0
     assert all(v is not None and v <= 2.0 for v in recovered.values()), recovered
 
